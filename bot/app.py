@@ -1,0 +1,144 @@
+"""Composition root: config → storage → platforms → dispatcher → scheduler; start/stop order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Config, GroupSettings
+from bot.dispatch import Dispatcher, DispatchResult, Router
+from bot.events import ChatRef, Event, UserRef
+from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
+from storage.db import create_engine, session_factory, upgrade
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        routers: list[Router] | None = None,
+        platforms: dict[str, Platform] | None = None,
+        run_scheduler: bool = True,
+    ):
+        from handlers import all_routers
+
+        self.config = config
+        self.clock = clock or Clock()
+        self.engine = create_engine(config.database_url, echo=config.database.echo)
+        self.sessions = session_factory(self.engine)
+        self.routers = all_routers() if routers is None else routers
+        self.dispatcher = Dispatcher(self, self.routers)
+        self.platforms: dict[str, Platform] = dict(platforms or {})
+        self.run_scheduler = run_scheduler
+        self.scheduler = None
+        self._tick_lock = asyncio.Lock()
+        self.started = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def build_platforms(self, *, console_out=None) -> None:
+        """Create the platforms the config enables (tests and the demo may pass their own)."""
+        cfg = self.config
+        if cfg.console.enabled and "console" not in self.platforms:
+            from bot.platforms.console import ConsolePlatform
+
+            self.platforms["console"] = ConsolePlatform(self, out=console_out)
+        if cfg.telegram and cfg.telegram.enabled and "telegram" not in self.platforms:
+            from bot.platforms.telegram import TelegramPlatform
+
+            self.platforms["telegram"] = TelegramPlatform(cfg.telegram, self)
+        if cfg.wecom and cfg.wecom.enabled and "wecom" not in self.platforms:
+            from bot.platforms.wecom import WecomPlatform
+
+            self.platforms["wecom"] = WecomPlatform(cfg.wecom, self)
+
+    async def start(self) -> None:
+        await upgrade(self.engine)
+        for router in self.routers:
+            for hook in router.startup:
+                await hook(self)
+        for platform in self.platforms.values():
+            await platform.start()
+        if self.run_scheduler:
+            from scheduler.core import start_scheduler
+
+            self.scheduler = start_scheduler(self)
+        self.started = True
+        # Deadlines that passed while the bot was down are handled now, not at the next tick.
+        await self.tick()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        for platform in reversed(list(self.platforms.values())):
+            try:
+                await platform.stop()
+            except Exception:
+                log.exception("stopping platform %s failed", platform.name)
+        for router in self.routers:
+            for hook in router.shutdown:
+                await hook(self)
+        await self.engine.dispose()
+        self.started = False
+
+    async def __aenter__(self) -> "App":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # --- work --------------------------------------------------------------------------------
+    async def dispatch(self, event: Event) -> DispatchResult:
+        return await self.dispatcher.dispatch(event)
+
+    async def tick(self) -> None:
+        """Run every router's due work once. Ticks never overlap."""
+        async with self._tick_lock:
+            for router in self.dispatcher.routers:
+                for ticker in router.tickers:
+                    try:
+                        await ticker(self)
+                    except Exception:
+                        log.exception("tick of %s failed", router.name)
+
+    def settings_for(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
+        return self.config.group_settings(chat_key, stored)
+
+    async def is_admin(self, chat: ChatRef, user: UserRef, settings: GroupSettings) -> bool:
+        if user.id in settings.admins:
+            return True
+        platform = self.platforms.get(chat.platform)
+        if platform is None or not platform.can(Capability.ADMIN_LIST):
+            return False
+        try:
+            return user.id in await platform.admin_ids(chat)
+        except (ActionFailed, CapabilityMissing):
+            log.warning("could not read the admin list of %s", chat.key)
+            return False
+
+    async def notify_admins(self, chat: ChatRef, text: str, settings: GroupSettings) -> None:
+        """DM each admin where the platform allows; otherwise (or if every DM fails) say it in the group."""
+        platform = self.platforms[chat.platform]
+        delivered = False
+        if platform.can(Capability.DM):
+            ids = set(settings.admins)
+            if platform.can(Capability.ADMIN_LIST):
+                try:
+                    ids |= await platform.admin_ids(chat)
+                except (ActionFailed, CapabilityMissing):
+                    pass
+            for admin_id in sorted(ids):
+                try:
+                    await platform.dm(UserRef(chat.platform, admin_id), text)
+                    delivered = True
+                except (ActionFailed, CapabilityMissing):
+                    continue
+        if not delivered:
+            await platform.send(chat, text)

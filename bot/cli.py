@@ -1,0 +1,143 @@
+"""The `qunzhu` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+
+from bot import __version__
+from bot.config import ConfigError, load_config
+
+# Features may add their own subcommands in handlers/<feature>/cli.py: `register(subparsers)`.
+FEATURE_CLIS = ("rules", "onboarding", "points", "columns", "stats")
+
+
+def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("-c", "--config", required=required, metavar="FILE", help="the TOML config file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qunzhu", description="Qunzhu (群主): the community-group bot.")
+    parser.add_argument("--version", action="version", version=f"qunzhu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run every platform the config enables")
+    _config_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run a scripted scene on the console platform and print it")
+    p.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="the demo group's language")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("console", help="an interactive group in this terminal")
+    _config_arg(p, required=False)
+    p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = dbsub.add_parser("upgrade", help="apply the schema migrations")
+    _config_arg(up)
+    up.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("check-config", help="validate a config file and say what is wrong")
+    _config_arg(p)
+    p.set_defaults(func=cmd_check_config)
+
+    for feature in FEATURE_CLIS:
+        try:
+            module = importlib.import_module(f"handlers.{feature}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"handlers.{feature}.cli":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _load(path):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args) -> int:
+    config = _load(args.config)
+    platforms = ["console"] if config.console.enabled else []
+    platforms += [name for name in ("telegram", "wecom") if getattr(config, name) and getattr(config, name).enabled]
+    print(f"{args.config}: OK (platforms: {', '.join(platforms) or 'none'}; database: {config.database.url.split('://')[0]})")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from storage.db import create_engine, current_heads, upgrade
+
+    config = _load(args.config)
+
+    async def go():
+        engine = create_engine(config.database_url)
+        try:
+            before = await current_heads(engine)
+            print(f"database: {config.database_url.split('://')[0]}; at {', '.join(sorted(before)) or 'empty'}; upgrading …")
+            await upgrade(engine)
+            after = await current_heads(engine)
+            print(f"at {', '.join(sorted(after))}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from bot.demo import run_demo
+
+    asyncio.run(run_demo(language=args.lang))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from bot.app import App
+
+    config = _load(args.config)
+    logging.basicConfig(level=config.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def go():
+        app = App(config)
+        app.build_platforms(console_out=print)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with app:
+            logging.getLogger("qunzhu").info("running: %s", ", ".join(app.platforms))
+            await stop.wait()
+
+    asyncio.run(go())
+    return 0
+
+
+def cmd_console(args) -> int:
+    from bot.console_repl import run_console
+
+    config = _load(args.config) if args.config else None
+    asyncio.run(run_console(config))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""TOML → validated settings. Every error names the file, the key and what is wrong.
+
+Layout: global sections ([bot], [database], [console], [telegram], [wecom], [scheduler]),
+`[defaults]` = group settings for every group, `[groups."PLATFORM:CHAT_ID"]` = per-group overrides
+of any group setting (deep-merged over the defaults). Admin commands may store further overrides
+in the database; those are merged last (see bot.settings_store).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from handlers.columns.settings import ColumnsGlobal, ColumnsSettings
+from handlers.onboarding.settings import OnboardingSettings
+from handlers.points.settings import PointsSettings
+from handlers.rules.settings import RulesSettings
+from handlers.stats.settings import StatsSettings
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the operator: '<file>: <key>: <what is wrong>'."""
+
+
+Language = Literal["zh-CN", "en"]
+
+
+class GroupSettings(Strict):
+    language: Language = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    # Extra admins by platform user id, on top of the admins the platform reports.
+    admins: list[str] = Field(default_factory=list)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
+    points: PointsSettings = Field(default_factory=PointsSettings)
+    columns: ColumnsSettings = Field(default_factory=ColumnsSettings)
+    stats: StatsSettings = Field(default_factory=StatsSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai')")
+        return value
+
+
+class BotSection(Strict):
+    name: str = "Qunzhu"
+    # Where relative paths (SQLite file, content folders) are resolved; default: the config file's folder.
+    data_dir: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DatabaseSection(Strict):
+    url: str = "sqlite+aiosqlite:///qunzhu.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'")
+        return value
+
+
+class ConsoleSection(Strict):
+    enabled: bool = True
+    chat_id: str = "lobby"
+    chat_title: str = "Qunzhu console group"
+    # Console users that count as the group's admins.
+    admins: list[str] = Field(default_factory=lambda: ["admin"])
+
+
+class TelegramSection(Strict):
+    enabled: bool = True
+    token: str | None = None  # or QUNZHU_TELEGRAM_TOKEN
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_url: str | None = None  # the public URL Telegram posts to
+    webhook_secret: str | None = None  # or QUNZHU_TELEGRAM_WEBHOOK_SECRET
+    poll_interval: float = Field(default=0.0, ge=0)
+    # Outgoing pace (Telegram's documented limits).
+    per_bot_per_second: int = Field(default=30, ge=1)
+    per_group_per_minute: int = Field(default=20, ge=1)
+    admin_cache_seconds: int = Field(default=600, ge=10)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "TelegramSection":
+        if self.enabled and not self.token:
+            raise ValueError("token: required when [telegram] is enabled (or set QUNZHU_TELEGRAM_TOKEN)")
+        if self.enabled and self.mode == "webhook" and not self.webhook_secret:
+            raise ValueError(
+                "webhook_secret: required in webhook mode (or set QUNZHU_TELEGRAM_WEBHOOK_SECRET)"
+            )
+        return self
+
+
+class WecomSection(Strict):
+    enabled: bool = True
+    corp_id: str | None = None
+    agent_id: int | None = None
+    secret: str | None = None  # or QUNZHU_WECOM_SECRET
+    token: str | None = None  # callback token, or QUNZHU_WECOM_TOKEN
+    encoding_aes_key: str | None = None  # or QUNZHU_WECOM_ENCODING_AES_KEY
+    listen: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65535)
+    path: str = "/wecom/callback"
+    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    # Group robot webhook keys by chat id (customer groups and app chats post through these).
+    robots: dict[str, str] = Field(default_factory=dict)
+    robot_per_minute: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "WecomSection":
+        if self.enabled:
+            for key in ("corp_id", "agent_id", "secret", "token", "encoding_aes_key"):
+                if getattr(self, key) in (None, ""):
+                    env = f"QUNZHU_WECOM_{key.upper()}"
+                    raise ValueError(f"{key}: required when [wecom] is enabled (or set {env})")
+        return self
+
+
+class SchedulerSection(Strict):
+    # How often the engine wakes to look for due work (deadlines, column slots).
+    tick_seconds: float = Field(default=15.0, gt=0)
+
+
+class Config(Strict):
+    bot: BotSection = Field(default_factory=BotSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)
+    telegram: TelegramSection | None = None
+    wecom: WecomSection | None = None
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    columns: ColumnsGlobal = Field(default_factory=ColumnsGlobal)
+    defaults: GroupSettings = Field(default_factory=GroupSettings)
+    groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Not from the file: where it was read, for resolving relative paths.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("groups")
+    @classmethod
+    def _group_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for key in value:
+            if ":" not in key:
+                raise ValueError(f"group key {key!r} must be 'PLATFORM:CHAT_ID', e.g. 'telegram:-1001234567890'")
+        return value
+
+    @model_validator(mode="after")
+    def _validate_overrides(self) -> "Config":
+        # Validate each override now so a typo fails at start, not at the first message.
+        for key, override in self.groups.items():
+            try:
+                GroupSettings.model_validate(deep_merge(self.defaults.model_dump(), override))
+            except ValidationError as exc:
+                raise ValueError(_describe(exc, prefix=f"groups.{key!r}")) from None
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        if self.bot.data_dir:
+            return Path(self.bot.data_dir).expanduser()
+        return self.source.parent if self.source else Path.cwd()
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_url(self) -> str:
+        """SQLite paths are relative to the data dir, not to wherever the bot was started."""
+        url = self.database.url
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve_path(url[len(prefix):]))
+        return url
+
+    def group_settings(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
+        merged = deep_merge(self.defaults.model_dump(), self.groups.get(chat_key, {}))
+        if stored:
+            merged = deep_merge(merged, stored)
+        return GroupSettings.model_validate(merged)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_SECRET_ENV = {
+    ("telegram", "token"): "QUNZHU_TELEGRAM_TOKEN",
+    ("telegram", "webhook_secret"): "QUNZHU_TELEGRAM_WEBHOOK_SECRET",
+    ("wecom", "secret"): "QUNZHU_WECOM_SECRET",
+    ("wecom", "token"): "QUNZHU_WECOM_TOKEN",
+    ("wecom", "encoding_aes_key"): "QUNZHU_WECOM_ENCODING_AES_KEY",
+    ("wecom", "corp_id"): "QUNZHU_WECOM_CORP_ID",
+    ("database", "url"): "QUNZHU_DATABASE_URL",
+}
+
+
+def _apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
+    for (section, key), var in _SECRET_ENV.items():
+        if env.get(var) and isinstance(data.get(section), dict):
+            data[section].setdefault(key, env[var])
+        elif env.get(var) and section == "database":
+            data.setdefault("database", {})[key] = env[var]
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        loc = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        given = err.get("input")
+        if err["type"] not in ("extra_forbidden", "missing") and not isinstance(given, dict):
+            msg += f" (got {given!r})"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    _apply_env(data, dict(os.environ) if env is None else env)
+    name = str(source) if source else "<config>"
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{name}: {_describe(exc)}") from None
+    config.source = source
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a TOML file; None gives the embedded defaults (console + SQLite)."""
+    if path is None:
+        return parse_config({}, None, env)
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_config(data, source.resolve(), env)

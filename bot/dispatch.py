@@ -1,0 +1,212 @@
+"""Routers, priorities and stop-propagation; one DB session and one Context per event.
+
+An event runs in one transaction. Each handler runs in its own SAVEPOINT: if it raises, its
+writes are rolled back, the error is logged, and the remaining handlers still run. A handler
+calls `ctx.stop()` to keep lower-priority routers from seeing the event (e.g. the rules router
+after removing an ad, so the points router doesn't reward it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.events import (
+    ButtonPressed,
+    ChatMigrated,
+    CommandInvoked,
+    Event,
+    JoinRequested,
+    MemberJoined,
+    MemberLeft,
+    MessageReceived,
+)
+from storage import core_repo
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.context import Context
+
+log = logging.getLogger(__name__)
+
+HandlerFn = Callable[["Context"], Awaitable[Any]]
+Filter = Callable[["Context"], bool | Awaitable[bool]]
+
+
+@dataclass
+class CommandSpec:
+    names: tuple[str, ...]
+    description: dict[str, str]  # language → one line, for /help and the platform's command menu
+    admin_only: bool = False
+
+
+@dataclass
+class Handler:
+    router: "Router"
+    event_types: tuple[type[Event], ...]
+    fn: HandlerFn
+    filter: Filter | None = None
+    command: CommandSpec | None = None
+    button_prefix: str | None = None
+
+    async def matches(self, ctx: "Context") -> bool:
+        event = ctx.event
+        if not isinstance(event, self.event_types):
+            return False
+        if self.command and not (isinstance(event, CommandInvoked) and event.name in self.command.names):
+            return False
+        if self.button_prefix is not None and not (
+            isinstance(event, ButtonPressed) and event.data.startswith(self.button_prefix)
+        ):
+            return False
+        if self.filter is not None:
+            result = self.filter(ctx)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return bool(result)
+        return True
+
+
+class Router:
+    """One per feature. Higher priority runs first."""
+
+    def __init__(self, name: str, priority: int = 0):
+        self.name = name
+        self.priority = priority
+        self.handlers: list[Handler] = []
+        self.startup: list[Callable[["App"], Awaitable[None]]] = []
+        self.shutdown: list[Callable[["App"], Awaitable[None]]] = []
+        self.tickers: list[Callable[["App"], Awaitable[None]]] = []
+
+    def on(self, *event_types: type[Event], filter: Filter | None = None):
+        def register(fn: HandlerFn) -> HandlerFn:
+            self.handlers.append(Handler(self, event_types, fn, filter))
+            return fn
+
+        return register
+
+    def message(self, filter: Filter | None = None):
+        return self.on(MessageReceived, filter=filter)
+
+    def command(self, *names: str, description: dict[str, str], admin_only: bool = False, filter: Filter | None = None):
+        spec = CommandSpec(tuple(n.lower() for n in names), description, admin_only)
+
+        def register(fn: HandlerFn) -> HandlerFn:
+            self.handlers.append(Handler(self, (CommandInvoked,), fn, filter, command=spec))
+            return fn
+
+        return register
+
+    def member_joined(self, filter: Filter | None = None):
+        return self.on(MemberJoined, filter=filter)
+
+    def member_left(self, filter: Filter | None = None):
+        return self.on(MemberLeft, filter=filter)
+
+    def join_requested(self, filter: Filter | None = None):
+        return self.on(JoinRequested, filter=filter)
+
+    def button(self, prefix: str, filter: Filter | None = None):
+        def register(fn: HandlerFn) -> HandlerFn:
+            self.handlers.append(Handler(self, (ButtonPressed,), fn, filter, button_prefix=prefix))
+            return fn
+
+        return register
+
+    def on_startup(self, fn):
+        self.startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn):
+        self.shutdown.append(fn)
+        return fn
+
+    def on_tick(self, fn):
+        """Runs on every scheduler tick (and on `app.tick()` in tests): find and do due work
+        (deadlines, column slots) from the database, so nothing depends on in-memory timers."""
+        self.tickers.append(fn)
+        return fn
+
+    def commands(self) -> list[CommandSpec]:
+        return [h.command for h in self.handlers if h.command]
+
+
+@dataclass
+class DispatchResult:
+    handled_by: list[str] = field(default_factory=list)
+    stopped_by: str | None = None
+    errors: list[tuple[str, BaseException]] = field(default_factory=list)
+    duplicate: bool = False
+
+
+class Dispatcher:
+    def __init__(self, app: "App", routers: list[Router]):
+        self.app = app
+        self.routers = sorted(routers, key=lambda r: -r.priority)
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def handlers(self) -> list[Handler]:
+        return [h for r in self.routers for h in r.handlers]
+
+    def commands(self) -> list[CommandSpec]:
+        return [c for r in self.routers for c in r.commands()]
+
+    async def dispatch(self, event: Event) -> DispatchResult:
+        # Events of one chat are handled in order; different chats run concurrently.
+        lock = self._chat_locks.setdefault(event.chat.key, asyncio.Lock())
+        async with lock:
+            return await self._dispatch(event)
+
+    async def _dispatch(self, event: Event) -> DispatchResult:
+        from bot.context import Context
+
+        result = DispatchResult()
+        now = self.app.clock.now()
+        async with self.app.sessions() as session:
+            async with session.begin():
+                if isinstance(event, MessageReceived) and event.dedupe_key:
+                    if not await core_repo.first_time_seen(session, event.dedupe_key, now):
+                        result.duplicate = True
+                        return result
+                if isinstance(event, ChatMigrated) and event.new_chat is not None:
+                    chat_row = await core_repo.migrate_chat(session, event.chat, event.new_chat)
+                    chat_row = chat_row or await core_repo.ensure_chat(session, event.new_chat, now)
+                else:
+                    chat_row = await core_repo.ensure_chat(session, event.chat, now)
+                member_row = await self._track_member(session, chat_row.id, event, now)
+                stored = await core_repo.stored_overrides(session, chat_row.id)
+                settings = self.app.config.group_settings(chat_row.key, stored)
+                ctx = Context(self.app, event, session, chat_row, member_row, settings)
+                for handler in self.handlers:
+                    if ctx.stopped:
+                        break
+                    try:
+                        if not await handler.matches(ctx):
+                            continue
+                        if handler.command and handler.command.admin_only and not await ctx.is_admin():
+                            await ctx.reply(ctx.t("core.admin_only", command=handler.command.names[0]))
+                            ctx.stop()
+                            continue
+                        async with session.begin_nested():
+                            await handler.fn(ctx)
+                        result.handled_by.append(f"{handler.router.name}.{handler.fn.__name__}")
+                        if ctx.stopped:
+                            result.stopped_by = handler.router.name
+                    except Exception as exc:  # one handler's failure must not stop the bot
+                        log.exception("handler %s.%s failed on %s", handler.router.name, handler.fn.__name__, type(event).__name__)
+                        result.errors.append((f"{handler.router.name}.{handler.fn.__name__}", exc))
+        return result
+
+    async def _track_member(self, session, chat_id: int, event: Event, now):
+        if isinstance(event, (ChatMigrated, JoinRequested)):
+            return None
+        member = await core_repo.ensure_member(session, chat_id, event.user, now, seen=not isinstance(event, MemberLeft))
+        if isinstance(event, MemberJoined) and (member.status != "active" or member.left_at is not None):
+            await core_repo.mark_joined(session, member, now)
+        elif isinstance(event, MemberLeft) and member.status == "active":
+            await core_repo.mark_left(session, member, now, "removed" if event.removed_by else "left")
+        return member

@@ -1,0 +1,119 @@
+"""Platform-neutral events. Adapters build these; handlers read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    platform: str
+    id: str
+    title: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+
+@dataclass(frozen=True)
+class UserRef:
+    platform: str
+    id: str
+    name: str | None = None
+    username: str | None = None
+    is_bot: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+    @property
+    def display(self) -> str:
+        return self.name or (f"@{self.username}" if self.username else self.id)
+
+
+@dataclass(frozen=True)
+class Media:
+    """An attachment. `file_id` is whatever the platform's download() takes."""
+
+    kind: str  # photo, document, contact, sticker, video, voice, miniprogram, link_card …
+    file_id: str = ""
+    mime: str | None = None
+    caption: str | None = None
+    # Contact cards and mini-program cards carry structured data instead of a file.
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    chat: ChatRef
+    user: UserRef
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    message_id: str
+    text: str = ""
+    media: tuple[Media, ...] = ()
+    forwarded_from: str | None = None
+    reply_to: str | None = None
+    # The id the platform uses to de-duplicate redeliveries, if different from message_id.
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandInvoked(Event):
+    message_id: str
+    name: str  # lower-case, without "/" and without "@botname"
+    args: tuple[str, ...] = ()
+    text: str = ""  # the whole message text
+    reply_to: str | None = None
+    reply_to_user: UserRef | None = None
+
+
+@dataclass(frozen=True)
+class MemberJoined(Event):
+    invited_by: UserRef | None = None
+    via_join_request: bool = False
+
+
+@dataclass(frozen=True)
+class MemberLeft(Event):
+    removed_by: UserRef | None = None
+
+
+@dataclass(frozen=True)
+class JoinRequested(Event):
+    bio: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonPressed(Event):
+    message_id: str
+    data: str
+    callback_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatMigrated(Event):
+    """The chat got a new id (Telegram group → supergroup). `chat` is the old ref."""
+
+    new_chat: ChatRef | None = None
+
+
+def parse_command(text: str, bot_username: str | None = None) -> tuple[str, tuple[str, ...]] | None:
+    """'/mute@qunzhu_bot 1d spam' → ('mute', ('1d', 'spam')); None when text is not a command
+    or is addressed to another bot."""
+    if not text.startswith("/"):
+        return None
+    head, _, rest = text[1:].partition(" ")
+    name, _, target = head.strip().partition("@")
+    if target and bot_username and target.lower() != bot_username.lower():
+        return None
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return name.lower(), tuple(rest.split())

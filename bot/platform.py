@@ -1,0 +1,184 @@
+"""The Platform protocol every adapter implements, and the capability flags handlers check first."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from bot.events import ChatRef, Media, UserRef
+
+
+class Capability(enum.Flag):
+    SEND = enum.auto()
+    REPLY = enum.auto()
+    DELETE = enum.auto()  # delete another member's message
+    RESTRICT = enum.auto()  # mute for a duration and lift it
+    KICK = enum.auto()  # remove a member who may come back
+    BAN = enum.auto()  # remove and keep out
+    UNBAN = enum.auto()
+    BUTTONS = enum.auto()
+    DM = enum.auto()
+    JOIN_REQUESTS = enum.auto()  # approve / decline join requests
+    ADMIN_LIST = enum.auto()  # the platform can tell who the group's admins are
+    DOWNLOAD = enum.auto()  # fetch an attachment's bytes
+    SEND_PHOTO = enum.auto()
+    EDIT = enum.auto()
+
+    @classmethod
+    def all(cls) -> "Capability":
+        value = cls(0)
+        for member in cls:
+            value |= member
+        return value
+
+
+class CapabilityMissing(Exception):
+    """Raised by an adapter asked for something its platform cannot do. Handlers should check
+    `platform.can(...)` first and choose the next best action; this error is the loud fallback."""
+
+    def __init__(self, platform: str, capability: Capability, hint: str = ""):
+        self.platform = platform
+        self.capability = capability
+        super().__init__(f"{platform} cannot {capability.name}" + (f": {hint}" if hint else ""))
+
+
+class ActionFailed(Exception):
+    """The platform refused an action (missing rights, user gone …). `reason` is a short code
+    handlers can branch on: 'no_rights', 'not_found', 'dm_blocked', 'other'."""
+
+    def __init__(self, reason: str, detail: str = "", right: str | None = None):
+        self.reason = reason
+        self.detail = detail
+        self.right = right  # the admin right the bot lacks, when reason == 'no_rights'
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+Buttons = list[list[Button]]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    chat: ChatRef | None
+    message_id: str
+
+
+@runtime_checkable
+class Platform(Protocol):
+    name: str
+    capabilities: Capability
+
+    def can(self, capability: Capability) -> bool: ...
+
+    def mention(self, user: UserRef) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(
+        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None
+    ) -> SentMessage: ...
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage: ...
+
+    async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None: ...
+
+    async def delete(self, chat: ChatRef, message_id: str) -> None: ...
+
+    async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
+        """Mute `user` until `until` (None: until lifted)."""
+
+    async def unrestrict(self, chat: ChatRef, user: UserRef) -> None: ...
+
+    async def kick(self, chat: ChatRef, user: UserRef) -> None:
+        """Remove the member; they may join again."""
+
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None: ...
+
+    async def unban(self, chat: ChatRef, user: UserRef) -> None: ...
+
+    async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
+        """Raises ActionFailed('dm_blocked') when the platform refuses (e.g. user never started the bot)."""
+
+    async def answer_button(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None: ...
+
+    async def approve_join(self, chat: ChatRef, user: UserRef) -> None: ...
+
+    async def decline_join(self, chat: ChatRef, user: UserRef) -> None: ...
+
+    async def admin_ids(self, chat: ChatRef) -> set[str]: ...
+
+    async def download(self, media: Media) -> bytes: ...
+
+
+class BasePlatform:
+    """Shared behaviour: capability checks and the loud refusal for what a platform lacks."""
+
+    name = "base"
+    capabilities = Capability(0)
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability, hint: str = "") -> None:
+        if not self.can(capability):
+            raise CapabilityMissing(self.name, capability, hint)
+
+    def mention(self, user: UserRef) -> str:
+        return user.display
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+        raise CapabilityMissing(self.name, Capability.SEND_PHOTO)
+
+    async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
+        raise CapabilityMissing(self.name, Capability.EDIT)
+
+    async def delete(self, chat: ChatRef, message_id: str) -> None:
+        raise CapabilityMissing(self.name, Capability.DELETE)
+
+    async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
+        raise CapabilityMissing(self.name, Capability.RESTRICT)
+
+    async def unrestrict(self, chat: ChatRef, user: UserRef) -> None:
+        raise CapabilityMissing(self.name, Capability.RESTRICT)
+
+    async def kick(self, chat: ChatRef, user: UserRef) -> None:
+        raise CapabilityMissing(self.name, Capability.KICK)
+
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+        raise CapabilityMissing(self.name, Capability.BAN)
+
+    async def unban(self, chat: ChatRef, user: UserRef) -> None:
+        raise CapabilityMissing(self.name, Capability.UNBAN)
+
+    async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
+        raise CapabilityMissing(self.name, Capability.DM)
+
+    async def answer_button(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        return None
+
+    async def approve_join(self, chat: ChatRef, user: UserRef) -> None:
+        raise CapabilityMissing(self.name, Capability.JOIN_REQUESTS)
+
+    async def decline_join(self, chat: ChatRef, user: UserRef) -> None:
+        raise CapabilityMissing(self.name, Capability.JOIN_REQUESTS)
+
+    async def admin_ids(self, chat: ChatRef) -> set[str]:
+        return set()
+
+    async def download(self, media: Media) -> bytes:
+        raise CapabilityMissing(self.name, Capability.DOWNLOAD)

@@ -1,0 +1,1 @@
+"""Platform adapters: they translate between a platform's wire format and core events/actions."""

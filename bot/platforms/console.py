@@ -1,0 +1,348 @@
+"""A group that lives in the terminal. It has every capability, enforces mutes and bans like a real
+platform (a muted member's message is not delivered), and keeps a transcript. People play members
+in `qunzhu console`; the demo and most handler tests drive it from code."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.events import (
+    ButtonPressed,
+    ChatRef,
+    CommandInvoked,
+    JoinRequested,
+    Media,
+    MemberJoined,
+    MemberLeft,
+    MessageReceived,
+    UserRef,
+    parse_command,
+)
+from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.dispatch import DispatchResult
+
+PLATFORM = "console"
+
+
+@dataclass
+class ConsoleMessage:
+    id: str
+    chat_id: str
+    sender: str  # user id, or "bot"
+    text: str
+    buttons: Buttons | None = None
+    reply_to: str | None = None
+    media: tuple[Media, ...] = ()
+    deleted: bool = False
+    dm_to: str | None = None
+
+
+@dataclass
+class ConsoleMember:
+    user: UserRef
+    present: bool = True
+    restricted_until: datetime | None = None
+    restricted: bool = False
+    banned: bool = False
+    pending_request: bool = False
+
+
+@dataclass
+class ConsoleChat:
+    ref: ChatRef
+    members: dict[str, ConsoleMember] = field(default_factory=dict)
+
+
+class ConsolePlatform(BasePlatform):
+    name = PLATFORM
+
+    def __init__(
+        self,
+        app: "App",
+        *,
+        out: Callable[[str], None] | None = None,
+        capabilities: Capability | None = None,
+        dm_blocked: set[str] | None = None,
+    ):
+        self.app = app
+        self.capabilities = Capability.all() if capabilities is None else capabilities
+        self.out = out
+        self.dm_blocked = set(dm_blocked or ())
+        self.transcript: list[str] = []
+        self.messages: dict[str, ConsoleMessage] = {}
+        self.chats: dict[str, ConsoleChat] = {}
+        self.files: dict[str, bytes] = {}
+        self._ids = itertools.count(1)
+        self._callbacks = itertools.count(1)
+        cfg = app.config.console
+        self.default_chat = ChatRef(PLATFORM, cfg.chat_id, cfg.chat_title)
+        self.admins = set(cfg.admins)
+        self.chat(self.default_chat.id)
+
+    # --- state helpers -----------------------------------------------------------------------
+    def chat(self, chat_id: str | None = None, title: str | None = None) -> ConsoleChat:
+        chat_id = chat_id or self.default_chat.id
+        if chat_id not in self.chats:
+            ref = self.default_chat if chat_id == self.default_chat.id else ChatRef(PLATFORM, chat_id, title or chat_id)
+            self.chats[chat_id] = ConsoleChat(ref)
+        return self.chats[chat_id]
+
+    def user(self, name: str) -> UserRef:
+        return UserRef(PLATFORM, name, name=name, username=name)
+
+    def member(self, user_id: str, chat_id: str | None = None) -> ConsoleMember | None:
+        return self.chat(chat_id).members.get(user_id)
+
+    def is_muted(self, user_id: str, chat_id: str | None = None) -> bool:
+        m = self.member(user_id, chat_id)
+        if m is None or not m.restricted:
+            return False
+        return m.restricted_until is None or m.restricted_until > self.app.clock.now()
+
+    def is_present(self, user_id: str, chat_id: str | None = None) -> bool:
+        m = self.member(user_id, chat_id)
+        return bool(m and m.present)
+
+    def bot_messages(self, chat_id: str | None = None, *, include_deleted: bool = False) -> list[ConsoleMessage]:
+        chat_id = chat_id or self.default_chat.id
+        return [
+            m
+            for m in self.messages.values()
+            if m.sender == "bot" and m.chat_id == chat_id and m.dm_to is None and (include_deleted or not m.deleted)
+        ]
+
+    def dms(self, user_id: str) -> list[ConsoleMessage]:
+        return [m for m in self.messages.values() if m.dm_to == user_id]
+
+    def _emit(self, line: str) -> None:
+        self.transcript.append(line)
+        if self.out:
+            self.out(line)
+
+    def _title(self, chat_id: str) -> str:
+        return self.chat(chat_id).ref.title or chat_id
+
+    def _new_id(self) -> str:
+        return str(next(self._ids))
+
+    # --- what members do (REPL, demo, tests) -------------------------------------------------
+    async def join(self, name: str, *, chat_id: str | None = None, invited_by: str | None = None) -> "DispatchResult | None":
+        chat = self.chat(chat_id)
+        user = self.user(name)
+        member = chat.members.get(name)
+        if member and member.banned:
+            self._emit(f"[{chat.ref.title}] ⛔ {name} is banned and cannot join")
+            return None
+        chat.members[name] = ConsoleMember(user) if member is None else member
+        chat.members[name].present = True
+        chat.members[name].pending_request = False
+        self._emit(f"[{chat.ref.title}] ➕ {name} joined")
+        inviter = self.user(invited_by) if invited_by else None
+        return await self.app.dispatch(MemberJoined(chat.ref, user, self.app.clock.now(), invited_by=inviter))
+
+    async def request_join(self, name: str, *, chat_id: str | None = None) -> "DispatchResult":
+        chat = self.chat(chat_id)
+        user = self.user(name)
+        chat.members.setdefault(name, ConsoleMember(user, present=False)).pending_request = True
+        self._emit(f"[{chat.ref.title}] ✋ {name} asks to join")
+        return await self.app.dispatch(JoinRequested(chat.ref, user, self.app.clock.now()))
+
+    async def leave(self, name: str, *, chat_id: str | None = None) -> "DispatchResult | None":
+        chat = self.chat(chat_id)
+        member = chat.members.get(name)
+        if not member or not member.present:
+            return None
+        member.present = False
+        self._emit(f"[{chat.ref.title}] ➖ {name} left")
+        return await self.app.dispatch(MemberLeft(chat.ref, member.user, self.app.clock.now()))
+
+    async def say(
+        self,
+        name: str,
+        text: str = "",
+        *,
+        chat_id: str | None = None,
+        reply_to: str | None = None,
+        media: tuple[Media, ...] = (),
+        forwarded_from: str | None = None,
+    ) -> tuple[str | None, "DispatchResult | None"]:
+        """A member posts. Returns (message id, dispatch result); (None, None) when the platform
+        refuses the message (muted, banned or not in the group), as Telegram would."""
+        chat = self.chat(chat_id)
+        member = chat.members.get(name)
+        if member is None:
+            await self.join(name, chat_id=chat.ref.id)
+            member = chat.members[name]
+        if member.banned or not member.present:
+            self._emit(f"[{chat.ref.title}] ⛔ {name} is not in the group; message not delivered")
+            return None, None
+        if self.is_muted(name, chat.ref.id):
+            self._emit(f"[{chat.ref.title}] 🔇 {name} is muted; message not delivered")
+            return None, None
+        message_id = self._new_id()
+        self.messages[message_id] = ConsoleMessage(message_id, chat.ref.id, name, text, reply_to=reply_to, media=media)
+        shown = text or " ".join(f"[{m.kind}]" for m in media)
+        self._emit(f"[{chat.ref.title}] #{message_id} {name}: {shown}" + (f" (↩ #{reply_to})" if reply_to else ""))
+        user = member.user
+        now = self.app.clock.now()
+        command = parse_command(text, self.app.config.bot.name)
+        if command:
+            replied = self.messages.get(reply_to) if reply_to else None
+            reply_user = None
+            if replied is not None and replied.sender != "bot":
+                reply_user = self.user(replied.sender)
+            event = CommandInvoked(
+                chat.ref, user, now, message_id=message_id, name=command[0], args=command[1],
+                text=text, reply_to=reply_to, reply_to_user=reply_user,
+            )
+        else:
+            event = MessageReceived(
+                chat.ref, user, now, message_id=message_id, text=text, media=media,
+                forwarded_from=forwarded_from, reply_to=reply_to,
+            )
+        return message_id, await self.app.dispatch(event)
+
+    async def post_photo(self, name: str, photo: bytes, *, caption: str = "", chat_id: str | None = None):
+        file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
+        self.files[file_id] = photo
+        return await self.say(name, caption, chat_id=chat_id, media=(Media("photo", file_id, "image/png", caption),))
+
+    async def press(self, name: str, message_id: str, choice: int | str) -> "DispatchResult":
+        """Press a button on a bot message: by index (0-based, row-major) or by its data."""
+        message = self.messages[message_id]
+        flat = [b for row in (message.buttons or []) for b in row]
+        button = flat[choice] if isinstance(choice, int) else next(b for b in flat if b.data == choice or b.text == choice)
+        chat = self.chat(message.chat_id)
+        user = chat.members.get(name, ConsoleMember(self.user(name))).user
+        self._emit(f"[{chat.ref.title}] 👆 {name} pressed [{button.text}] on #{message_id}")
+        return await self.app.dispatch(
+            ButtonPressed(chat.ref, user, self.app.clock.now(), message_id=message_id, data=button.data,
+                          callback_id=f"cb{next(self._callbacks)}")
+        )
+
+    # --- what the bot does (the Platform protocol) --------------------------------------------
+    def mention(self, user: UserRef) -> str:
+        return f"@{user.username or user.name or user.id}"
+
+    async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None) -> SentMessage:
+        self.require(Capability.SEND)
+        if buttons:
+            self.require(Capability.BUTTONS)
+        message_id = self._new_id()
+        self.messages[message_id] = ConsoleMessage(message_id, chat.id, "bot", text, buttons, reply_to)
+        self._emit(self._render_bot(chat.id, message_id, text, buttons, reply_to))
+        return SentMessage(chat, message_id)
+
+    def _render_bot(self, chat_id: str, message_id: str, text: str, buttons: Buttons | None, reply_to: str | None) -> str:
+        head = f"[{self._title(chat_id)}] #{message_id} 🤖 {self.app.config.bot.name}" + (f" (↩ #{reply_to})" if reply_to else "")
+        body = text.replace("\n", "\n    ")
+        line = f"{head}: {body}"
+        if buttons:
+            flat = [b for row in buttons for b in row]
+            line += "\n    " + "  ".join(f"[{i}:{b.text}]" for i, b in enumerate(flat))
+        return line
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+        self.require(Capability.SEND_PHOTO)
+        message_id = self._new_id()
+        file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
+        self.files[file_id] = photo
+        self.messages[message_id] = ConsoleMessage(message_id, chat.id, "bot", caption, media=(Media("photo", file_id, "image/png"),))
+        self._emit(f"[{self._title(chat.id)}] #{message_id} 🤖 {self.app.config.bot.name}: [photo {len(photo)} bytes] {caption}")
+        return SentMessage(chat, message_id)
+
+    async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
+        self.require(Capability.EDIT)
+        message = self.messages.get(message_id)
+        if message is None or message.deleted:
+            raise ActionFailed("not_found", f"message #{message_id}")
+        message.text, message.buttons = text, buttons
+        self._emit(f"[{self._title(chat.id)}] ✎ edited #{message_id}: {text}")
+
+    async def delete(self, chat: ChatRef, message_id: str) -> None:
+        self.require(Capability.DELETE)
+        message = self.messages.get(message_id)
+        if message is None or message.deleted:
+            raise ActionFailed("not_found", f"message #{message_id}")
+        message.deleted = True
+        self._emit(f"[{self._title(chat.id)}] ✂ deleted #{message_id} ({message.sender})")
+
+    async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
+        self.require(Capability.RESTRICT)
+        member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user))
+        member.restricted, member.restricted_until = True, until
+        self._emit(f"[{self._title(chat.id)}] 🔇 {user.id} muted" + (f" until {until:%Y-%m-%d %H:%M} UTC" if until else ""))
+
+    async def unrestrict(self, chat: ChatRef, user: UserRef) -> None:
+        self.require(Capability.RESTRICT)
+        member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user))
+        member.restricted, member.restricted_until = False, None
+        self._emit(f"[{self._title(chat.id)}] 🔈 {user.id} may post again")
+
+    async def kick(self, chat: ChatRef, user: UserRef) -> None:
+        self.require(Capability.KICK)
+        member = self.chat(chat.id).members.get(user.id)
+        if member is None or not member.present:
+            raise ActionFailed("not_found", f"{user.id} is not in the group")
+        member.present = False
+        self._emit(f"[{self._title(chat.id)}] 👢 {user.id} removed (may rejoin)")
+
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+        self.require(Capability.BAN)
+        member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user))
+        member.present, member.banned = False, True
+        self._emit(f"[{self._title(chat.id)}] ⛔ {user.id} banned" + (f" until {until:%Y-%m-%d}" if until else ""))
+
+    async def unban(self, chat: ChatRef, user: UserRef) -> None:
+        self.require(Capability.UNBAN)
+        member = self.chat(chat.id).members.get(user.id)
+        if member is not None:
+            member.banned = False
+        self._emit(f"[{self._title(chat.id)}] ✅ {user.id} unbanned")
+
+    async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
+        self.require(Capability.DM)
+        if user.id in self.dm_blocked:
+            raise ActionFailed("dm_blocked", f"{user.id} does not accept direct messages from the bot")
+        message_id = self._new_id()
+        self.messages[message_id] = ConsoleMessage(message_id, f"dm:{user.id}", "bot", text, buttons, dm_to=user.id)
+        line = f"[DM → {user.id}] #{message_id} 🤖 {text}"
+        if buttons:
+            line += "\n    " + "  ".join(f"[{i}:{b.text}]" for i, b in enumerate(b for row in buttons for b in row))
+        self._emit(line)
+        return SentMessage(None, message_id)
+
+    async def answer_button(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        if text:
+            self._emit(f"    (toast{' alert' if alert else ''}: {text})")
+
+    async def approve_join(self, chat: ChatRef, user: UserRef) -> None:
+        self.require(Capability.JOIN_REQUESTS)
+        member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user, present=False))
+        member.pending_request, member.present = False, True
+        self._emit(f"[{self._title(chat.id)}] ✅ join request of {user.id} approved")
+
+    async def decline_join(self, chat: ChatRef, user: UserRef) -> None:
+        self.require(Capability.JOIN_REQUESTS)
+        member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user, present=False))
+        member.pending_request = False
+        self._emit(f"[{self._title(chat.id)}] ❌ join request of {user.id} declined")
+
+    async def admin_ids(self, chat: ChatRef) -> set[str]:
+        self.require(Capability.ADMIN_LIST)
+        return set(self.admins)
+
+    async def download(self, media: Media) -> bytes:
+        self.require(Capability.DOWNLOAD)
+        try:
+            return self.files[media.file_id]
+        except KeyError:
+            raise ActionFailed("not_found", f"file {media.file_id}") from None

@@ -1,0 +1,3 @@
+from bot.dispatch import Router
+
+router = Router("stats", priority=10)

@@ -1,0 +1,210 @@
+"""Repository functions for the core tables. Each takes an AsyncSession; none commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import ChatRef, UserRef
+from storage.db import insert_ignore
+from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
+
+
+async def get_chat(session: AsyncSession, platform: str, external_id: str) -> Chat | None:
+    return await session.scalar(select(Chat).where(Chat.platform == platform, Chat.external_id == external_id))
+
+
+async def ensure_chat(session: AsyncSession, ref: ChatRef, now: datetime) -> Chat:
+    chat = await get_chat(session, ref.platform, ref.id)
+    if chat is None:
+        await session.execute(
+            insert_ignore(
+                session,
+                Chat,
+                {"platform": ref.platform, "external_id": ref.id, "title": ref.title, "created_at": now},
+                ["platform", "external_id"],
+            )
+        )
+        chat = await get_chat(session, ref.platform, ref.id)
+        assert chat is not None
+    elif ref.title and chat.title != ref.title:
+        chat.title = ref.title
+    return chat
+
+
+async def migrate_chat(session: AsyncSession, old: ChatRef, new: ChatRef) -> Chat | None:
+    """The platform gave the chat a new id: every row keyed on chats.id follows it."""
+    chat = await get_chat(session, old.platform, old.id)
+    if chat is None:
+        return None
+    clash = await get_chat(session, new.platform, new.id)
+    if clash is not None and clash.id != chat.id:
+        # Events for the new id arrived first and created an empty chat; keep the old history.
+        await session.execute(delete(Chat).where(Chat.id == clash.id))
+        await session.flush()
+    chat.previous_external_id = chat.external_id
+    chat.external_id = new.id
+    if new.title:
+        chat.title = new.title
+    return chat
+
+
+async def list_chats(session: AsyncSession, platform: str | None = None) -> list[Chat]:
+    query = select(Chat).order_by(Chat.id)
+    if platform:
+        query = query.where(Chat.platform == platform)
+    return list(await session.scalars(query))
+
+
+async def get_member(session: AsyncSession, chat_id: int, user_id: str) -> Member | None:
+    return await session.scalar(select(Member).where(Member.chat_id == chat_id, Member.user_id == user_id))
+
+
+async def ensure_member(session: AsyncSession, chat_id: int, user: UserRef, now: datetime, *, seen: bool = True) -> Member:
+    member = await get_member(session, chat_id, user.id)
+    if member is None:
+        await session.execute(
+            insert_ignore(
+                session,
+                Member,
+                {
+                    "chat_id": chat_id,
+                    "user_id": user.id,
+                    "display_name": user.name,
+                    "username": user.username,
+                    "role": "member",
+                    "status": "active",
+                    "joined_at": now,
+                    "last_seen_at": now if seen else None,
+                },
+                ["chat_id", "user_id"],
+            )
+        )
+        member = await get_member(session, chat_id, user.id)
+        assert member is not None
+    else:
+        if user.name and member.display_name != user.name:
+            member.display_name = user.name
+        if user.username and member.username != user.username:
+            member.username = user.username
+        if seen:
+            member.last_seen_at = now
+    return member
+
+
+async def mark_joined(session: AsyncSession, member: Member, now: datetime) -> None:
+    member.status = "active"
+    member.joined_at = now
+    member.left_at = None
+
+
+async def mark_left(session: AsyncSession, member: Member, now: datetime, status: str = "left") -> None:
+    member.status = status
+    member.left_at = now
+
+
+async def set_role(session: AsyncSession, member: Member, role: str) -> None:
+    member.role = role
+
+
+async def tags_of(session: AsyncSession, member_id: int) -> list[str]:
+    return list(await session.scalars(select(MemberTag.tag).where(MemberTag.member_id == member_id).order_by(MemberTag.tag)))
+
+
+async def add_tags(session: AsyncSession, member_id: int, tags: list[str], source: str, now: datetime) -> None:
+    if tags:
+        await session.execute(
+            insert_ignore(
+                session,
+                MemberTag,
+                [{"member_id": member_id, "tag": tag, "source": source, "created_at": now} for tag in tags],
+                ["member_id", "tag"],
+            )
+        )
+
+
+async def remove_tags(session: AsyncSession, member_id: int, tags: list[str] | None = None, source: str | None = None) -> None:
+    query = delete(MemberTag).where(MemberTag.member_id == member_id)
+    if tags is not None:
+        query = query.where(MemberTag.tag.in_(tags))
+    if source is not None:
+        query = query.where(MemberTag.source == source)
+    await session.execute(query)
+
+
+async def audit(
+    session: AsyncSession,
+    *,
+    chat_id: int | None,
+    at: datetime,
+    actor: str,
+    action: str,
+    target_user_id: str | None = None,
+    rule: str | None = None,
+    evidence: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        chat_id=chat_id,
+        at=at,
+        actor=actor,
+        action=action,
+        target_user_id=target_user_id,
+        rule=rule,
+        evidence=evidence,
+        details=details or {},
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def audit_entries(
+    session: AsyncSession, chat_id: int, *, target_user_id: str | None = None, action: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.chat_id == chat_id)
+    if target_user_id is not None:
+        query = query.where(AuditEntry.target_user_id == target_user_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    return list(await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+async def mark_undone(session: AsyncSession, entry_id: int, by: str, at: datetime) -> None:
+    await session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(undone_at=at, undone_by=by))
+
+
+async def stored_overrides(session: AsyncSession, chat_id: int) -> dict[str, Any]:
+    row = await session.get(ChatSettingsRow, chat_id)
+    return dict(row.overrides) if row else {}
+
+
+async def set_override(session: AsyncSession, chat_id: int, path: str, value: Any, by: str, at: datetime) -> None:
+    """Store one setting (dotted path, e.g. 'rules.allowed_domains') for the chat."""
+    row = await session.get(ChatSettingsRow, chat_id)
+    overrides = dict(row.overrides) if row else {}
+    node = overrides
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node[part] = dict(node.get(part) or {})
+        node = node[part]
+    node[leaf] = value
+    if row is None:
+        session.add(ChatSettingsRow(chat_id=chat_id, overrides=overrides, updated_at=at, updated_by=by))
+    else:
+        row.overrides = overrides
+        row.updated_at, row.updated_by = at, by
+
+
+async def first_time_seen(session: AsyncSession, key: str, at: datetime) -> bool:
+    """True the first time `key` is offered; False for a redelivery of the same event."""
+    result = await session.execute(insert_ignore(session, SeenEvent, {"key": key, "at": at}, ["key"]))
+    return bool(result.rowcount)
+
+
+async def forget_seen_before(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(SeenEvent).where(SeenEvent.at < before))
+    return result.rowcount or 0

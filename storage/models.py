@@ -1,0 +1,104 @@
+"""Core tables: chats, their settings, members, tags, the audit log, de-duplication keys.
+Features keep their own tables in storage/<feature>.py on the same Base."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_chats_platform_external"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    # Set when the platform moved the chat to a new id (Telegram supergroup upgrade).
+    previous_external_id: Mapped[str | None] = mapped_column(String(128))
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+class ChatSettingsRow(Base):
+    """Settings changed by admin commands at run time, merged over the config file's."""
+
+    __tablename__ = "chat_settings"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "user_id", name="uq_members_chat_user"),
+        Index("ix_members_chat_last_seen", "chat_id", "last_seen_at"),
+        Index("ix_members_chat_joined", "chat_id", "joined_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="member")  # member | admin | owner
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | left | removed | banned
+    joined_at: Mapped[datetime | None]
+    left_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+
+class MemberTag(Base):
+    __tablename__ = "member_tags"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), default="admin")  # admin | onboarding | rules …
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Every bot decision and admin action, with its evidence, so it can be reviewed and undone."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_chat_at", "chat_id", "at"), Index("ix_audit_chat_target", "chat_id", "target_user_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))  # "bot" or "PLATFORM:USER_ID" of the admin
+    action: Mapped[str] = mapped_column(String(64))  # delete, warn, mute, kick, ban, unmute, award …
+    target_user_id: Mapped[str | None] = mapped_column(String(128))
+    rule: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(160))
+
+
+class SeenEvent(Base):
+    """Keys of events already handled, so a platform's redelivery is handled once."""
+
+    __tablename__ = "seen_events"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,130 @@
+from sqlalchemy import func, select
+
+from bot.dispatch import Router
+from bot.events import MessageReceived
+from storage.models import AuditEntry
+from tests.support.harness import running_app
+
+
+def routers_recording(order: list[str]):
+    high, middle, low = Router("high", priority=100), Router("middle", priority=50), Router("low", priority=10)
+
+    @low.message()
+    async def low_handler(ctx):
+        order.append("low")
+
+    @high.message()
+    async def high_handler(ctx):
+        order.append("high")
+        if ctx.text == "stop":
+            ctx.stop()
+
+    @middle.message()
+    async def middle_handler(ctx):
+        order.append("middle")
+
+    return [low, middle, high]  # registration order is not the running order
+
+
+async def test_routers_run_by_priority_and_stop_propagation(sqlite_url, tmp_path):
+    order: list[str] = []
+    async with running_app(sqlite_url, str(tmp_path), routers=routers_recording(order)) as (app, console):
+        _, result = await console.say("alice", "hello")
+        assert order == ["high", "middle", "low"]
+        order.clear()
+        _, result = await console.say("alice", "stop")
+        assert order == ["high"]
+        assert result.stopped_by == "high"
+
+
+async def test_a_failing_handler_rolls_back_only_its_writes_and_the_bot_keeps_serving(db_url, tmp_path):
+    broken, fine = Router("broken", priority=100), Router("fine", priority=10)
+
+    @broken.message()
+    async def writes_then_fails(ctx):
+        await ctx.audit("broken-write", evidence=ctx.text)
+        if ctx.text == "boom":
+            raise RuntimeError("handler bug")
+
+    @fine.message()
+    async def writes(ctx):
+        await ctx.audit("fine-write", evidence=ctx.text)
+
+    async with running_app(db_url, str(tmp_path), routers=[broken, fine]) as (app, console):
+        _, result = await console.say("alice", "boom")
+        assert [name for name, _ in result.errors] == ["broken.writes_then_fails"]
+        _, result = await console.say("alice", "after")
+        assert result.errors == []
+        async with app.sessions() as session:
+            rows = (await session.execute(select(AuditEntry.action, AuditEntry.evidence).order_by(AuditEntry.id))).all()
+        assert rows == [("fine-write", "boom"), ("broken-write", "after"), ("fine-write", "after")]
+
+
+async def test_each_event_gets_its_own_session_and_members_are_tracked(db_url, tmp_path):
+    seen_sessions = []
+    probe = Router("probe")
+
+    @probe.message()
+    async def remember(ctx):
+        seen_sessions.append(ctx.session)
+        assert ctx.member_row.user_id == ctx.user.id
+        assert ctx.chat_row.external_id == "lobby"
+
+    async with running_app(db_url, str(tmp_path), routers=[probe]) as (app, console):
+        await console.say("alice", "one")
+        await console.say("bob", "two")
+        await console.leave("bob")
+        assert len(seen_sessions) == 2 and seen_sessions[0] is not seen_sessions[1]
+        from storage import core_repo
+
+        async with app.sessions() as session:
+            chat = await core_repo.get_chat(session, "console", "lobby")
+            alice = await core_repo.get_member(session, chat.id, "alice")
+            bob = await core_repo.get_member(session, chat.id, "bob")
+        assert alice.status == "active" and bob.status == "left" and bob.left_at is not None
+
+
+async def test_redelivered_events_are_handled_once(db_url, tmp_path):
+    calls = []
+    probe = Router("probe")
+
+    @probe.message()
+    async def count(ctx):
+        calls.append(ctx.text)
+
+    async with running_app(db_url, str(tmp_path), routers=[probe]) as (app, console):
+        chat, user = console.default_chat, console.user("alice")
+        event = MessageReceived(chat, user, app.clock.now(), message_id="m1", text="hi", dedupe_key="console:m1")
+        first = await app.dispatch(event)
+        second = await app.dispatch(event)
+        assert calls == ["hi"] and not first.duplicate and second.duplicate
+
+
+async def test_admin_only_commands_refuse_members(sqlite_url, tmp_path):
+    secret = Router("secret")
+
+    @secret.command("purge", description={"zh-CN": "清理", "en": "Purge"}, admin_only=True)
+    async def purge(ctx):
+        await ctx.reply("purged")
+
+    async with running_app(sqlite_url, str(tmp_path), {"defaults": {"language": "en"}}, routers=[secret]) as (app, console):
+        await console.say("alice", "/purge")
+        assert console.bot_messages()[-1].text == "Only admins can use /purge."
+        await console.say("admin", "/purge")
+        assert console.bot_messages()[-1].text == "purged"
+
+
+async def test_concurrent_events_of_different_chats_all_land(db_url, tmp_path):
+    import asyncio
+
+    probe = Router("probe")
+
+    @probe.message()
+    async def note(ctx):
+        await ctx.audit("seen", evidence=ctx.text)
+
+    async with running_app(db_url, str(tmp_path), routers=[probe]) as (app, console):
+        await asyncio.gather(*(console.say(f"u{i}", f"m{i}", chat_id=f"g{i % 5}") for i in range(40)))
+        async with app.sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(AuditEntry))
+        assert count == 40
