@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,7 @@ from bot.config import GroupSettings
 from bot.events import ChatRef, CommandInvoked, Event, MessageReceived, UserRef
 from bot.i18n import t
 from bot.platform import ActionFailed, Buttons, Capability, Platform, SentMessage
-from storage import core_repo
+from storage import core_repo, metrics
 from storage.models import Chat, Member
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ class Context:
     @property
     def now(self) -> datetime:
         return self.app.clock.now()
+
+    @property
+    def local_day(self) -> date:
+        """Today in the group's time zone (daily figures, check-ins and columns use it)."""
+        return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
 
     @property
     def text(self) -> str:
@@ -118,6 +124,10 @@ class Context:
             evidence=evidence,
             details=details,
         )
+
+    async def count(self, metric: str, key: str = "", n: int = 1) -> None:
+        """Bump today's figure `metric` (split by `key`) for this group."""
+        await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, n)
 
     async def set_setting(self, path: str, value: Any) -> None:
         """Store a group setting changed by an admin command; validated before it is kept."""

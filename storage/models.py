@@ -3,10 +3,10 @@ Features keep their own tables in storage/<feature>.py on the same Base."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -102,3 +102,29 @@ class SeenEvent(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DailyCounter(Base):
+    """Per-group daily figures kept as the bot runs (messages, joins, violations by rule, …), so
+    statistics never scan raw history. `day` is the group's local date; `key` splits a metric
+    (e.g. the rule name for violations), '' when unsplit."""
+
+    __tablename__ = "daily_counters"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(48), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DailyMemberActivity(Base):
+    """One row per member per active day: daily active members, top contributors, retention."""
+
+    __tablename__ = "daily_member_activity"
+    __table_args__ = (Index("ix_dma_member_day", "member_id", "day"),)
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)

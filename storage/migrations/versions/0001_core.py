@@ -61,6 +61,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('chat_id')
     )
+    op.create_table('daily_counters',
+    sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('metric', sa.String(length=48), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('chat_id', 'day', 'metric', 'key')
+    )
     op.create_table('members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -80,6 +89,18 @@ def upgrade() -> None:
         batch_op.create_index('ix_members_chat_joined', ['chat_id', 'joined_at'], unique=False)
         batch_op.create_index('ix_members_chat_last_seen', ['chat_id', 'last_seen_at'], unique=False)
 
+    op.create_table('daily_member_activity',
+    sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('messages', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('chat_id', 'day', 'member_id')
+    )
+    with op.batch_alter_table('daily_member_activity', schema=None) as batch_op:
+        batch_op.create_index('ix_dma_member_day', ['member_id', 'day'], unique=False)
+
     op.create_table('member_tags',
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tag', sa.String(length=64), nullable=False),
@@ -92,11 +113,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('member_tags')
+    with op.batch_alter_table('daily_member_activity', schema=None) as batch_op:
+        batch_op.drop_index('ix_dma_member_day')
+
+    op.drop_table('daily_member_activity')
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_index('ix_members_chat_last_seen')
         batch_op.drop_index('ix_members_chat_joined')
 
     op.drop_table('members')
+    op.drop_table('daily_counters')
     op.drop_table('chat_settings')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_chat_target')
