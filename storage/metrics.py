@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,3 +41,24 @@ async def counters(session: AsyncSession, chat_id: int, start: date, end: date, 
     if metric:
         query = query.where(DailyCounter.metric == metric)
     return list(await session.scalars(query.order_by(DailyCounter.day)))
+
+
+async def top_contributors(session: AsyncSession, chat_id: int, start: date, end: date, limit: int = 5) -> list[tuple[int, int]]:
+    """(member id, messages) of the most active members with start <= day <= end."""
+    total = func.sum(DailyMemberActivity.messages).label("messages")
+    query = (
+        select(DailyMemberActivity.member_id, total)
+        .where(DailyMemberActivity.chat_id == chat_id, DailyMemberActivity.day >= start, DailyMemberActivity.day <= end)
+        .group_by(DailyMemberActivity.member_id)
+        .order_by(total.desc(), DailyMemberActivity.member_id)
+        .limit(limit)
+    )
+    return [(member_id, int(messages)) for member_id, messages in (await session.execute(query)).all()]
+
+
+async def active_members(session: AsyncSession, chat_id: int, start: date, end: date) -> int:
+    """Distinct members who posted with start <= day <= end."""
+    query = select(func.count(func.distinct(DailyMemberActivity.member_id))).where(
+        DailyMemberActivity.chat_id == chat_id, DailyMemberActivity.day >= start, DailyMemberActivity.day <= end
+    )
+    return int(await session.scalar(query) or 0)
