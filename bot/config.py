@@ -89,6 +89,8 @@ class TelegramSection(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
+    # True only for a self-hosted Bot API server started with --local (files are read from its disk).
+    local_mode: bool = False
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram"
@@ -99,6 +101,15 @@ class TelegramSection(Strict):
     per_bot_per_second: int = Field(default=30, ge=1)
     per_group_per_minute: int = Field(default=20, ge=1)
     admin_cache_seconds: int = Field(default=600, ge=10)
+    # Seconds a getUpdates long poll waits for news (polling mode).
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+    # Updates handled at once (events of one chat still run in order).
+    concurrent_updates: int = Field(default=32, ge=1, le=1024)
+    # Seconds before one Bot API request counts as failed.
+    request_timeout: float = Field(default=20.0, gt=0)
+    # Network errors and 5xx answers are retried this many times, waiting retry_backoff, 2×, 4× … seconds.
+    retry_attempts: int = Field(default=6, ge=0)
+    retry_backoff: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _needs(self) -> "TelegramSection":
@@ -108,23 +119,75 @@ class TelegramSection(Strict):
             raise ValueError(
                 "webhook_secret: required in webhook mode (or set QUNZHU_TELEGRAM_WEBHOOK_SECRET)"
             )
+        if self.enabled and self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook_url: required in webhook mode (the public https URL Telegram posts to)")
         return self
 
 
 class WecomSection(Strict):
     enabled: bool = True
-    corp_id: str | None = None
-    agent_id: int | None = None
-    secret: str | None = None  # or QUNZHU_WECOM_SECRET
-    token: str | None = None  # callback token, or QUNZHU_WECOM_TOKEN
-    encoding_aes_key: str | None = None  # or QUNZHU_WECOM_ENCODING_AES_KEY
+    corp_id: str | None = None  # 企业ID (My company → Company information), or QUNZHU_WECOM_CORP_ID
+    agent_id: int | None = None  # the self-built app's AgentId
+    secret: str | None = None  # the app's Secret, or QUNZHU_WECOM_SECRET
+    token: str | None = None  # callback Token (API 接收消息), or QUNZHU_WECOM_TOKEN
+    encoding_aes_key: str | None = None  # callback EncodingAESKey, or QUNZHU_WECOM_ENCODING_AES_KEY
+    # The callback server: WeCom posts to https://<your host><path> (put a TLS proxy in front).
     listen: str = "0.0.0.0"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     path: str = "/wecom/callback"
+    # Private deployments (and tests) use another host; the access-token URL is derived from it.
     api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    http_timeout: float = Field(default=10.0, gt=0)
     # Group robot webhook keys by chat id (customer groups and app chats post through these).
+    # The value is the key=… part of the robot's webhook URL, or the whole URL.
     robots: dict[str, str] = Field(default_factory=dict)
     robot_per_minute: int = Field(default=20, ge=1)
+    # How long to wait before retrying a send WeCom refused as too frequent (errcode 45009).
+    rate_limit_retry_seconds: float = Field(default=20.0, ge=0)
+    rate_limit_retries: int = Field(default=3, ge=0)
+    # App messages (appchat/send, message/send) per recipient per minute.
+    app_per_minute: int = Field(default=30, ge=1)
+    # Callbacks handled at once (each holds a database transaction; SQLite has one writer).
+    concurrent_callbacks: int = Field(default=8, ge=1, le=256)
+    # Groups the app created (appchat/create): members can be removed there. Others are found out
+    # by asking WeCom; listing them here saves the first round trip.
+    app_chats: list[str] = Field(default_factory=list)
+    # How long a group's kind, owner and admins are trusted before they are read again.
+    chat_info_seconds: int = Field(default=600, ge=0)
+    # 智能机器人 (intelligent bot, API mode): its own callback URL, Token and EncodingAESKey.
+    # Without a token and key the endpoint is off.
+    aibot_path: str = "/wecom/aibot"
+    aibot_token: str | None = None  # or QUNZHU_WECOM_AIBOT_TOKEN
+    aibot_encoding_aes_key: str | None = None  # or QUNZHU_WECOM_AIBOT_ENCODING_AES_KEY
+    # 会话内容存档 (message archive, licensed separately): "module:factory" returning an
+    # ArchiveSource (see bot/platforms/wecom_archive.py), options handed to the factory, and the
+    # RSA private keys (PEM files) by public-key version as set in the admin console.
+    archive_source: str | None = None
+    archive_options: dict[str, Any] = Field(default_factory=dict)
+    archive_private_keys: dict[str, str] = Field(default_factory=dict)
+    archive_poll_seconds: float = Field(default=10.0, ge=0)  # 0: never on its own (tests)
+    archive_batch: int = Field(default=100, ge=1, le=1000)
+
+    @field_validator("path", "aibot_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/', e.g. '/wecom/callback'")
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as 'https://qyapi.weixin.qq.com/cgi-bin/'")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("encoding_aes_key", "aibot_encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 43:
+            raise ValueError(f"must be the 43 characters shown in the WeCom admin console (got {len(value)})")
+        return value
 
     @model_validator(mode="after")
     def _needs(self) -> "WecomSection":
@@ -133,6 +196,12 @@ class WecomSection(Strict):
                 if getattr(self, key) in (None, ""):
                     env = f"QUNZHU_WECOM_{key.upper()}"
                     raise ValueError(f"{key}: required when [wecom] is enabled (or set {env})")
+            if bool(self.aibot_token) != bool(self.aibot_encoding_aes_key):
+                raise ValueError("aibot_token and aibot_encoding_aes_key: set both (the 智能机器人 callback) or neither")
+            if self.archive_source and ":" not in self.archive_source:
+                raise ValueError(f"archive_source: must be 'module:factory' (got {self.archive_source!r})")
+            if self.archive_source and not self.archive_private_keys:
+                raise ValueError("archive_private_keys: required with archive_source (version = \"path/to/private.pem\")")
         return self
 
 
@@ -216,6 +285,8 @@ _SECRET_ENV = {
     ("wecom", "token"): "QUNZHU_WECOM_TOKEN",
     ("wecom", "encoding_aes_key"): "QUNZHU_WECOM_ENCODING_AES_KEY",
     ("wecom", "corp_id"): "QUNZHU_WECOM_CORP_ID",
+    ("wecom", "aibot_token"): "QUNZHU_WECOM_AIBOT_TOKEN",
+    ("wecom", "aibot_encoding_aes_key"): "QUNZHU_WECOM_AIBOT_ENCODING_AES_KEY",
     ("database", "url"): "QUNZHU_DATABASE_URL",
 }
 

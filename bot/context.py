@@ -80,7 +80,9 @@ class Context:
         return self.platform.mention(user or self.user)
 
     def can(self, capability: Capability) -> bool:
-        return self.platform.can(capability)
+        """Whether the platform can do this *in this chat* (see BasePlatform.can_in)."""
+        can_in = getattr(self.platform, "can_in", None)
+        return can_in(self.chat, capability) if can_in else self.platform.can(capability)
 
     def stop(self) -> None:
         self.stopped = True

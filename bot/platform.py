@@ -128,6 +128,12 @@ class BasePlatform:
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def can_in(self, chat: ChatRef, capability: Capability) -> bool:
+        """Whether `capability` works in this particular chat (`ctx.can` asks this). `can()` tells
+        what works in every chat; most platforms answer the same here, but e.g. WeCom can remove
+        members only from the groups its app created."""
+        return self.can(capability)
+
     def require(self, capability: Capability, hint: str = "") -> None:
         if not self.can(capability):
             raise CapabilityMissing(self.name, capability, hint)

@@ -24,3 +24,20 @@ def start_scheduler(app: "App") -> AsyncIOScheduler:
     )
     scheduler.start()
     return scheduler
+
+
+def wake_at(app: "App", when) -> None:
+    """Wake the engine exactly at `when` (the next column slot or campaign step), on top of the
+    interval tick; replaces the previous precise wake-up."""
+    scheduler = getattr(app, "scheduler", None)
+    if scheduler is None or not getattr(scheduler, "running", False):
+        return
+    scheduler.add_job(
+        app.tick,
+        "date",
+        run_date=when,
+        id="qunzhu-columns-wake",
+        replace_existing=True,
+        misfire_grace_time=None,
+        coalesce=True,
+    )

@@ -1,3 +1,518 @@
+"""Group rules: judge every message, punish on the group's ladder, announce it, let admins undo.
+
+Priority 100: runs before every other feature; after removing a message it sets
+ctx.data["violation"] and calls ctx.stop(), so points and stats do not reward it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections import deque
+from datetime import datetime, timedelta
+
 from bot.dispatch import Router
+from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
+from bot.platform import ActionFailed, Capability, CapabilityMissing
+from handlers.rules import texts
+from handlers.rules.decide import decide
+from handlers.rules.enforce import apply_penalty, points_service
+from handlers.rules.engine import Hit, RuleEngine, Subject, decode_qr
+from handlers.rules.normalize import normalize
+from handlers.rules.settings import parse_duration
+from storage import core_repo, rules_repo
+from storage.models import AuditEntry
+
+log = logging.getLogger(__name__)
 
 router = Router("rules", priority=100)
+
+_HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{3,31})")
+
+
+# --- flood and repeats: recent messages per member, in memory (short windows only) ---------------
+
+class FloodTracker:
+    def __init__(self):
+        self.recent: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
+
+    def add(self, chat: str, user: str, at: datetime, fingerprint: str, *, keep_seconds: int) -> deque:
+        q = self.recent.setdefault((chat, user), deque())
+        q.append((at, fingerprint))
+        while q and (at - q[0][0]).total_seconds() > keep_seconds:
+            q.popleft()
+        while len(q) > 200:
+            q.popleft()
+        return q
+
+    def forget(self, chat: str, user: str) -> None:
+        self.recent.pop((chat, user), None)
+
+    def prune(self, now: datetime, older_than_seconds: int) -> None:
+        """Drop members whose last message is older than the longest window (bounded memory)."""
+        stale = [k for k, q in self.recent.items() if not q or (now - q[-1][0]).total_seconds() > older_than_seconds]
+        for key in stale:
+            del self.recent[key]
+
+
+def _tracker(app) -> FloodTracker:
+    tracker = getattr(app, "_rules_flood", None)
+    if tracker is None:
+        tracker = FloodTracker()
+        app._rules_flood = tracker
+    return tracker
+
+
+def _flood_hits(ctx, text: str) -> list[Hit]:
+    rs = ctx.settings.rules
+    views = normalize(text) if text else None
+    fingerprint = hashlib.sha1(views.squeezed.encode()).hexdigest() if views and views.squeezed else ""
+    q = _tracker(ctx.app).add(ctx.chat.key, ctx.user.id, ctx.now, fingerprint,
+                              keep_seconds=max(rs.flood_seconds, rs.repeat_seconds))
+    hits = []
+    recent = [t for t, _ in q if (ctx.now - t).total_seconds() <= rs.flood_seconds]
+    if len(recent) >= rs.flood_messages:
+        hits.append(Hit("flood", "flood", 1.0, f"{len(recent)} messages in {rs.flood_seconds}s"))
+    if fingerprint:
+        same = [t for t, f in q if f == fingerprint and (ctx.now - t).total_seconds() <= rs.repeat_seconds]
+        if len(same) >= rs.repeat_count:
+            hits.append(Hit("repeat", "repeat", 1.0, f"same text {len(same)} times: {text[:60]}"))
+    return hits
+
+
+# --- judging messages ------------------------------------------------------------------------
+
+async def _exempt(ctx, user: UserRef | None = None) -> bool:
+    user = user or ctx.user
+    if user.id in ctx.settings.rules.exempt:
+        return True
+    return await ctx.is_admin(user)
+
+
+async def _qr_texts(ctx, event: MessageReceived) -> list[str]:
+    out: list[str] = []
+    for media in event.media:
+        if media.kind not in ("photo", "image", "document", "sticker") or not media.file_id:
+            continue
+        if media.kind == "document" and not (media.mime or "").startswith("image/"):
+            continue
+        if not ctx.can(Capability.DOWNLOAD):
+            break
+        try:
+            data = await ctx.platform.download(media)
+        except (ActionFailed, CapabilityMissing) as exc:
+            log.warning("rules: cannot download %s in %s: %s", media.file_id, ctx.chat.key, exc)
+            continue
+        try:
+            out += await asyncio.to_thread(decode_qr, data)  # CPU work off the event loop
+        except ValueError as exc:
+            log.warning("rules: skipped image %s in %s: %s", media.file_id, ctx.chat.key, exc)
+        except Exception:  # zxing or pillow choking on a crafted file: log and go on
+            log.exception("rules: QR decoding failed on %s in %s", media.file_id, ctx.chat.key)
+    return out
+
+
+async def _links_allowed(ctx) -> bool:
+    """Links are a right earned with points: rules.links_from_level when set, else the points
+    feature's own right `links_allowed_from_level` ([defaults.points.rights])."""
+    rs = ctx.settings.rules
+    if ctx.member_row is None:
+        return False
+    service = points_service()
+    if service is None:
+        return False
+    points = getattr(ctx.settings, "points", None)
+    if points is None or not getattr(points, "enabled", True):
+        return False
+    if rs.links_from_level is not None:
+        level = await service.level_of(ctx.session, chat_id=ctx.chat_row.id, member_id=ctx.member_row.id, settings=points)
+        return level >= rs.links_from_level
+    if hasattr(service, "has_right"):
+        return await service.has_right(ctx.session, chat_id=ctx.chat_row.id, member_id=ctx.member_row.id,
+                                       settings=points, right="links_allowed_from_level")
+    return False
+
+
+@router.message()
+async def judge(ctx) -> None:
+    rs = ctx.settings.rules
+    event: MessageReceived = ctx.event
+    if not rs.enabled or await _exempt(ctx):
+        return
+    state = await rules_repo.count_message(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+    newcomer = (state.joined_at is not None and state.messages <= rs.newcomer_messages
+                and (ctx.now - state.joined_at) <= timedelta(hours=rs.newcomer_hours))
+
+    text = event.text or ""
+    captions = [m.caption for m in event.media if m.caption and m.caption not in text]
+    full = "\n".join([text, *captions]).strip()
+    handles = _HANDLE.findall(full)
+    known = await rules_repo.known_usernames(ctx.session, ctx.chat_row.id, handles) if handles else set()
+    subject = Subject(
+        text=full,
+        qr_texts=tuple(await _qr_texts(ctx, event)),
+        card_kinds=tuple(m.kind for m in event.media),
+        newcomer=newcomer,
+        known_handles=frozenset(known),
+        links_allowed=await _links_allowed(ctx),
+    )
+    verdict = RuleEngine.for_settings(rs).check(subject)
+    extra = [h for h in _flood_hits(ctx, full) if h.category not in rs.disabled_categories]
+    if extra:
+        verdict.hits = extra + verdict.hits
+        verdict.score += sum(h.weight for h in extra)
+    if not verdict.violation:
+        return
+
+    primary = verdict.primary
+    assert primary is not None
+    strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, ctx.user.id,
+                                              ctx.now - timedelta(days=rs.ladder_window_days))
+    decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
+    ctx.data["violation"] = {"rule": primary.rule, "category": primary.category, "action": decision.action,
+                             "score": verdict.score}
+    if decision.action == "allow":
+        return
+    evidence = verdict.evidence() or full[:200]
+    outcome = await apply_penalty(
+        ctx, ctx.user, decision.action, rule=primary.rule, category=primary.category, evidence=evidence,
+        message_id=event.message_id, strike=decision.strike,
+        details={"hits": [h.as_dict() for h in verdict.hits[:12]], "score": verdict.score, "source": decision.source,
+                 "step": decision.step, "newcomer": newcomer, "text": full[:500]},
+    )
+    ctx.data["violation"]["done"] = outcome.action
+    ctx.data["violation"]["audit_id"] = outcome.audit_id
+    await ctx.count("violations", primary.category)
+    if outcome.action in ("kick", "ban"):
+        await ctx.count("removed", "rules")
+        _tracker(ctx.app).forget(ctx.chat.key, ctx.user.id)
+    ctx.stop()
+
+
+@router.member_joined()
+async def note_join(ctx) -> None:
+    if ctx.settings.rules.enabled:
+        await rules_repo.note_join(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+
+
+# --- due work: notices to delete ---------------------------------------------------------------
+
+@router.on_tick
+async def delete_due_notices(app) -> None:
+    now = app.clock.now()
+    _tracker(app).prune(now, 24 * 3600)
+    async with app.sessions() as session:
+        async with session.begin():
+            for notice in await rules_repo.due_notices(session, now):
+                platform = app.platforms.get(notice.platform)
+                if platform is not None and platform.can(Capability.DELETE):
+                    try:
+                        await platform.delete(ChatRef(notice.platform, notice.external_chat_id), notice.message_id)
+                    except (ActionFailed, CapabilityMissing) as exc:
+                        log.info("rules: notice %s not deleted: %s", notice.message_id, exc)
+                notice.done_at = now
+
+
+# --- admin commands ------------------------------------------------------------------------------
+
+async def _target(ctx, command: str, extra: str = "") -> tuple[UserRef | None, list[str]]:
+    """The member a command is about (the replied-to member, or the first argument) and the rest."""
+    event: CommandInvoked = ctx.event
+    args = list(event.args)
+    if event.reply_to_user is not None:
+        return event.reply_to_user, args
+    if not args:
+        await ctx.reply(ctx.t("rules.usage_target", command=command, extra=extra))
+        return None, args
+    name = args.pop(0)
+    member = await rules_repo.find_member(ctx.session, ctx.chat_row.id, name)
+    if member is None:
+        await ctx.reply(ctx.t("rules.unknown_member", name=name))
+        return None, args
+    return UserRef(ctx.chat.platform, member.user_id, name=member.display_name, username=member.username), args
+
+
+async def _penalisable(ctx, target: UserRef) -> bool:
+    if await ctx.is_admin(target):
+        await ctx.reply(ctx.t("rules.not_admin_target", member=ctx.mention(target)))
+        return False
+    return True
+
+
+def _reason(ctx, args: list[str]) -> str:
+    return " ".join(args).strip()
+
+
+def _replied(ctx) -> str | None:
+    """The message an admin's command replies to: it goes with the penalty."""
+    event: CommandInvoked = ctx.event
+    return event.reply_to if event.reply_to_user is not None else None
+
+
+def _evidence(ctx, reason: str, command: str) -> str:
+    replied = _replied(ctx)
+    quoted = _reported_text(ctx, replied) if replied else ""
+    return " | ".join(part for part in (reason or command, quoted[:300]) if part)
+
+
+ADMIN = {"admin_only": True}
+
+
+@router.command("warn", "警告", description=texts.COMMAND_DESCRIPTIONS["warn"], **ADMIN)
+async def cmd_warn(ctx) -> None:
+    target, args = await _target(ctx, "warn", "[reason]")
+    if target is None or not await _penalisable(ctx, target):
+        return
+    reason = _reason(ctx, args)
+    await apply_penalty(ctx, target, "warn", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/warn"),
+                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+
+
+@router.command("unwarn", "撤销警告", description=texts.COMMAND_DESCRIPTIONS["unwarn"], **ADMIN)
+async def cmd_unwarn(ctx) -> None:
+    target, _ = await _target(ctx, "unwarn")
+    if target is None:
+        return
+    rs = ctx.settings.rules
+    strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, target.id,
+                                              ctx.now - timedelta(days=rs.ladder_window_days))
+    if not strikes:
+        await ctx.reply(ctx.t("rules.no_strikes", member=ctx.mention(target)))
+        return
+    last = strikes[-1]
+    await rules_repo.clear_strikes(ctx.session, [last.id], ctx.user.key, ctx.now)
+    if last.audit_id:
+        await core_repo.mark_undone(ctx.session, last.audit_id, ctx.user.key, ctx.now)
+    await ctx.audit("unwarn", target=target, actor=ctx.user.key, details={"strike_id": last.id, "audit_id": last.audit_id})
+    await ctx.reply(ctx.t("rules.unwarned", member=ctx.mention(target), count=len(strikes) - 1))
+
+
+@router.command("pardon", "赦免", description=texts.COMMAND_DESCRIPTIONS["pardon"], **ADMIN)
+async def cmd_pardon(ctx) -> None:
+    target, _ = await _target(ctx, "pardon")
+    if target is None:
+        return
+    strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, target.id, ctx.now - timedelta(days=36500))
+    n = await rules_repo.clear_strikes(ctx.session, [s.id for s in strikes], ctx.user.key, ctx.now)
+    await ctx.audit("pardon", target=target, actor=ctx.user.key, details={"strikes": [s.id for s in strikes]})
+    await ctx.reply(ctx.t("rules.pardoned", member=ctx.mention(target), count=n))
+
+
+@router.command("mute", "禁言", description=texts.COMMAND_DESCRIPTIONS["mute"], **ADMIN)
+async def cmd_mute(ctx) -> None:
+    target, args = await _target(ctx, "mute", "1d")
+    if target is None or not await _penalisable(ctx, target):
+        return
+    value = args.pop(0) if args else "1d"
+    try:
+        parse_duration(value)
+    except ValueError:
+        await ctx.reply(ctx.t("rules.bad_duration", value=value))
+        return
+    reason = _reason(ctx, args)
+    await apply_penalty(ctx, target, f"mute:{value.lower()}", rule="admin", category="admin",
+                        evidence=_evidence(ctx, reason, f"/mute {value}"), actor=ctx.user.key, reason=reason,
+                        message_id=_replied(ctx))
+
+
+@router.command("unmute", "解除禁言", description=texts.COMMAND_DESCRIPTIONS["unmute"], **ADMIN)
+async def cmd_unmute(ctx) -> None:
+    target, _ = await _target(ctx, "unmute")
+    if target is None:
+        return
+    if not ctx.can(Capability.RESTRICT):
+        await ctx.reply(ctx.t("rules.cannot", action="unmute"))
+        return
+    await ctx.platform.unrestrict(ctx.chat, target)
+    await ctx.audit("unmute", target=target, actor=ctx.user.key)
+    await ctx.reply(ctx.t("rules.unmuted", member=ctx.mention(target)))
+
+
+@router.command("kick", "踢", "踢出", description=texts.COMMAND_DESCRIPTIONS["kick"], **ADMIN)
+async def cmd_kick(ctx) -> None:
+    target, args = await _target(ctx, "kick", "[reason]")
+    if target is None or not await _penalisable(ctx, target):
+        return
+    reason = _reason(ctx, args)
+    await apply_penalty(ctx, target, "kick", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/kick"),
+                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+
+
+@router.command("ban", "封禁", description=texts.COMMAND_DESCRIPTIONS["ban"], **ADMIN)
+async def cmd_ban(ctx) -> None:
+    target, args = await _target(ctx, "ban", "[reason]")
+    if target is None or not await _penalisable(ctx, target):
+        return
+    reason = _reason(ctx, args)
+    await apply_penalty(ctx, target, "ban", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/ban"),
+                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+
+
+@router.command("unban", "解封", description=texts.COMMAND_DESCRIPTIONS["unban"], **ADMIN)
+async def cmd_unban(ctx) -> None:
+    target, _ = await _target(ctx, "unban")
+    if target is None:
+        return
+    if not ctx.can(Capability.UNBAN):
+        await ctx.reply(ctx.t("rules.cannot", action="unban"))
+        await ctx.notify_admins(ctx.t("rules.cannot", action="unban") + f" {ctx.mention(target)}")
+        return
+    await ctx.platform.unban(ctx.chat, target)
+    await ctx.audit("unban", target=target, actor=ctx.user.key)
+    await ctx.reply(ctx.t("rules.unbanned", member=ctx.mention(target)))
+
+
+@router.command("rules", "群规", description=texts.COMMAND_DESCRIPTIONS["rules"])
+async def cmd_rules(ctx) -> None:
+    await ctx.reply(ctx.settings.rules.text or ctx.t("rules.default_text"))
+
+
+@router.command("setrules", "设置群规", description=texts.COMMAND_DESCRIPTIONS["setrules"], **ADMIN)
+async def cmd_setrules(ctx) -> None:
+    event: CommandInvoked = ctx.event
+    body = event.text.split(None, 1)[1].strip() if len(event.text.split(None, 1)) > 1 else ""
+    if not body:
+        await ctx.reply(ctx.t("rules.setrules_usage"))
+        return
+    await ctx.set_setting("rules.text", body)
+    await ctx.audit("setrules", actor=ctx.user.key, evidence=body[:500])
+    await ctx.reply(ctx.t("rules.setrules_done"))
+
+
+_DOMAIN = re.compile(r"^(?:https?://)?(?:www\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24})/?$", re.IGNORECASE)
+
+
+async def _add_to_list(ctx, key: str, value: str) -> None:
+    current = list(getattr(ctx.settings.rules, key))
+    if value not in current:
+        current.append(value)
+        await ctx.set_setting(f"rules.{key}", current)
+
+
+@router.command("allow", "放行", description=texts.COMMAND_DESCRIPTIONS["allow"], **ADMIN)
+async def cmd_allow(ctx) -> None:
+    event: CommandInvoked = ctx.event
+    if event.reply_to_user is not None or (event.args and event.args[0].startswith("@")):
+        target, _ = await _target(ctx, "allow")
+        if target is None:
+            return
+        await _add_to_list(ctx, "exempt", target.id)
+        await ctx.audit("allow_member", target=target, actor=ctx.user.key)
+        await ctx.reply(ctx.t("rules.allowed_member", member=ctx.mention(target)))
+        return
+    if not event.args:
+        await ctx.reply(ctx.t("rules.allow_usage"))
+        return
+    value = " ".join(event.args).strip()
+    m = _DOMAIN.match(value)
+    if m:
+        await _add_to_list(ctx, "allowed_domains", m.group(1).lower())
+        await ctx.audit("allow_domain", actor=ctx.user.key, evidence=m.group(1).lower())
+        await ctx.reply(ctx.t("rules.allowed_domain", value=m.group(1).lower()))
+    else:
+        await _add_to_list(ctx, "allowed_words", value)
+        await ctx.audit("allow_word", actor=ctx.user.key, evidence=value)
+        await ctx.reply(ctx.t("rules.allowed_word", value=value))
+
+
+@router.command("block", "屏蔽", description=texts.COMMAND_DESCRIPTIONS["block"], **ADMIN)
+async def cmd_block(ctx) -> None:
+    event: CommandInvoked = ctx.event
+    if not event.args:
+        await ctx.reply(ctx.t("rules.block_usage"))
+        return
+    value = " ".join(event.args).strip()
+    m = _DOMAIN.match(value)
+    if m:
+        await _add_to_list(ctx, "blocked_domains", m.group(1).lower())
+        await ctx.audit("block_domain", actor=ctx.user.key, evidence=m.group(1).lower())
+        await ctx.reply(ctx.t("rules.blocked_domain", value=m.group(1).lower()))
+    else:
+        await _add_to_list(ctx, "words", value)
+        await ctx.audit("block_word", actor=ctx.user.key, evidence=value)
+        await ctx.reply(ctx.t("rules.blocked_word", value=value))
+
+
+@router.command("report", "举报", description=texts.COMMAND_DESCRIPTIONS["report"])
+async def cmd_report(ctx) -> None:
+    event: CommandInvoked = ctx.event
+    if not event.reply_to or event.reply_to_user is None:
+        await ctx.reply(ctx.t("rules.report_usage"))
+        return
+    link = message_link(ctx.chat, event.reply_to)
+    reported = _reported_text(ctx, event.reply_to)
+    await ctx.notify_admins(ctx.t(
+        "rules.report_alert", reporter=ctx.mention(), member=ctx.mention(event.reply_to_user),
+        message_id=event.reply_to, link=f" {link}" if link else "", group=ctx.chat.title or ctx.chat.id,
+        text=reported[:300] or "-",
+    ))
+    await ctx.audit("report", target=event.reply_to_user, actor=ctx.user.key, evidence=reported[:500] or None,
+                    details={"message_id": event.reply_to, "link": link})
+    await ctx.reply(ctx.t("rules.report_thanks"))
+
+
+def message_link(chat: ChatRef, message_id: str) -> str:
+    """A link to a message where the platform has them (Telegram supergroups)."""
+    if chat.platform == "telegram" and chat.id.startswith("-100"):
+        return f"https://t.me/c/{chat.id[4:]}/{message_id}"
+    return ""
+
+
+def _reported_text(ctx, message_id: str) -> str:
+    messages = getattr(ctx.platform, "messages", None)  # the console keeps a transcript
+    if isinstance(messages, dict) and message_id in messages:
+        return getattr(messages[message_id], "text", "") or ""
+    return ""
+
+
+@router.command("undo", "撤销", description=texts.COMMAND_DESCRIPTIONS["undo"], **ADMIN)
+async def cmd_undo(ctx) -> None:
+    event: CommandInvoked = ctx.event
+    if not event.args or not event.args[0].lstrip("#").isdigit():
+        await ctx.reply(ctx.t("rules.undo_usage"))
+        return
+    audit_id = int(event.args[0].lstrip("#"))
+    entry = await ctx.session.get(AuditEntry, audit_id)
+    if entry is None or entry.chat_id != ctx.chat_row.id:
+        await ctx.reply(ctx.t("rules.undo_missing", audit_id=audit_id))
+        return
+    if entry.undone_at is not None:
+        await ctx.reply(ctx.t("rules.undo_already", audit_id=audit_id))
+        return
+    target = None
+    if entry.target_user_id:
+        row = await core_repo.get_member(ctx.session, ctx.chat_row.id, entry.target_user_id)
+        target = UserRef(ctx.chat.platform, entry.target_user_id, name=row.display_name if row else None,
+                         username=row.username if row else None)
+    notes = []
+    try:
+        if entry.action == "mute" and target and ctx.can(Capability.RESTRICT):
+            await ctx.platform.unrestrict(ctx.chat, target)
+        elif entry.action == "ban" and target and ctx.can(Capability.UNBAN):
+            await ctx.platform.unban(ctx.chat, target)
+    except (ActionFailed, CapabilityMissing) as exc:
+        notes.append(str(exc))
+    strikes = await rules_repo.strikes_of_audit(ctx.session, audit_id)
+    await rules_repo.clear_strikes(ctx.session, [s.id for s in strikes], ctx.user.key, ctx.now)
+    await core_repo.mark_undone(ctx.session, audit_id, ctx.user.key, ctx.now)
+    await ctx.audit("undo", target=target, actor=ctx.user.key, details={"audit_id": audit_id, "action": entry.action, "notes": notes})
+    await ctx.reply(ctx.t("rules.undo_done", audit_id=audit_id, action=entry.action,
+                          member=ctx.mention(target) if target else "-"))
+
+
+@router.command("modlog", "处理记录", description=texts.COMMAND_DESCRIPTIONS["modlog"], **ADMIN)
+async def cmd_modlog(ctx) -> None:
+    entries = await core_repo.audit_entries(ctx.session, ctx.chat_row.id, limit=15)
+    if not entries:
+        await ctx.reply(ctx.t("rules.modlog_empty"))
+        return
+    lines = [ctx.t("rules.modlog_header")]
+    for e in entries:
+        mark = " ↩" if e.undone_at else ""
+        rule = f" [{e.rule}]" if e.rule else ""
+        lines.append(f"#{e.id} {e.at:%m-%d %H:%M} {e.action} {e.target_user_id or ''}{rule} by {e.actor}{mark}")
+    await ctx.reply("\n".join(lines))
+
+
+__all__ = ["router"]

@@ -2,10 +2,153 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CATEGORIES = (
+    "link", "invite", "miniprogram", "contact", "qr", "ads", "fraud", "gambling", "porn", "violence",
+    "politics", "sensitive", "insult", "custom", "flood", "repeat",
+)
+
+_DURATION = re.compile(r"^(\d{1,5})([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: str) -> timedelta:
+    """'30m', '1h', '1d', '2w' → timedelta; ValueError names the input."""
+    m = _DURATION.match(value.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30m, 1h, 1d, 7d, 2w)")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def validate_step(step: str) -> str:
+    """A penalty: warn | delete | mute:DURATION | kick | ban | report | ladder | off."""
+    step = step.strip().lower()
+    if step in ("warn", "delete", "kick", "ban", "report", "ladder", "off"):
+        return step
+    if step.startswith("mute:"):
+        parse_duration(step[5:])
+        return step
+    raise ValueError(f"{step!r} is not a penalty (use warn, delete, mute:1d, kick, ban, report, ladder or off)")
+
+
+# Nested quantifiers ((a+)+, (a*)*, (a|aa)+ …) can take exponential time on a crafted message.
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 
 
 class RulesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     enabled: bool = True
+    # The group's rules, shown by /rules and set by /setrules.
+    text: str = ""
+    # Load the word lists shipped in handlers/rules/data (weighted evidence, never sole grounds).
+    shipped_lists: bool = True
+    # Score at which a message is a violation (a link, an invite or a contact ID scores 1.0 alone).
+    threshold: float = Field(default=1.0, gt=0)
+    allowed_domains: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)  # the group's own forbidden words (category custom)
+    allowed_words: list[str] = Field(default_factory=list)  # shipped-list words this group tolerates
+    regexes: list[str] = Field(default_factory=list)  # the group's own patterns (category custom)
+    exempt: list[str] = Field(default_factory=list)  # user ids never judged (admins always are)
+    disabled_categories: list[str] = Field(default_factory=list)
+    # Action per category: "ladder" (the escalating penalties below) or a fixed penalty.
+    actions: dict[str, str] = Field(default_factory=lambda: {"qr": "kick"})
+    ladder: list[str] = Field(default_factory=lambda: ["warn", "mute:1d", "mute:7d", "mute:15d", "kick"])
+    ladder_window_days: int = Field(default=30, ge=1)
+    # Newcomers: within this many hours of joining and their first N messages.
+    newcomer_hours: float = Field(default=24, ge=0)
+    newcomer_messages: int = Field(default=3, ge=0)
+    newcomer_factor: float = Field(default=0.6, gt=0, le=1)  # threshold multiplier for newcomers
+    newcomer_link_action: str = "kick"  # a newcomer's link/invite/contact/QR: this instead of the ladder
+    flood_messages: int = Field(default=8, ge=2)
+    flood_seconds: int = Field(default=10, ge=1)
+    repeat_count: int = Field(default=3, ge=2)  # the same text this many times …
+    repeat_seconds: int = Field(default=600, ge=1)  # … within this window
+    # Public notice (jinja2, sandboxed): member, rule, category, penalty, evidence, group.
+    notice_template: str = ""
+    notice_delete_after: int = Field(default=0, ge=0)  # seconds; 0 keeps notices
+    # Optional classifier trained by the operator (`qunzhu rules-train`): the model file (absolute, or
+    # relative to where qunzhu runs) and the most evidence it may add; alone it never makes a violation.
+    classifier: str = ""
+    classifier_weight: float = Field(default=0.3, ge=0, le=0.9)
+    # Points integration (handlers.points.service): deduct on each violation; links from level N.
+    penalty_points: int = Field(default=0, ge=0)
+    links_from_level: int | None = Field(default=None, ge=1)
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one step, e.g. ['warn', 'mute:1d', 'kick']")
+        steps = [validate_step(v) for v in value]
+        if any(s in ("ladder", "off") for s in steps):
+            raise ValueError("a ladder step cannot be 'ladder' or 'off'")
+        return steps
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for category, step in value.items():
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {category!r} (one of {', '.join(CATEGORIES)})")
+            out[category] = validate_step(step)
+        return out
+
+    @field_validator("newcomer_link_action")
+    @classmethod
+    def _newcomer_action(cls, value: str) -> str:
+        return validate_step(value)
+
+    @field_validator("disabled_categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        for category in value:
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {category!r} (one of {', '.join(CATEGORIES)})")
+        return value
+
+    @field_validator("regexes")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+            if _NESTED.search(pattern):
+                raise ValueError(f"regex {pattern!r} nests quantifiers (e.g. (a+)+), which can take exponential time")
+        return value
+
+    @field_validator("classifier")
+    @classmethod
+    def _classifier(cls, value: str) -> str:
+        if value:
+            from handlers.rules.classifier import load
+
+            try:
+                load(value)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ValueError(f"cannot load the model {value!r}: {exc}") from None
+        return value
+
+    @field_validator("notice_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if value:
+            from jinja2 import TemplateSyntaxError
+            from jinja2.sandbox import SandboxedEnvironment
+
+            try:
+                SandboxedEnvironment().from_string(value)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"notice_template: {exc.message} (line {exc.lineno})") from None
+        return value
+
+    def action_for(self, category: str) -> str:
+        return self.actions.get(category, "ladder")

@@ -1,0 +1,855 @@
+"""Telegram through python-telegram-bot (v22): updates in, Platform actions out. Translation only.
+
+In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `[telegram]`) with a single
+`TypeHandler(Update)`. Each update becomes zero or more `bot.events` and goes to `app.dispatch`:
+- group messages (text, captions, photos, documents, contact cards, stickers, voice, video …) →
+  `MessageReceived` (media as `Media`, forwards in `forwarded_from`, `dedupe_key` = chat + message id, so a
+  message is handled once even across restarts); a text starting with "/" → `CommandInvoked` (`/cmd@thisbot` is ours,
+  `/cmd@otherbot` is an ordinary message);
+- members joining/leaving: from `chat_member` updates and from service messages, de-duplicated (Telegram
+  sends both when the bot is an admin, only one of them otherwise) → `MemberJoined` / `MemberLeft`;
+- `chat_join_request` → `JoinRequested`; inline-button presses → `ButtonPressed` (the presser as `user`);
+- a group upgraded to a supergroup (`migrate_to_chat_id` / `migrate_from_chat_id`) → one `ChatMigrated`
+  (the core moves the stored data to the new id); later sends to the old id go to the new one.
+- private chats: commands and button presses only (a DM to the bot is not a group).
+- a webhook redelivery of an update already handled (same update_id) is skipped; a button press no
+  handler answered is answered silently, so the client's spinner stops; edited messages are ignored.
+
+Out: every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
+bot, for everything that posts), `429 retry_after` obeyed and the call repeated (delivered once), network
+errors and 5xx retried with backoff, Telegram's refusals turned into `ActionFailed` reasons. When the bot
+lacks an admin right (delete, restrict, invite) the adapter raises `ActionFailed('no_rights', right=…)` and
+tells the group's admins once per chat and right (in the group's language, through `app.notify_admins`), so
+handlers need not say it again (the error carries `admins_told = True`); the "once" is forgotten when the
+bot's own rights change.
+
+Tests: `expect(update_id)` returns a future resolved with the dispatch results once the update has been
+handled (used by tests/support/telegram_harness.py to wait without sleeping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeDefault,
+    ChatMember,
+    ChatPermissions,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+    Update,
+)
+from telegram import Message as TgMessage
+from telegram import User as TgUser
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import ChatMigrated as TgChatMigrated
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.events import (
+    ButtonPressed,
+    ChatMigrated,
+    ChatRef,
+    CommandInvoked,
+    Event,
+    JoinRequested,
+    Media,
+    MemberJoined,
+    MemberLeft,
+    MessageReceived,
+    UserRef,
+    parse_command,
+)
+from bot.i18n import register, t
+from bot.pacing import RateLimiter
+from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import TelegramSection
+    from bot.dispatch import DispatchResult
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+T = TypeVar("T")
+
+ALLOWED_UPDATES = ["message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MIN_UNTIL_SECONDS = 35  # restrictions ending sooner than 30 s from now are permanent on Telegram
+# A join or leave seen from one source (service message / chat_member update) hides the same
+# transition from the other source for this long.
+DEDUPE_SECONDS = 120.0
+MEMBER_STATES = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+ADMIN_STATES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+
+# The admin right each action needs, with its name in Telegram's admin-rights screen.
+RIGHT_DELETE = "can_delete_messages"
+RIGHT_RESTRICT = "can_restrict_members"
+RIGHT_INVITE = "can_invite_users"
+RIGHT_POST = "can_send_messages"
+
+register(
+    {
+        "telegram.no_rights": {
+            "zh-CN": "⚠️ 机器人在「{chat}」缺少管理员权限「{right}」，无法{action}。请在群设置 → 管理员 → {bot} 中打开这项权限。",
+            "en": "⚠️ The bot lacks the admin right \"{right}\" in \"{chat}\", so it cannot {action}. "
+            "Please turn it on in the group settings → Administrators → {bot}.",
+        },
+        "telegram.right.can_delete_messages": {"zh-CN": "删除消息", "en": "Delete messages"},
+        "telegram.right.can_restrict_members": {"zh-CN": "封禁用户", "en": "Ban users"},
+        "telegram.right.can_invite_users": {"zh-CN": "邀请用户", "en": "Invite users via link"},
+        "telegram.right.can_send_messages": {"zh-CN": "发送消息", "en": "Send messages"},
+        "telegram.action.delete": {"zh-CN": "删除违规消息", "en": "delete messages that break the rules"},
+        "telegram.action.restrict": {"zh-CN": "禁言成员", "en": "mute members"},
+        "telegram.action.unrestrict": {"zh-CN": "解除禁言", "en": "lift mutes"},
+        "telegram.action.ban": {"zh-CN": "移除或封禁成员", "en": "remove or ban members"},
+        "telegram.action.unban": {"zh-CN": "解除封禁", "en": "unban members"},
+        "telegram.action.join": {"zh-CN": "处理入群申请", "en": "handle join requests"},
+        "telegram.action.send": {"zh-CN": "在群里发言", "en": "post in the group"},
+    }
+)
+
+_NO_RIGHTS_MARKERS = (
+    "not enough rights",
+    "chat_admin_required",
+    "need administrator rights",
+    "have no rights",
+    "not an administrator",
+    "admin privileges",
+    "no rights to",
+)
+_NOT_FOUND_MARKERS = (
+    "not found",
+    "user_not_participant",
+    "participant_id_invalid",
+    "hide_requester_missing",
+    "user_id_invalid",
+    "invalid user_id",
+    "query is too old",
+    "message to edit not found",
+    "message to delete not found",
+)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _user_ref(user: TgUser) -> UserRef:
+    return UserRef(PLATFORM, str(user.id), name=user.full_name or None, username=user.username, is_bot=user.is_bot)
+
+
+def _chat_ref(chat) -> ChatRef:
+    title = chat.title or getattr(chat, "full_name", None) or None
+    return ChatRef(PLATFORM, str(chat.id), title)
+
+
+class TelegramPlatform(BasePlatform):
+    name = PLATFORM
+    capabilities = (
+        Capability.SEND | Capability.REPLY | Capability.DELETE | Capability.RESTRICT | Capability.KICK
+        | Capability.BAN | Capability.UNBAN | Capability.BUTTONS | Capability.DM | Capability.JOIN_REQUESTS
+        | Capability.ADMIN_LIST | Capability.DOWNLOAD | Capability.SEND_PHOTO | Capability.EDIT
+    )
+
+    def __init__(self, config: "TelegramSection", app: "App"):
+        self.cfg = config
+        self.app = app
+        self.limiter = RateLimiter(
+            config.per_group_per_minute, 60.0, overall_rate=config.per_bot_per_second, overall_per=1.0
+        )
+        self.application: Application | None = None
+        self.bot_id: str | None = None
+        self.bot_username: str | None = None
+        self._waiters: dict[int, asyncio.Future] = {}
+        self._admins: dict[str, tuple[float, set[str]]] = {}
+        self._admin_locks: dict[str, asyncio.Lock] = {}
+        self._told: set[tuple[str, str]] = set()  # (chat id, right) the admins were told about
+        self._transitions: dict[tuple[str, str], tuple[str, float]] = {}  # (chat, user) → (join|leave, when)
+        self._migrated: dict[str, str] = {}  # old chat id → new chat id
+        self._migrations_seen: set[tuple[str, str]] = set()
+        self.updates_handled = 0
+        self._recent_updates: set[int] = set()
+        self._recent_order: deque[int] = deque()
+        self._answered: set[str] = set()  # callback ids a handler answered during their dispatch
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def _build(self) -> Application:
+        token = self.cfg.token or ""
+        builder = (
+            Application.builder()
+            .token(token)
+            .base_url(self.cfg.base_url)
+            .base_file_url(self.cfg.base_file_url)
+            .local_mode(self.cfg.local_mode)
+            .concurrent_updates(self.cfg.concurrent_updates)
+            .connection_pool_size(max(8, self.cfg.concurrent_updates))
+            .connect_timeout(self.cfg.request_timeout)
+            .read_timeout(self.cfg.request_timeout)
+            .write_timeout(self.cfg.request_timeout)
+            .pool_timeout(self.cfg.request_timeout)
+        )
+        application = builder.build()
+        application.add_handler(TypeHandler(Update, self._on_update))
+        application.add_error_handler(self._on_error)
+        return application
+
+    async def start(self) -> None:
+        self.application = self._build()
+        try:
+            await self.application.initialize()  # getMe: checks the token and the base_url
+        except (InvalidToken, NetworkError) as exc:
+            application, self.application = self.application, None
+            await application.shutdown()
+            if isinstance(exc, InvalidToken):
+                raise RuntimeError(
+                    f"[telegram] token: the Bot API server at {self.cfg.base_url} refused it ({exc}); "
+                    "check the token from @BotFather"
+                ) from None
+            raise RuntimeError(f"[telegram] base_url: cannot reach {self.cfg.base_url} ({exc})") from None
+        me = self.application.bot.bot
+        self.bot_id, self.bot_username = str(me.id), me.username
+        await self.register_commands()
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        if self.cfg.mode == "webhook":
+            await updater.start_webhook(
+                listen=self.cfg.webhook_listen,
+                port=self.cfg.webhook_port,
+                url_path=self.cfg.webhook_path.lstrip("/"),
+                webhook_url=self.cfg.webhook_url,
+                secret_token=self.cfg.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=3,
+            )
+        else:
+            await updater.start_polling(
+                poll_interval=self.cfg.poll_interval,
+                timeout=self.cfg.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=3,
+            )
+        log.info("telegram: @%s running (%s)", self.bot_username, self.cfg.mode)
+
+    async def stop(self) -> None:
+        application = self.application
+        if application is None:
+            return
+        try:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+        except Exception:
+            log.exception("telegram: stopping the update loop failed")
+        try:
+            if application.running:
+                await application.stop()
+        except Exception:
+            log.exception("telegram: stopping the application failed")
+        try:
+            await application.shutdown()
+        finally:
+            self.application = None
+
+    @property
+    def bot(self):
+        if self.application is None:
+            raise RuntimeError("the Telegram platform is not started")
+        return self.application.bot
+
+    async def register_commands(self) -> None:
+        """setMyCommands for everyone (English by default, Chinese for "zh" clients), and the
+        admin-only ones too for the groups' admins."""
+        specs = self.app.dispatcher.commands()
+        for scope, admin in ((BotCommandScopeDefault(), False), (BotCommandScopeAllChatAdministrators(), True)):
+            for lang, code in (("en", None), ("zh-CN", "zh")):
+                commands: list[BotCommand] = []
+                seen: set[str] = set()
+                for spec in specs:
+                    if spec.admin_only and not admin:
+                        continue
+                    name = next((n for n in spec.names if n.isascii() and n.replace("_", "").isalnum() and len(n) <= 32), None)
+                    if name is None or name in seen:
+                        continue
+                    seen.add(name)
+                    description = (spec.description.get(lang) or spec.description.get("en") or name)[:256]
+                    commands.append(BotCommand(name, description))
+                commands = commands[:100]
+                try:
+                    await self._api("setMyCommands", lambda _c, cmds=commands, s=scope, lc=code: self.bot.set_my_commands(cmds, scope=s, language_code=lc))
+                except ActionFailed as exc:
+                    log.warning("telegram: could not register the command list (%s)", exc)
+
+    # --- test hook -------------------------------------------------------------------------------
+    def expect(self, update_id: int) -> asyncio.Future:
+        """A future resolved with the list of DispatchResults once this update has been handled."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[int(update_id)] = future
+        return future
+
+    # --- updates in ------------------------------------------------------------------------------
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        results: list["DispatchResult"] = []
+        if self._seen_before(update.update_id):
+            # A webhook redelivery (Telegram did not see our answer in time): handled already.
+            waiter = self._waiters.pop(update.update_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(results)
+            return
+        try:
+            # Translation is synchronous, so events reach the dispatcher's per-chat locks in update order.
+            events = self.translate(update)
+            for event in events:
+                results.append(await self._dispatch(event))
+                if isinstance(event, ButtonPressed) and event.callback_id:
+                    await self._settle_button(event.callback_id)
+        except Exception as exc:
+            log.exception("telegram: update %s failed", update.update_id)
+            waiter = self._waiters.pop(update.update_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        finally:
+            self.updates_handled += 1
+        waiter = self._waiters.pop(update.update_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(results)
+
+    def _seen_before(self, update_id: int) -> bool:
+        if update_id in self._recent_updates:
+            return True
+        self._recent_updates.add(update_id)
+        self._recent_order.append(update_id)
+        if len(self._recent_order) > 10000:
+            self._recent_updates.discard(self._recent_order.popleft())
+        return False
+
+    async def _dispatch(self, event: Event) -> "DispatchResult":
+        """Telegram will not send this update again once we have fetched it, so a database hiccup
+        (locked SQLite file, dropped PostgreSQL connection) is retried; the event's transaction was
+        rolled back, so nothing is stored twice."""
+        for attempt in range(3):
+            try:
+                return await self.app.dispatch(event)
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == 2:
+                    raise
+                log.warning("telegram: storing %s failed (%s); retrying", type(event).__name__, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _settle_button(self, callback_id: str) -> None:
+        """Telegram shows a spinner on the button until the press is answered: answer it (silently)
+        when no handler did."""
+        if callback_id in self._answered:
+            self._answered.discard(callback_id)
+            return
+        await self.answer_button(callback_id)
+        self._answered.discard(callback_id)
+
+    def forget_admins(self, chat_id: str | None = None) -> None:
+        """Drop the cached admin list of one chat (or all): the next check asks Telegram."""
+        if chat_id is None:
+            self._admins.clear()
+        else:
+            self._admins.pop(self._chat_id(str(chat_id)), None)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: %s", context.error, exc_info=context.error)
+
+    def translate(self, update: Update) -> list[Event]:
+        now = self.app.clock.now()
+        if update.message is not None:
+            return self._from_message(update.message, now)
+        if update.edited_message is not None:
+            return []  # edits are not new messages; not dispatched (see the README)
+        if update.callback_query is not None:
+            return self._from_callback(update, now)
+        if update.chat_member is not None:
+            return self._from_chat_member(update, now)
+        if update.my_chat_member is not None:
+            chat_id = str(update.my_chat_member.chat.id)
+            # The bot's own rights changed: re-read the admin list and report a missing right again.
+            self._admins.pop(chat_id, None)
+            self._told = {k for k in self._told if k[0] != chat_id}
+            return []
+        if update.chat_join_request is not None:
+            req = update.chat_join_request
+            return [JoinRequested(_chat_ref(req.chat), _user_ref(req.from_user), now, bio=req.bio)]
+        return []
+
+    def _sender(self, message: TgMessage) -> UserRef | None:
+        if message.sender_chat is not None:
+            # Anonymous admin (posting as the group) or a channel: the chat is the sender.
+            chat = message.sender_chat
+            return UserRef(PLATFORM, str(chat.id), name=chat.title or None, username=chat.username, is_bot=False)
+        if message.from_user is not None:
+            return _user_ref(message.from_user)
+        return None
+
+    def _from_message(self, message: TgMessage, now: datetime) -> list[Event]:
+        chat = _chat_ref(message.chat)
+        private = message.chat.type == "private"
+        user = self._sender(message)
+        if message.migrate_to_chat_id or message.migrate_from_chat_id:
+            if message.migrate_to_chat_id:
+                old, new = str(message.chat.id), str(message.migrate_to_chat_id)
+            else:
+                old, new = str(message.migrate_from_chat_id), str(message.chat.id)
+            self._migrated[old] = new
+            self._admins.pop(old, None)
+            if (old, new) in self._migrations_seen:
+                return []
+            self._migrations_seen.add((old, new))
+            who = user or UserRef(PLATFORM, "0", name="Telegram")
+            return [ChatMigrated(ChatRef(PLATFORM, old, chat.title), who, now, new_chat=ChatRef(PLATFORM, new, chat.title))]
+        if message.new_chat_members:
+            events: list[Event] = []
+            for member in message.new_chat_members:
+                if self.bot_id and str(member.id) == self.bot_id:
+                    continue
+                if not self._transition(chat.id, str(member.id), "join"):
+                    continue
+                inviter = user if user is not None and user.id != str(member.id) else None
+                events.append(MemberJoined(chat, _user_ref(member), now, invited_by=inviter))
+            return events
+        if message.left_chat_member is not None:
+            member = message.left_chat_member
+            if (self.bot_id and str(member.id) == self.bot_id) or not self._transition(chat.id, str(member.id), "leave"):
+                return []
+            remover = user if user is not None and user.id != str(member.id) else None
+            return [MemberLeft(chat, _user_ref(member), now, removed_by=remover)]
+        if user is None or message.is_automatic_forward:
+            return []  # a linked channel's own post, or a service message we do not translate
+        if self.bot_id and user.id == self.bot_id:
+            return []
+        text = message.text or message.caption or ""
+        message_id = str(message.message_id)
+        reply = message.reply_to_message
+        if reply is not None and reply.forum_topic_created is not None:
+            reply = None  # in forum topics every message "replies" to the topic's first message
+        reply_to = str(reply.message_id) if reply is not None else None
+        if message.text and message.text.startswith("/"):
+            parsed = parse_command(message.text, self.bot_username)
+            if parsed is not None:
+                reply_user = None
+                if reply is not None and reply.from_user is not None:
+                    reply_user = self._sender(reply)
+                return [
+                    CommandInvoked(
+                        chat, user, now, message_id=message_id, name=parsed[0], args=parsed[1],
+                        text=message.text, reply_to=reply_to, reply_to_user=reply_user,
+                    )
+                ]
+        if private:
+            return []  # plain DMs to the bot are not group traffic
+        return [
+            MessageReceived(
+                chat, user, now, message_id=message_id, text=text, media=self._media(message),
+                forwarded_from=self._forward_origin(message), reply_to=reply_to,
+                dedupe_key=f"{PLATFORM}:{chat.id}:{message_id}",
+            )
+        ]
+
+    @staticmethod
+    def _media(message: TgMessage) -> tuple[Media, ...]:
+        caption = message.caption
+        out: list[Media] = []
+        if message.photo:
+            biggest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+            out.append(Media("photo", biggest.file_id, "image/jpeg", caption, {"width": biggest.width, "height": biggest.height}))
+        if message.document is not None:
+            doc = message.document
+            out.append(Media("document", doc.file_id, doc.mime_type, caption, {"file_name": doc.file_name, "size": doc.file_size}))
+        if message.contact is not None:
+            c = message.contact
+            out.append(Media("contact", "", None, caption, {
+                "phone_number": c.phone_number, "first_name": c.first_name, "last_name": c.last_name,
+                "user_id": c.user_id, "vcard": c.vcard,
+            }))
+        for kind in ("video", "voice", "audio", "animation", "video_note", "sticker"):
+            item = getattr(message, kind)
+            if item is not None:
+                data: dict[str, Any] = {}
+                if kind == "sticker":
+                    data = {"emoji": item.emoji, "set_name": item.set_name}
+                out.append(Media(kind, item.file_id, getattr(item, "mime_type", None), caption, data))
+        if message.location is not None:
+            out.append(Media("location", "", None, caption, {"latitude": message.location.latitude, "longitude": message.location.longitude}))
+        return tuple(out)
+
+    @staticmethod
+    def _forward_origin(message: TgMessage) -> str | None:
+        origin = message.forward_origin
+        if origin is None:
+            return None
+        kind = origin.type
+        if kind == "user":
+            u = origin.sender_user
+            return f"@{u.username}" if u.username else u.full_name
+        if kind == "hidden_user":
+            return origin.sender_user_name
+        chat = getattr(origin, "sender_chat", None) or getattr(origin, "chat", None)
+        if chat is not None:
+            return f"@{chat.username}" if chat.username else (chat.title or str(chat.id))
+        return kind
+
+    def _transition(self, chat_id: str, user_id: str, kind: str) -> bool:
+        """True when this join/leave is news; False when the other source already reported it."""
+        now = time.monotonic()
+        if len(self._transitions) > 10000:
+            self._transitions = {k: v for k, v in self._transitions.items() if now - v[1] < DEDUPE_SECONDS}
+        last = self._transitions.get((chat_id, user_id))
+        if last is not None and last[0] == kind and now - last[1] < DEDUPE_SECONDS:
+            return False
+        self._transitions[(chat_id, user_id)] = (kind, now)
+        return True
+
+    def _from_chat_member(self, update: Update, now: datetime) -> list[Event]:
+        change = update.chat_member
+        chat = _chat_ref(change.chat)
+        old, new = change.old_chat_member, change.new_chat_member
+        if old.status in ADMIN_STATES or new.status in ADMIN_STATES:
+            self._admins.pop(chat.id, None)  # an admin was added, removed or changed
+        was = old.status in MEMBER_STATES or (old.status == ChatMember.RESTRICTED and getattr(old, "is_member", False))
+        now_in = new.status in MEMBER_STATES or (new.status == ChatMember.RESTRICTED and getattr(new, "is_member", False))
+        member = _user_ref(new.user)
+        if self.bot_id and member.id == self.bot_id:
+            return []
+        actor = _user_ref(change.from_user) if change.from_user is not None else None
+        by_other = actor if actor is not None and actor.id != member.id else None
+        if not was and now_in:
+            if not self._transition(chat.id, member.id, "join"):
+                return []
+            return [MemberJoined(chat, member, now, invited_by=by_other, via_join_request=bool(change.via_join_request))]
+        if was and not now_in:
+            if not self._transition(chat.id, member.id, "leave"):
+                return []
+            return [MemberLeft(chat, member, now, removed_by=by_other)]
+        return []
+
+    def _from_callback(self, update: Update, now: datetime) -> list[Event]:
+        query = update.callback_query
+        message = query.message
+        if message is None:
+            return []  # a button on an inline-mode message: no chat to dispatch to
+        return [
+            ButtonPressed(
+                _chat_ref(message.chat), _user_ref(query.from_user), now,
+                message_id=str(message.message_id), data=query.data or "", callback_id=query.id,
+            )
+        ]
+
+    # --- the one call path out -------------------------------------------------------------------
+    def _chat_id(self, chat_id: str) -> str:
+        seen = set()
+        while chat_id in self._migrated and chat_id not in seen:
+            seen.add(chat_id)
+            chat_id = self._migrated[chat_id]
+        return chat_id
+
+    async def _api(
+        self,
+        what: str,
+        call: Callable[[str | None], Awaitable[T]],
+        *,
+        chat_id: str | None = None,
+        pace: str | None = None,
+    ) -> T:
+        """Run one Bot API call: paced, 429 obeyed, transient errors retried, migrations followed.
+        Telegram's refusals (BadRequest / Forbidden) are raised for the caller to translate."""
+        failures = 0
+        while True:
+            target = self._chat_id(chat_id) if chat_id is not None else None
+            if pace is not None:
+                await self.limiter.acquire(pace if target is None or not pace.startswith("chat:") else f"chat:{target}")
+            try:
+                return await call(target)
+            except RetryAfter as exc:
+                wait = _seconds(getattr(exc, "_retry_after", None) or exc.retry_after)
+                log.warning("telegram: %s: flood limit, retrying after %.1fs", what, wait)
+                await asyncio.sleep(wait)
+            except TgChatMigrated as exc:
+                if chat_id is None:
+                    raise ActionFailed("other", f"{what}: {exc}") from exc
+                log.info("telegram: chat %s moved to %s", target, exc.new_chat_id)
+                self._migrated[str(target)] = str(exc.new_chat_id)
+            except (BadRequest, Forbidden, InvalidToken):
+                raise
+            except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, 502, connection errors
+                failures += 1
+                if failures > self.cfg.retry_attempts:
+                    raise ActionFailed("other", f"{what}: gave up after {failures} attempts: {exc}") from exc
+                delay = min(self.cfg.retry_backoff * 2 ** (failures - 1), 30.0)
+                log.warning("telegram: %s failed (%s); retry %d in %.1fs", what, exc, failures, delay)
+                await asyncio.sleep(delay)
+
+    async def _act(
+        self,
+        what: str,
+        call: Callable[[str | None], Awaitable[T]],
+        *,
+        chat: ChatRef | None = None,
+        right: str | None = None,
+        action: str | None = None,
+        pace: str | None = None,
+        dm: bool = False,
+    ) -> T:
+        """`_api` plus the translation of refusals into ActionFailed (telling admins about rights)."""
+        try:
+            return await self._api(what, call, chat_id=chat.id if chat else None, pace=pace)
+        except Forbidden as exc:
+            if dm:
+                raise ActionFailed("dm_blocked", f"Telegram refused the direct message: {exc.message}") from exc
+            raise ActionFailed("other", f"{what}: {exc.message}") from exc
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if dm and ("chat not found" in text or "initiate" in text):
+                raise ActionFailed("dm_blocked", f"Telegram refused the direct message: {exc.message}") from exc
+            if right and chat is not None and any(m in text for m in _NO_RIGHTS_MARKERS):
+                raise await self._refused(chat, right, action or what, f"{what}: {exc.message}") from exc
+            if right == RIGHT_DELETE and chat is not None and "can't be deleted" in text:
+                # Telegram says the same when the message is too old; ask what our rights are.
+                if not await self._bot_has(chat, RIGHT_DELETE):
+                    raise await self._refused(chat, right, action or what, f"{what}: {exc.message}") from exc
+                raise ActionFailed("not_found", f"{what}: {exc.message}") from exc
+            if any(m in text for m in _NOT_FOUND_MARKERS):
+                raise ActionFailed("not_found", f"{what}: {exc.message}") from exc
+            raise ActionFailed("other", f"{what}: {exc.message}") from exc
+
+    async def _bot_has(self, chat: ChatRef, right: str) -> bool:
+        try:
+            member = await self._api(
+                "getChatMember", lambda cid: self.bot.get_chat_member(cid, int(self.bot_id or 0)), chat_id=chat.id
+            )
+        except TelegramError:
+            return False
+        if member.status == ChatMember.OWNER:
+            return True
+        return member.status == ChatMember.ADMINISTRATOR and bool(getattr(member, right, False))
+
+    async def _refused(self, chat: ChatRef, right: str, action: str, detail: str) -> ActionFailed:
+        """Tell the group's admins, once per chat and right, which right the bot lacks; return the
+        ActionFailed('no_rights') to raise. It carries `admins_told = True`: handlers need not say it again."""
+        error = ActionFailed("no_rights", detail, right=right)
+        error.admins_told = True  # type: ignore[attr-defined]
+        key = (self._chat_id(chat.id), right)
+        if key in self._told:
+            return error
+        self._told.add(key)
+        try:
+            settings = self.app.config.group_settings(f"{PLATFORM}:{key[0]}")
+            lang = settings.language
+            text = t(
+                lang, "telegram.no_rights", chat=chat.title or chat.id, right=t(lang, f"telegram.right.{right}"),
+                action=t(lang, f"telegram.action.{action}") if f"telegram.action.{action}" in _ACTIONS else action,
+                bot=f"@{self.bot_username}" if self.bot_username else "bot",
+            )
+            await self.app.notify_admins(chat, text, settings)
+        except Exception:
+            log.exception("telegram: could not tell the admins of %s that %s is missing", chat.key, right)
+        return error
+
+    # --- the Platform protocol -------------------------------------------------------------------
+    def mention(self, user: UserRef) -> str:
+        return f"@{user.username}" if user.username else (user.name or user.id)
+
+    @staticmethod
+    def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        for row in buttons:
+            for b in row:
+                if len(b.data.encode()) > 64:
+                    raise ActionFailed("other", f"button data longer than Telegram's 64 bytes: {b.data!r}")
+        return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in buttons])
+
+    @staticmethod
+    def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
+        if len(text) <= size:
+            return [text]
+        chunks = []
+        while len(text) > size:
+            cut = text.rfind("\n", 0, size)
+            cut = cut if cut > size // 2 else size
+            chunks.append(text[:cut])
+            text = text[cut:].lstrip("\n")
+        if text:
+            chunks.append(text)
+        return chunks
+
+    async def _post(self, chat: ChatRef, text: str, reply_to: str | None, buttons: Buttons | None, *, dm: bool) -> SentMessage:
+        markup = self._markup(buttons)
+        chunks = self._chunks(text or " ")
+        sent = None
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to and i == 0 else None
+            sent = await self._act(
+                "sendMessage",
+                lambda cid, c=chunk, r=reply, m=(markup if last else None): self.bot.send_message(
+                    cid, c, reply_parameters=r, reply_markup=m
+                ),
+                chat=chat, pace=f"dm:{chat.id}" if dm else "chat:", dm=dm,
+                right=None if dm else RIGHT_POST, action="send",
+            )
+        assert sent is not None
+        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title), str(sent.message_id))
+
+    async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None) -> SentMessage:
+        return await self._post(chat, text, reply_to, buttons, dm=False)
+
+    async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
+        if user.id.startswith("-"):
+            # A chat posting as itself (an anonymous admin, a channel) has no private chat.
+            raise ActionFailed("dm_blocked", f"{user.id} is a chat, not a person")
+        return await self._post(ChatRef(PLATFORM, user.id, user.name), text, None, buttons, dm=True)
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+        head, rest = caption[:MAX_CAPTION], caption[MAX_CAPTION:]
+        sent = await self._act(
+            "sendPhoto", lambda cid: self.bot.send_photo(cid, photo, caption=head or None),
+            chat=chat, pace="chat:", right=RIGHT_POST, action="send",
+        )
+        if rest:
+            await self.send(chat, rest)
+        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title), str(sent.message_id))
+
+    async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
+        markup = self._markup(buttons)
+        try:
+            await self._act(
+                "editMessageText",
+                lambda cid: self.bot.edit_message_text(text[:MAX_TEXT], chat_id=cid, message_id=int(message_id), reply_markup=markup),
+                chat=chat,
+            )
+        except ActionFailed as exc:
+            if "not modified" in exc.detail:
+                return
+            raise
+
+    async def delete(self, chat: ChatRef, message_id: str) -> None:
+        await self._act(
+            "deleteMessage", lambda cid: self.bot.delete_message(cid, int(message_id)),
+            chat=chat, right=RIGHT_DELETE, action="delete",
+        )
+
+    def _until(self, until: datetime | None) -> datetime | None:
+        """Telegram treats an end less than 30 s away as "forever": a short mute stays short."""
+        if until is None:
+            return None
+        return max(until, self.app.clock.now() + timedelta(seconds=MIN_UNTIL_SECONDS))
+
+    async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
+        until = self._until(until)
+        await self._act(
+            "restrictChatMember",
+            lambda cid: self.bot.restrict_chat_member(
+                cid, int(user.id), ChatPermissions.no_permissions(), until_date=until,
+                use_independent_chat_permissions=True,
+            ),
+            chat=chat, right=RIGHT_RESTRICT, action="restrict",
+        )
+
+    async def unrestrict(self, chat: ChatRef, user: UserRef) -> None:
+        # All permissions True lifts the restriction: the member falls back to the group's defaults.
+        await self._act(
+            "restrictChatMember",
+            lambda cid: self.bot.restrict_chat_member(
+                cid, int(user.id), ChatPermissions.all_permissions(), use_independent_chat_permissions=True
+            ),
+            chat=chat, right=RIGHT_RESTRICT, action="unrestrict",
+        )
+
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+        until = self._until(until)
+        await self._act(
+            "banChatMember", lambda cid: self.bot.ban_chat_member(cid, int(user.id), until_date=until),
+            chat=chat, right=RIGHT_RESTRICT, action="ban",
+        )
+
+    async def unban(self, chat: ChatRef, user: UserRef) -> None:
+        await self._act(
+            "unbanChatMember", lambda cid: self.bot.unban_chat_member(cid, int(user.id), only_if_banned=True),
+            chat=chat, right=RIGHT_RESTRICT, action="unban",
+        )
+
+    async def kick(self, chat: ChatRef, user: UserRef) -> None:
+        """Ban, then lift the ban so they may come back; checked with getChatMember."""
+        await self.ban(chat, user)
+        for _ in range(3):
+            await self.unban(chat, user)
+            member = await self._act("getChatMember", lambda cid: self.bot.get_chat_member(cid, int(user.id)), chat=chat)
+            if member.status != ChatMember.BANNED:
+                return
+        raise ActionFailed("other", f"{user.id} was removed but is still banned in {chat.id}; unban them by hand")
+
+    async def answer_button(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        self._answered.add(callback_id)
+        try:
+            await self._act(
+                "answerCallbackQuery",
+                lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and text[:200], show_alert=alert),
+            )
+        except ActionFailed as exc:
+            log.info("telegram: answering button %s failed: %s", callback_id, exc)
+
+    async def approve_join(self, chat: ChatRef, user: UserRef) -> None:
+        try:
+            await self._act(
+                "approveChatJoinRequest", lambda cid: self.bot.approve_chat_join_request(cid, int(user.id)),
+                chat=chat, right=RIGHT_INVITE, action="join",
+            )
+        except ActionFailed as exc:
+            if "user_already_participant" not in exc.detail.lower():
+                raise
+
+    async def decline_join(self, chat: ChatRef, user: UserRef) -> None:
+        await self._act(
+            "declineChatJoinRequest", lambda cid: self.bot.decline_chat_join_request(cid, int(user.id)),
+            chat=chat, right=RIGHT_INVITE, action="join",
+        )
+
+    async def admin_ids(self, chat: ChatRef) -> set[str]:
+        """The group's human admins (getChatAdministrators), cached for `admin_cache_seconds` and
+        dropped when a chat_member update touches an admin. The group's own id is included: a
+        message "sent as the group" comes from an anonymous admin."""
+        chat_id = self._chat_id(chat.id)
+        cached = self._admins.get(chat_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return set(cached[1])
+        lock = self._admin_locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:
+            cached = self._admins.get(chat_id)
+            if cached is not None and cached[0] > time.monotonic():
+                return set(cached[1])
+            if not chat_id.startswith("-"):
+                return set()  # a private chat has no admins
+            members = await self._act("getChatAdministrators", lambda cid: self.bot.get_chat_administrators(cid), chat=chat)
+            ids = {str(m.user.id) for m in members if not m.user.is_bot}
+            ids.add(chat_id)
+            self._admins[chat_id] = (time.monotonic() + self.cfg.admin_cache_seconds, ids)
+            return set(ids)
+
+    async def download(self, media: Media) -> bytes:
+        if not media.file_id:
+            raise ActionFailed("not_found", f"{media.kind} has no file to download")
+        file = await self._act("getFile", lambda _c: self.bot.get_file(media.file_id))
+        data = await self._api("download", lambda _c: file.download_as_bytearray())
+        return bytes(data)
+
+
+_ACTIONS = {f"telegram.action.{a}" for a in ("delete", "restrict", "unrestrict", "ban", "unban", "join", "send")}

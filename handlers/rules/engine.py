@@ -1,0 +1,642 @@
+"""The detectors: one pure function from a message (and a group's rule settings) to a verdict.
+
+The bot (handlers/rules/router.py) and `qunzhu moderate` both call `RuleEngine.check`, so an admin
+trying rules on the command line sees exactly what the bot would do.
+
+Scoring: each detector yields `Hit`s with a weight. A hit of weight >= 1 (a link, an invite, a
+contact ID with its cue word, an operator's own word or regex …) is a violation on its own. Weaker
+evidence adds up; shipped word lists are capped below the threshold so they never are the sole
+grounds for a penalty. Newcomers are judged more strictly (`newcomer_factor` lowers the threshold).
+
+Every pass is linear in the message length: translate tables, Aho-Corasick automata, and regexes
+without nested quantifiers over bounded tokens. `Verdict.work` counts the characters scanned so the
+property tests can check it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import ahocorasick
+
+from handlers.rules.normalize import Views, canonical, normalize, squeeze
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).parent / "data"
+MAX_SCAN = 4096  # longer messages are judged on their first and last 2048 characters
+
+# Categories a group can give its own action (settings.rules.actions).
+from handlers.rules.settings import CATEGORIES  # noqa: E402,F401
+
+# Shipped lists: (file, category, weight per term). The big third-party lists are noisy (they list
+# 政府, 香港, QQ …): they only ever add a little evidence.
+SHIPPED_LISTS: tuple[tuple[str, str, float], ...] = (
+    ("qunzhu/ads.txt", "ads", 0.5),
+    ("qunzhu/fraud.txt", "fraud", 0.5),
+    ("qunzhu/gambling.txt", "gambling", 0.5),
+    ("qunzhu/porn.txt", "porn", 0.5),
+    ("qunzhu/insult.txt", "insult", 0.5),
+    ("qunzhu/jobs.txt", "fraud", 0.5),
+    ("qunzhu/services.txt", "ads", 0.5),
+    ("qunzhu/drugs.txt", "ads", 0.5),
+    ("fwwdn-sensitive-stop-words/广告.txt", "ads", 0.15),
+    ("konsheng-sensitive-lexicon/广告类型.txt", "ads", 0.15),
+    ("fwwdn-sensitive-stop-words/色情类.txt", "porn", 0.15),
+    ("konsheng-sensitive-lexicon/色情类型.txt", "porn", 0.15),
+    ("konsheng-sensitive-lexicon/色情词库.txt", "porn", 0.15),
+    ("fwwdn-sensitive-stop-words/涉枪涉爆违法信息关键词.txt", "violence", 0.25),
+    ("konsheng-sensitive-lexicon/涉枪涉爆.txt", "violence", 0.25),
+    ("konsheng-sensitive-lexicon/暴恐词库.txt", "violence", 0.25),
+    ("fwwdn-sensitive-stop-words/政治类.txt", "politics", 0.15),
+    ("konsheng-sensitive-lexicon/政治类型.txt", "politics", 0.15),
+    ("konsheng-sensitive-lexicon/反动词库.txt", "politics", 0.15),
+    ("konsheng-sensitive-lexicon/新思想启蒙.txt", "politics", 0.15),
+    ("konsheng-sensitive-lexicon/贪腐词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/民生词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/COVID-19词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/其他词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/补充词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/GFW补充词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/网易前端过滤敏感词库.txt", "sensitive", 0.05),
+    ("konsheng-sensitive-lexicon/零时-Tencent.txt", "sensitive", 0.05),
+)
+DOMAIN_LISTS = ("fwwdn-sensitive-stop-words/网址.txt", "konsheng-sensitive-lexicon/非法网址.txt")
+SHIPPED_WORDS_CAP = 0.9  # third-party and own weak words together never reach the threshold alone
+
+TLDS = frozenset(
+    """com cn net org me io cc xyz top vip info co tk ly gg app club site online shop ltd fr ru ws biz
+    tv pw link live life win bet fun icu buzz work store tech space website asia hk tw us uk de jp kr
+    in pro mobi name one ai so la to im sh gl red wang ink kim plus group""".split()
+)
+SHORTENERS = frozenset(
+    """t.cn url.cn dwz.cn suo.im bit.ly tinyurl.com goo.gl is.gd ow.ly t.ly cutt.ly rb.gy urlz.fr
+    s.id v.gd rebrand.ly shorturl.at tiny.cc 0x0.st u.nu reurl.cc ppt.cc""".split()
+)
+INVITE_PATTERNS = ("t.me/+", "t.me/joinchat", "telegram.me/joinchat", "telegram.me/+", "chat.whatsapp.com",
+                   "discord.gg", "discord.com/invite", "qm.qq.com", "jq.qq.com", "line.me/r/ti/g")
+MINIPROGRAM_DOMAINS = ("pinduoduo.com", "yangkeduo.com", "pdd.com", "mobile.yangkeduo.com", "wxaurl.cn",
+                       "servicewechat.com", "game.weixin.qq.com", "h5.qq.com")
+MINIPROGRAM_WORDS = ("砍一刀", "帮我砍", "帮砍", "砍价", "助力", "拼多多", "小程序", "小游戏", "点一下就", "帮我点")
+
+# Contact cue words (matched on the squeezed view, look-alikes already mapped to Latin).
+WECHAT_CUES = ("加v", "加微", "微信", "薇信", "威信", "徽信", "维信", "v信", "vx", "wx", "weixin", "wechat",
+               "喂心", "微心", "薇", "加威", "加薇", "vv", "加我v")
+QQ_CUES = ("qq", "扣扣", "加抠", "加窛", "加扣", "企鹅", "乞鹅", "企俄", "q群", "扣群", "球球", "加q", "丘丘")
+TG_CUES = ("飞机", "纸飞机", "telegram", "电报", "tg号", "飞机号", "飞机联系", "电报联系")
+GENERIC_CUES = ("私聊", "联系我", "联系方式", "私信", "加我", "找我", "滴滴我", "咨询", "联系", "带价", "详聊", "加好友", "私我")
+ALL_CUES = WECHAT_CUES + QQ_CUES + TG_CUES + GENERIC_CUES
+_GENERIC = frozenset(GENERIC_CUES)
+_CUES = re.compile("|".join(re.escape(c) for c in sorted(ALL_CUES, key=len, reverse=True)))
+_WORDY = re.compile(r"\w")
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9._\-/:%?=&+#~@]{0,2048}")
+_HANDLE = re.compile(r"(?<![a-z0-9_.])@([a-z][a-z0-9_]{3,31})")
+_EMAIL = re.compile(r"[a-z0-9._\-]{1,64}@(?:qq|163|126|gmail|outlook|hotmail|yahoo|foxmail|sina)\.(?:com|cn)")
+_PLUS_V = re.compile(r"\+\s{0,3}(?:v|vx|wx|q|qq)(?![a-z])")
+_DOT_WORD = re.compile(r"[a-z0-9\-]{2,64}(?:点|dot)(?:com|cn|net|top|xyz|vip|cc|me|org)(?![a-z])")
+_DIGIT_RUN = re.compile(r"[0-9]{5,}")
+_LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
+_CODE_ID = re.compile(r"(?<![a-z])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
+# Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
+_HOMO = "(?:喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|筘|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
+_SELL = "[片篇盘卖]"
+_IDISH = r"(?:[a-z]{1,5}[0-9]{3,12}|[0-9]{5,20})"
+_CODE = r"(?:[a-z]{1,5}[0-9]{3,12})"
+# A homophone cue right next to an ID ("喂心 cad571", "2744 7053 口"), at most 3 characters apart;
+# a selling cue right next to a letter+digit code ("ct6085盘片"). Bounded repetitions: linear time.
+_HOMOPHONE_NEAR_ID = re.compile(
+    f"{_HOMO}[^0-9]{{0,3}}{_IDISH}|{_IDISH}.{{0,3}}?{_HOMO}"
+    f"|{_SELL}[^0-9]{{0,2}}{_CODE}|{_CODE}.{{0,2}}?{_SELL}"
+)
+_RUNES = re.compile("[\u16a0-\u16ff]")
+_NAME_CUE = re.compile(r"名字|c名|cc名|q名|网名|看我名|简介")
+# "look at my name/profile" (the contact is in the display name): 看姐姐名字, 名字要片吗
+_LOOK_AT_NAME = re.compile(r"看我名|点简介|[姐妹]名字|名字[喂围威薇]|看(?!到).{0,4}(?:名字|名/字|简介|昵称|主页)|(?:名字|简介|昵称).{0,3}(?:看|加|要|买)")
+_REPEAT_DIGIT = re.compile(r"([0-9])\1{4,}")
+# "看cc名", "名字++喂", "名称是…": the contact is in the display name (on the squeezed view, so
+# separators such as "+" or "·" in between do not hide it).
+_LOOK_AT_NAME_SQ = re.compile(
+    r"看(?:我|姐姐?|妹妹?|发言)?的?c{0,2}的?[名茗佲铭](?!单|额|次|牌|气|人|义|著|片|画|校|言|场)"
+    r"|c{1,2}[名茗佲铭]|[名茗佲][字称]?[喂围威薇胃卫危扣口抠窛]|名称是"
+)
+# Styled letters and digits (𝐇𝕌𝐗, full-width ＡＢＣ１２, 🇰🇺, Ⓥ): spammers use them to dodge filters.
+# Circled numbers ①-⑳ are left out: ordinary lists use them.
+_STYLED = re.compile("[\U0001d400-\U0001d7ff\U0001f1e6-\U0001f1ff\uff21-\uff3a\uff41-\uff5a\uff10-\uff19"
+                     "\u2474-\u24ff\U0001f100-\U0001f1ff\u2776-\u2793]")
+# The same 3-12 characters three times in a row ("私信我了解私信我了解私信我了解"); only the first
+# 240 characters are looked at, so the bounded backtracking stays constant per message.
+_REPEAT_UNIT = re.compile(r"(.{3,12})\1\1")
+# Hanzi interleaved with decorations to break word filters: 色❤单❤身❤男, 服.务.器.出.租
+_INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…]){4,}")
+# How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
+# the last word (= DM me), "需要的老板" / "老哥来" addressing buyers. Each is weak evidence alone.
+_AD_SHAPES: tuple[tuple[re.Pattern, float, str], ...] = (
+    (re.compile(r"^(?:出|岀|收)(?:[a-z]|[^去来了现门国差发生席名手家院口到拾视藏音据入获看费货益录养藏])"), 0.3, "出/收 + goods"),
+    (re.compile(r"^.{2,40}(?<![隐无自看])私$"), 0.5, "ends with 私 (DM me)"),
+    (re.compile(r"(?:需要|要|买)的?(?:老板|老哥|兄弟)"), 0.5, "需要的老板"),
+    (re.compile(r"(?:老板|老哥)(?:来|私|联系|滴滴|dd)"), 0.4, "老板来/私"),
+)
+
+
+def _gb2312_common() -> frozenset[str]:
+    """The 6,763 hanzi of GB2312: everyday simplified Chinese. Text full of hanzi outside it
+    (迣鎅柸朂佳投炷 for 世界杯最佳投注) is written to dodge filters."""
+    out = set()
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.add(bytes((hi, lo)).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return frozenset(out)
+
+
+_COMMON_HANZI = _gb2312_common()
+
+
+def rare_hanzi(text: str) -> tuple[int, int]:
+    """(hanzi outside GB2312, all hanzi) in a canonical text."""
+    total = rare = 0
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            total += 1
+            if ch not in _COMMON_HANZI:
+                rare += 1
+    return rare, total
+_ROUND = re.compile(r"^[0-9]{1,3}0{3,}$")  # 10000, 15000: quantities, not IDs
+_MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str  # e.g. "link", "invite", "contact", "words:ads", "custom_word"
+    category: str
+    weight: float
+    evidence: str
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "category": self.category, "weight": round(self.weight, 3), "evidence": self.evidence}
+
+
+@dataclass
+class Verdict:
+    hits: list[Hit] = field(default_factory=list)
+    score: float = 0.0
+    threshold: float = 1.0
+    work: int = 0  # characters scanned, summed over every pass (linear-time check)
+
+    @property
+    def violation(self) -> bool:
+        # A classifier's evidence alone is never a violation.
+        return self.score >= self.threshold - 1e-9 and any(h.rule != "classifier" for h in self.hits)
+
+    @property
+    def primary(self) -> Hit | None:
+        """The hit that names the violation: the heaviest, the first found on a tie."""
+        if not self.hits:
+            return None
+        return max(self.hits, key=lambda h: (min(h.weight, 1.0), -self.hits.index(h)))
+
+    @property
+    def category(self) -> str | None:
+        hit = self.primary
+        return hit.category if hit else None
+
+    def evidence(self, limit: int = 300) -> str:
+        text = "; ".join(f"{h.rule}: {h.evidence}" for h in self.hits)
+        return text[:limit]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is judged: a message's text, the texts decoded from its images, its cards."""
+
+    text: str = ""
+    qr_texts: tuple[str, ...] = ()
+    card_kinds: tuple[str, ...] = ()  # media kinds such as miniprogram, link_card, contact
+    newcomer: bool = False
+    known_handles: frozenset[str] = frozenset()  # @usernames of group members (not outsiders)
+    links_allowed: bool = False  # the member has earned the right to post links (points level)
+
+
+# --- word lists ---------------------------------------------------------------------------------
+
+@dataclass
+class _Term:
+    term: str
+    category: str
+    weight: float
+    shipped: bool  # from a third-party list: weak evidence, capped
+
+
+class WordMatcher:
+    """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
+    canonical text with word boundaries (so 'ly' does not match inside 'only')."""
+
+    def __init__(self, terms: list[_Term]):
+        self.cjk = ahocorasick.Automaton()
+        self.latin = ahocorasick.Automaton()
+        self.has_cjk = self.has_latin = False
+        merged: dict[tuple[str, bool], list[_Term]] = {}
+        for t in terms:
+            latin = t.term.isascii()
+            key = squeeze(t.term) if not latin else t.term
+            if not key or (latin and len(key) < 2) or (t.shipped and len(key) < 2):
+                continue  # single characters of third-party lists (女, 把, 三 …) are noise
+            merged.setdefault((key, latin), []).append(t)
+        for (key, latin), items in merged.items():
+            best = max(items, key=lambda t: t.weight)
+            if latin:
+                self.latin.add_word(key, (key, best))
+                self.has_latin = True
+            else:
+                self.cjk.add_word(key, (key, best))
+                self.has_cjk = True
+        if self.has_cjk:
+            self.cjk.make_automaton()
+        if self.has_latin:
+            self.latin.make_automaton()
+
+    def find(self, views: Views) -> list[tuple[str, _Term]]:
+        found: dict[str, _Term] = {}
+        if self.has_cjk and views.squeezed:
+            for _, (key, term) in self.cjk.iter(views.squeezed):
+                found[key] = term
+        if self.has_latin and views.text:
+            text = views.text
+            n = len(text)
+            for end, (key, term) in self.latin.iter(text):
+                start = end - len(key) + 1
+                if start > 0 and (text[start - 1].isascii() and text[start - 1].isalnum()):
+                    continue
+                if end + 1 < n and (text[end + 1].isascii() and text[end + 1].isalnum()):
+                    continue
+                found[key] = term
+        return list(found.items())
+
+
+def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        log.warning("word list %s cannot be read; skipped", path)
+        return out
+    for line in lines:
+        line = line.strip().lstrip("\ufeff")
+        if not line or line.startswith("#"):
+            continue
+        term, _, weight = line.partition("\t")
+        try:
+            w = float(weight) if weight.strip() else default_weight
+        except ValueError:
+            w = default_weight
+        for part in term.split("+") if "+" in term and len(term) > 1 else [term]:
+            # "A+B" combinations in the lists: each part alone is weaker evidence.
+            part = canonical(part.strip())
+            if part:
+                out.append((part, w if "+" not in term else w / 2))
+    return out
+
+
+@lru_cache(maxsize=1)
+def shipped_matcher() -> WordMatcher:
+    terms: list[_Term] = []
+    for name, category, weight in SHIPPED_LISTS:
+        own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
+        for term, w in _read_list(DATA / name, weight):
+            terms.append(_Term(term, category, w, not own))
+    return WordMatcher(terms)
+
+
+@lru_cache(maxsize=1)
+def shipped_bad_domains() -> frozenset[str]:
+    out: set[str] = set()
+    for name in DOMAIN_LISTS:
+        for term, _ in _read_list(DATA / name, 1.0):
+            out.add(term.removeprefix("www."))
+    return frozenset(out)
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+def _domain_allowed(domain: str, allowed: frozenset[str]) -> bool:
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in allowed for i in range(len(parts) - 1))
+
+
+def _url_domain(token: str) -> tuple[str, str] | None:
+    """('example.com', 'example.com/path') for a token that is a URL or a bare domain, else None."""
+    t = token
+    for prefix in ("https://", "http://", "hxxps://", "hxxp://"):
+        if t.startswith(prefix):
+            t = t[len(prefix):]
+            break
+    host = t.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "@" in host:
+        return None  # e-mail addresses are contacts, not links
+    host = host.split(":", 1)[0].strip(".-")
+    if "." not in host:
+        return None
+    labels = host.split(".")
+    if any(not label for label in labels):
+        return None
+    tld = labels[-1]
+    if tld not in TLDS or not labels[-2] or labels[-2].isdigit() and len(labels) == 2:
+        # "1.5.com"? "3.cn"? numbers-only second level are prices/versions, not sites.
+        if not (tld in TLDS and token.startswith(("http", "www."))):
+            return None
+    if host.startswith("www."):
+        host = host[4:]
+    return host, t
+
+
+class RuleEngine:
+    """Compiled rules of one group. Build with `RuleEngine.for_settings(settings.rules)` (cached)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.allowed_domains = frozenset(d.lower().removeprefix("www.") for d in settings.allowed_domains)
+        self.blocked_domains = frozenset(d.lower().removeprefix("www.") for d in settings.blocked_domains)
+        self.allowed_words = frozenset(squeeze(canonical(w)) for w in settings.allowed_words)
+        self.shipped = shipped_matcher() if settings.shipped_lists else None
+        custom = [_Term(canonical(w), "custom", 1.0, False) for w in settings.words]
+        self.custom = WordMatcher(custom) if custom else None
+        self.regexes = [re.compile(p, re.IGNORECASE) for p in settings.regexes]
+        self.bad_domains = shipped_bad_domains() if settings.shipped_lists else frozenset()
+        self.classifier = None
+        if settings.classifier:
+            from handlers.rules.classifier import load
+
+            self.classifier = load(settings.classifier)
+
+    @staticmethod
+    def for_settings(settings) -> "RuleEngine":
+        return _engine_cached(settings.model_dump_json())
+
+    def check(self, subject: Subject) -> Verdict:
+        s = self.settings
+        raw = subject.text
+        if len(raw) > MAX_SCAN:
+            raw = raw[: MAX_SCAN // 2] + "\n" + raw[-MAX_SCAN // 2:]
+        views = normalize(raw)
+        verdict = Verdict(threshold=s.threshold * (s.newcomer_factor if subject.newcomer else 1.0))
+        verdict.work += len(raw) * 4  # canonical, squeeze, skeleton, invisible scan
+        hits: list[Hit] = []
+        disabled = set(s.disabled_categories)
+
+        if views.had_invisible and _WORDY.search(views.text):
+            hits.append(Hit("invisible_chars", "ads", 0.4, "zero-width/invisible characters"))
+
+        hits += self._links(views, subject, verdict)
+        hits += self._structure(views, verdict)
+        hits += self._contacts(views, subject, verdict)
+        for card in subject.card_kinds:
+            if card in ("miniprogram", "link_card", "game"):
+                hits.append(Hit("miniprogram_card", "miniprogram", 1.0, f"[{card}]"))
+            elif card == "contact":
+                hits.append(Hit("contact_card", "contact", 1.0, "[contact card]"))
+        for qr in subject.qr_texts:
+            hits += self._qr(qr, subject, verdict)
+
+        shipped_score = 0.0
+        if self.shipped is not None:
+            verdict.work += len(views.squeezed) + len(views.text)
+            for key, term in self.shipped.find(views):
+                if key in self.allowed_words:
+                    continue
+                prefix = "words" if term.shipped else "phrase"
+                hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
+        if self.custom is not None:
+            verdict.work += len(views.squeezed) + len(views.text)
+            for key, term in self.custom.find(views):
+                hits.append(Hit("custom_word", "custom", 1.0, term.term))
+        for pattern in self.regexes:
+            verdict.work += len(views.text)
+            m = pattern.search(views.text)
+            if m:
+                hits.append(Hit("custom_regex", "custom", 1.0, m.group(0)[:80] or pattern.pattern))
+
+        if self.classifier is not None and raw:
+            verdict.work += 3 * min(len(raw), 512)
+            p = self.classifier.probability(raw)
+            if p >= 0.5:
+                hits.append(Hit("classifier", "ads", round(s.classifier_weight * p, 3), f"p={p:.2f}"))
+        if subject.links_allowed:
+            disabled.add("link")
+        hits = [h for h in hits if h.category not in disabled]
+        score = 0.0
+        for h in hits:
+            if h.rule.startswith("words:"):
+                shipped_score += h.weight
+            else:
+                score += h.weight
+        score += min(shipped_score, SHIPPED_WORDS_CAP)
+        verdict.hits = hits
+        verdict.score = round(score, 6)
+        return verdict
+
+    # --- text structure ----------------------------------------------------------------------
+    def _structure(self, views: Views, verdict: Verdict) -> list[Hit]:
+        """Signals of how a message is written rather than what it says: hanzi outside everyday
+        GB2312 (火星文 written to dodge word filters), a phrase repeated three times in a row."""
+        hits: list[Hit] = []
+        text = views.text
+        verdict.work += len(text) + min(len(views.squeezed), 240) * 12
+        rare, total = rare_hanzi(text)
+        if rare >= 3 and total and rare / total >= 0.2:
+            weight = 1.0 if rare >= 5 and rare / total >= 0.35 else 0.5
+            hits.append(Hit("rare_hanzi", "ads", weight, f"{rare} of {total} hanzi are rare variants"))
+        sq = views.squeezed[:240]
+        verdict.work += len(sq) * len(_AD_SHAPES)
+        for pattern, weight, label in _AD_SHAPES:
+            if pattern.search(sq):
+                hits.append(Hit("ad_shape", "ads", weight, label))
+        m = _INTERLEAVED.search(text[:512])
+        if m:
+            hits.append(Hit("interleaved", "ads", 0.5, m.group(0)[:40]))
+        m = _REPEAT_UNIT.search(views.squeezed[:240])
+        if m and len(set(m.group(1))) >= 2 and not m.group(1).isascii():
+            hits.append(Hit("repeated_phrase", "ads", 0.3, m.group(1)))
+        return hits
+
+    # --- links -------------------------------------------------------------------------------
+    def _links(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
+        hits: list[Hit] = []
+        text = views.text
+        verdict.work += len(text)
+        seen: set[str] = set()
+        for m in _TOKEN.finditer(text):
+            token = m.group(0).rstrip(".,;:!?)]}>'\"-")
+            verdict.work += len(token)
+            if "." not in token:
+                continue
+            hit = self._judge_url(token)
+            if hit and hit.evidence not in seen:
+                seen.add(hit.evidence)
+                hits.append(hit)
+        verdict.work += len(views.squeezed)
+        for m in _DOT_WORD.finditer(views.squeezed):
+            host = m.group(0).replace("点", ".").replace("dot", ".")
+            if not _domain_allowed(host, self.allowed_domains):
+                hits.append(Hit("link", "link", 1.0, m.group(0)))
+        sq = views.squeezed
+        if "小程序://" in text:  # a shared mini-program path (#小程序://…)
+            hits.append(Hit("miniprogram", "miniprogram", 1.0, "小程序://"))
+        for word in MINIPROGRAM_WORDS:
+            if word in sq:
+                weight = 1.0 if word in ("砍一刀", "帮我砍", "帮砍") else 0.5
+                hits.append(Hit("miniprogram", "miniprogram", weight, word))
+        return hits
+
+    def _judge_url(self, token: str) -> Hit | None:
+        for pattern in INVITE_PATTERNS:
+            if pattern in token:
+                if _domain_allowed(pattern.split("/", 1)[0], self.allowed_domains) and pattern not in ("t.me/+", "t.me/joinchat"):
+                    return None
+                return Hit("invite", "invite", 1.0, token[:120])
+        parsed = _url_domain(token)
+        if parsed is None:
+            return None
+        host, rest = parsed
+        if host in self.blocked_domains or _domain_allowed(host, self.blocked_domains):
+            return Hit("blocked_domain", "link", 1.0, token[:120])
+        if _domain_allowed(host, self.allowed_domains):
+            return None
+        if host in SHORTENERS:
+            return Hit("shortlink", "link", 1.0, token[:120])
+        if any(host == d or host.endswith("." + d) for d in MINIPROGRAM_DOMAINS):
+            return Hit("miniprogram_link", "miniprogram", 1.0, token[:120])
+        if host in self.bad_domains:
+            return Hit("bad_domain", "link", 1.0, token[:120])
+        return Hit("link", "link", 1.0, token[:120])
+
+    # --- contacts ----------------------------------------------------------------------------
+    def _contacts(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
+        hits: list[Hit] = []
+        sq, text, digits = views.squeezed, views.text, views.digits
+        verdict.work += 3 * len(sq) + 3 * len(text) + len(digits)
+        cues = list(dict.fromkeys(m.group(0) for m in _CUES.finditer(sq)))
+        if "🐧" in text or _PLUS_V.search(text):
+            cues.append("🐧" if "🐧" in text else "+v")
+        strong_cue = any(c not in _GENERIC for c in cues)
+
+        # Numbers: phones alone; QQ-like runs with a cue.
+        phones, runs = [], []
+        for m in _DIGIT_RUN.finditer(digits):
+            run = m.group(0)
+            mobile = _MOBILE.match(run)
+            if mobile:
+                phones.append(mobile.group(1))
+            elif len(run) <= 20 and not _ROUND.match(run):
+                runs.append(run)
+        for phone in phones[:3]:
+            hits.append(Hit("phone", "contact", 1.0, phone))
+        ids: list[str] = []
+        for m in _LATIN_ID.finditer(text):
+            word = m.group(0)
+            if any(ch.isdigit() for ch in word) and not word.isdigit():
+                ids.append(word)
+        codes = [m.group(0) for m in _CODE_ID.finditer(sq)]
+
+        handles = []
+        for m in _HANDLE.finditer(text):
+            name = m.group(1)
+            if name in subject.known_handles:
+                continue
+            handles.append(name)
+        for email in _EMAIL.findall(text)[:2]:
+            hits.append(Hit("email", "contact", 1.0, email))
+
+        if handles:
+            weight = 1.0 if (cues or any(h.endswith("bot") for h in handles)) else 0.5
+            hits.append(Hit("handle", "contact", weight, "@" + handles[0]))
+        # Homophones spammers write for 微/V and Q/扣 (喂心, 伽韦, +口 …): a cue only next to an ID.
+        homophone = _HOMOPHONE_NEAR_ID.search(sq)
+        evidence_id = (codes or runs or ids or [""])[0]
+        if cues and all(c in TG_CUES for c in cues) and not homophone:
+            # 飞机/电报 are also planes and telegrams: only a handle or a Latin ID makes them a contact.
+            evidence_id = next((i for i in ids if not _CODE_ID.fullmatch(i)), "")
+        if cues or homophone:
+            cue = cues[0] if cues else homophone.group(0)
+            if evidence_id and (strong_cue or homophone):
+                hits.append(Hit("contact", "contact", 1.0, f"{cue} {evidence_id}"))
+            elif evidence_id:
+                hits.append(Hit("contact", "contact", 0.8, f"{cue} {evidence_id}"))
+            elif strong_cue:
+                hits.append(Hit("contact_cue", "contact", 0.4, cue))
+            elif cues:
+                hits.append(Hit("contact_cue", "contact", 0.2, cue))
+        elif evidence_id:
+            # An ID-like token alone: a product code, an order number … or a disguised contact.
+            weight = 0.6 if codes else 0.5 if runs and not phones else 0.4
+            hits.append(Hit("id_like", "contact", weight, evidence_id))
+        # Decorations spammers use to break filters; harmless alone.
+        raw = views.raw
+        deco = 0.0
+        if _RUNES.search(raw):
+            deco += 0.4
+        if "☎" in raw or "✆" in raw:
+            deco += 0.4
+        if "+" in text and evidence_id:
+            deco += 0.3
+        name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
+        if name:
+            hits.append(Hit("look_at_name", "contact", 0.7, name.group(0)))
+        elif _NAME_CUE.search(sq):
+            deco += 0.3
+        if _REPEAT_DIGIT.search(digits):
+            deco += 0.2
+        styled = len(_STYLED.findall(raw[:512]))
+        if styled:
+            deco += 0.3
+        if styled >= 3 and evidence_id and (not evidence_id.isdigit() or len(evidence_id) >= 7):
+            # The ID itself written in styled letters (𝐇𝕌𝐗457, ＵＸ４４４１): a disguised contact.
+            hits.append(Hit("styled_id", "contact", 0.5, evidence_id))
+        if deco:
+            hits.append(Hit("disguise", "ads", min(deco, 0.6), "decorated/disguised text"))
+        return hits
+
+    def _qr(self, content: str, subject: Subject, verdict: Verdict) -> list[Hit]:
+        views = normalize(content[:MAX_SCAN])
+        verdict.work += len(content[:MAX_SCAN]) * 4
+        found = self._links(views, subject, verdict) + self._contacts(views, subject, verdict)
+        out = []
+        for h in found:
+            if h.weight >= 1.0 or content.lower().startswith(("http", "weixin://", "wxp://")):
+                out.append(Hit(f"qr_{h.rule}", "qr", 1.0, h.evidence))
+        if not out and content.lower().startswith(("weixin://", "wxp://", "https://u.wechat.com", "https://weixin.qq.com/g/")):
+            out.append(Hit("qr_wechat", "qr", 1.0, content[:120]))
+        return out
+
+
+@lru_cache(maxsize=256)
+def _engine_cached(settings_json: str) -> RuleEngine:
+    from handlers.rules.settings import RulesSettings
+
+    return RuleEngine(RulesSettings.model_validate_json(settings_json))
+
+
+def decode_qr(data: bytes) -> list[str]:
+    """Texts of the QR codes (and other barcodes) in an image. Raises ValueError on a file that
+    is not a readable image."""
+    import io
+
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            image = image.convert("RGB")
+            if max(image.size) > 2000:
+                image.thumbnail((2000, 2000))
+            results = zxingcpp.read_barcodes(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image: {exc}") from None
+    return [r.text for r in results if r.text]

@@ -1,0 +1,177 @@
+"""Text normaliser: the views of a message the detectors read.
+
+Spammers dodge filters with zero-width characters, full-width and mathematical letters (𝐇𝕌𝐗),
+Cyrillic look-alikes, digits split by spaces or punctuation or written as ⓿➃肆 or emoji, traditional
+characters and 點com. `normalize(text)` undoes those tricks and returns `Views`:
+
+- `text`: invisible characters removed, NFKC, lower case, traditional → simplified (`canonical`)
+- `squeezed`: `text` with look-alike letters mapped to Latin and every separator, space, emoji and
+  decoration removed ("加 V·信" → "加v信")
+- `digits`: a digit skeleton: digit-like characters become ASCII digits, separators inside a run of
+  digits vanish, look-alike letters between digits count as digits, anything else breaks the run
+  ("1З8 0O13-8000" → "13800138000")
+
+Every step is a translate table or a linear regex, so the work is linear in the message length.
+`canonical` is idempotent and never raises (property-tested).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+
+_T2S = opencc.OpenCC("t2s")
+
+# Invisible and decorating characters: zero-width, bidi controls, BOM, soft hyphen, variation
+# selectors, tags, combining marks used as underlines/strike-throughs (链͟游͟), keycap enclosers.
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\U000e0000-\U000e0fff\U0001d173-\U0001d17a]"
+)
+
+# Letters that look like Latin ones (Cyrillic, Greek, others seen in spam) → Latin.
+_LOOKALIKE_LATIN = {
+    "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "н": "h", "і": "i", "ј": "j", "к": "k", "м": "m",
+    "о": "o", "р": "p", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j", "ɡ": "g", "ı": "i", "ʏ": "y", "ᴠ": "v", "ᴡ": "w",
+    "ⅴ": "v", "ⅹ": "x", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
+}
+
+# Characters that stand for digits in spam but that NFKC leaves alone or maps to letters.
+_DIGIT_WORDS = {
+    "〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7",
+    "八": "8", "九": "9", "壹": "1", "贰": "2", "叁": "3", "肆": "4", "伍": "5", "陆": "6", "柒": "7",
+    "捌": "8", "玖": "9", "幺": "1", "两": "2",
+}
+# Look-alikes that count as digits only between digits ("1З8", "0O1", "2⦿48").
+_DIGIT_LOOKALIKES = {
+    "o": "0", "з": "3", "б": "6", "⦿": "0", "⊙": "0", "○": "0", "◯": "0", "●": "0", "θ": "0",
+    "l": "1", "|": "1", "ǀ": "1", "z": "2", "ʒ": "3", "s": "5", "g": "9", "q": "9", "b": "6",
+}
+
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+SEP = "_"  # class marker in the digit skeleton for a separator
+BREAK = " "
+
+
+def _is_cjk(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+class _LazyTable(dict):
+    """A str.translate table computed per character on first sight, then served from C."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, cp: int):
+        value = self._fn(chr(cp))
+        self[cp] = value
+        return value
+
+
+def _squeeze_char(ch: str) -> str | None:
+    if ch in _LOOKALIKE_LATIN:
+        return _LOOKALIKE_LATIN[ch]
+    cp = ord(ch)
+    if 0x16A0 <= cp <= 0x16FF:  # runes are used as decorations (ᚰ ᛀ ᚠ)
+        return None
+    cat = unicodedata.category(ch)
+    if cat[0] == "L" or cat == "Nd":
+        return ch
+    return None
+
+
+def _digit_char(ch: str) -> str:
+    if "0" <= ch <= "9":
+        return ch
+    if ch in _DIGIT_WORDS:
+        return _DIGIT_WORDS[ch]
+    if ch in _DIGIT_LOOKALIKES:
+        return chr(0xE000 + int(_DIGIT_LOOKALIKES[ch]))  # resolved later, only between digits
+    digit = unicodedata.digit(ch, None)
+    if digit is not None:
+        return str(digit)
+    cp = ord(ch)
+    cat = unicodedata.category(ch)
+    if 0x16A0 <= cp <= 0x16FF or cat[0] in "PSZ" or ch in "\n\t\r":
+        return SEP
+    return BREAK
+
+
+_SQUEEZE_TABLE = _LazyTable(_squeeze_char)
+_DIGIT_TABLE = _LazyTable(_digit_char)
+
+_SEP_BETWEEN = re.compile(r"(?<=[0-9\ue000-\ue009])_+(?=[0-9\ue000-\ue009])")
+_LOOKALIKE_IN_RUN = re.compile(r"(?<=[0-9])[\ue000-\ue009]+(?=[0-9])")
+_LEFTOVER = re.compile(r"[_\ue000-\ue009]+")
+
+
+def _canon_once(text: str) -> str:
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE.sub("", text)
+    text = text.lower()
+    text = _T2S.convert(text)
+    return text
+
+
+def canonical(text: str) -> str:
+    """Invisible characters removed, NFKC, lower case, simplified script. Idempotent."""
+    if not isinstance(text, str):
+        text = str(text)
+    # Surrogates (from broken decoders) cannot be encoded for OpenCC: drop them.
+    text = _SURROGATES.sub("", text)
+    out = _canon_once(text)
+    if out == text:
+        return out  # nothing to change: already a fixed point
+    for _ in range(4):  # a step can expose work for another (e.g. NFKC yielding a combining mark)
+        again = _canon_once(out)
+        if again == out:
+            break
+        out = again
+    return out
+
+
+def squeeze(text: str) -> str:
+    return text.translate(_SQUEEZE_TABLE)
+
+
+def digit_skeleton(text: str) -> str:
+    mapped = text.translate(_DIGIT_TABLE)
+    mapped = _SEP_BETWEEN.sub("", mapped)
+    mapped = _LOOKALIKE_IN_RUN.sub(lambda m: "".join(str(ord(c) - 0xE000) for c in m.group()), mapped)
+    return _LEFTOVER.sub(BREAK, mapped)
+
+
+@dataclass(frozen=True)
+class Views:
+    raw: str
+    text: str
+    squeezed: str
+    digits: str
+
+    @property
+    def had_invisible(self) -> bool:
+        return bool(_INVISIBLE.search(self.raw))
+
+
+@lru_cache(maxsize=4096)
+def normalize(raw: str) -> Views:
+    text = canonical(raw)
+    return Views(raw=raw, text=text, squeezed=squeeze(text), digits=digit_skeleton(text))
+
+
+def is_cjk_char(ch: str) -> bool:
+    return _is_cjk(ord(ch))

@@ -1,0 +1,113 @@
+"""Repository functions of the rules feature. Each takes an AsyncSession; none commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignore
+from storage.models import Member
+from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
+
+
+async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
+    await session.execute(
+        insert_ignore(session, RulesMemberState, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now},
+                      ["chat_id", "user_id"])
+    )
+    row = await session.get(RulesMemberState, (chat_id, user_id), populate_existing=True)
+    assert row is not None
+    return row
+
+
+async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> None:
+    """The member joined (again): their first messages from now on are a newcomer's."""
+    row = await _state(session, chat_id, user_id, now)
+    row.joined_at, row.since, row.messages = now, now, 0
+    await session.flush()
+
+
+async def count_message(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
+    """Count one more message of the member; returns their state (messages since joining, joined_at)."""
+    row = await _state(session, chat_id, user_id, now)
+    row.messages += 1
+    await session.flush()
+    return row
+
+
+async def active_strikes(session: AsyncSession, chat_id: int, user_id: str, since: datetime) -> list[RulesStrike]:
+    query = (
+        select(RulesStrike)
+        .where(RulesStrike.chat_id == chat_id, RulesStrike.user_id == user_id, RulesStrike.at >= since,
+               RulesStrike.cleared_at.is_(None))
+        .order_by(RulesStrike.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def add_strike(session: AsyncSession, *, chat_id: int, user_id: str, at: datetime, rule: str, category: str,
+                     action: str, audit_id: int | None) -> RulesStrike:
+    strike = RulesStrike(chat_id=chat_id, user_id=user_id, at=at, rule=rule, category=category, action=action,
+                         audit_id=audit_id)
+    session.add(strike)
+    await session.flush()
+    return strike
+
+
+async def clear_strikes(session: AsyncSession, strike_ids: list[int], by: str, at: datetime) -> int:
+    if not strike_ids:
+        return 0
+    result = await session.execute(
+        update(RulesStrike).where(RulesStrike.id.in_(strike_ids), RulesStrike.cleared_at.is_(None))
+        .values(cleared_at=at, cleared_by=by)
+    )
+    return result.rowcount or 0
+
+
+async def strikes_of_audit(session: AsyncSession, audit_id: int) -> list[RulesStrike]:
+    return list(await session.scalars(select(RulesStrike).where(RulesStrike.audit_id == audit_id)))
+
+
+async def add_notice(session: AsyncSession, *, chat_id: int, platform: str, external_chat_id: str, message_id: str,
+                     delete_at: datetime) -> None:
+    session.add(RulesNotice(chat_id=chat_id, platform=platform, external_chat_id=external_chat_id,
+                            message_id=message_id, delete_at=delete_at))
+    await session.flush()
+
+
+async def due_notices(session: AsyncSession, now: datetime, limit: int = 100) -> list[RulesNotice]:
+    query = (
+        select(RulesNotice).where(RulesNotice.done_at.is_(None), RulesNotice.delete_at <= now)
+        .order_by(RulesNotice.delete_at).limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def pending_notices(session: AsyncSession, chat_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(RulesNotice).where(RulesNotice.chat_id == chat_id, RulesNotice.done_at.is_(None))
+    ) or 0)
+
+
+async def find_member(session: AsyncSession, chat_id: int, name: str) -> Member | None:
+    """A member of the chat by user id or @username (case-insensitive)."""
+    name = name.strip()
+    by_id = await session.scalar(select(Member).where(Member.chat_id == chat_id, Member.user_id == name))
+    if by_id is not None:
+        return by_id
+    username = name.removeprefix("@").lower()
+    return await session.scalar(
+        select(Member).where(Member.chat_id == chat_id, func.lower(Member.username) == username).limit(1)
+    )
+
+
+async def known_usernames(session: AsyncSession, chat_id: int, names: list[str]) -> set[str]:
+    if not names:
+        return set()
+    lowered = [n.lower() for n in names]
+    rows = await session.scalars(
+        select(func.lower(Member.username)).where(Member.chat_id == chat_id, func.lower(Member.username).in_(lowered))
+    )
+    return {r for r in rows if r}
