@@ -29,6 +29,15 @@ def lines(path: Path, label: str) -> list[tuple[str, str]]:
     return [(label, line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def split(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(dev 80%, held-out 20%) of a labelled set, shuffled with a fixed seed."""
+    import random
+
+    rows = list(rows)
+    random.Random(1).shuffle(rows)
+    return rows[len(rows) // 5:], rows[: len(rows) // 5]
+
+
 def judge(rows: list[tuple[str, str]], settings) -> list[tuple[str, dict]]:
     results = moderate_texts([text for _, text in rows], settings)
     return [(label, result) for (label, _), result in zip(rows, results)]
@@ -60,7 +69,8 @@ def report(name: str, judged: list[tuple[str, dict]], show: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--show", type=int, default=0, help="print this many false positives/negatives")
+    parser.add_argument("--show", type=int, default=0,
+                        help="print this many false positives/negatives (of zh-tg-train.csv: from the dev 80%% only)")
     parser.add_argument("--no-classifier", action="store_true", help="skip the operator-classifier experiment")
     args = parser.parse_args()
     data = Path(args.data) / "spam"
@@ -68,7 +78,13 @@ def main() -> int:
         print(f"no data at {data}", file=sys.stderr)
         return 2
     settings = default_settings()
-    report("zh-tg-train.csv (goal: precision >= 0.98, recall >= 0.85)", judge(labelled_csv(data / "zh-tg-train.csv"), settings), args.show)
+    report("zh-tg-train.csv (goal: precision >= 0.98, recall >= 0.85)", judge(labelled_csv(data / "zh-tg-train.csv"), settings), 0)
+    # The split every rules developer works on: the word lists and signals are written looking only
+    # at the 80% "dev" part (`--show` prints misses from it alone); the 20% held-out part is never
+    # looked at and is the figure to decide on. Same seed as the classifier experiment below.
+    dev, held = split(labelled_csv(data / "zh-tg-train.csv"))
+    report("zh-tg-train.csv dev 80% (the part rules are written from)", judge(dev, settings), args.show)
+    report("zh-tg-train.csv held-out 20% (never looked at; decide on this)", judge(held, settings), 0)
     sms = [(label, text) for label, text in labelled_csv(data / "zh-sms-10k.csv")]
     report("zh-sms-10k.csv (goal: ham FP <= 0.5%)", judge(sms, settings), args.show)
     tg_ham = lines(data / "tg-spam-ham-samples.txt", "ham")
@@ -84,19 +100,15 @@ def main() -> int:
     if not args.no_classifier:
         # What an operator who trains the optional classifier (`qunzhu rules-train`) on this corpus
         # gets: trained on 80% of zh-tg-train.csv, judged on the other 20% (no weights ship).
-        import random
         import tempfile
 
         from handlers.rules.classifier import save, train
         from handlers.rules.settings import RulesSettings
 
-        rows = labelled_csv(data / "zh-tg-train.csv")
-        random.Random(1).shuffle(rows)
-        held, rest = rows[: len(rows) // 5], rows[len(rows) // 5:]
+        rest, held = split(labelled_csv(data / "zh-tg-train.csv"))
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "model.json")
             save(train(rest), path)
-            report("zh-tg-train.csv held-out 20%, rules alone", judge(held, settings), 0)
             with_model = RulesSettings(classifier=path)
             report("zh-tg-train.csv held-out 20%, rules + classifier trained on the other 80%", judge(held, with_model), 0)
             report("zh-sms-10k.csv, rules + that classifier", judge(sms, with_model), 0)

@@ -81,8 +81,7 @@ class Context:
 
     def can(self, capability: Capability) -> bool:
         """Whether the platform can do this *in this chat* (see BasePlatform.can_in)."""
-        can_in = getattr(self.platform, "can_in", None)
-        return can_in(self.chat, capability) if can_in else self.platform.can(capability)
+        return self.platform.can_in(self.chat, capability)
 
     def stop(self) -> None:
         self.stopped = True

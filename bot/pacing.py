@@ -28,6 +28,7 @@ class RateLimiter:
         self._sleep = sleep or asyncio.sleep
         self._stamps: dict[str, list[float]] = {}
         self._overall: list[float] = []
+        self._scheduled = 0.0  # when the next send is due once the overall limit is being spread
         self._lock = asyncio.Lock()
 
     def _delay(self, key: str, now: float) -> float:
@@ -38,19 +39,21 @@ class RateLimiter:
         if len(stamps) >= self.rate:
             delay = max(delay, stamps[0] + self.per - now)
         if self.overall_rate:
-            # The bot-wide window is kept 5 % (at most 50 ms) longer than the platform's: the server
+            # The bot-wide window is kept 3 % (at most 30 ms) longer than the platform's: the server
             # counts arrivals, and a request that left first but arrived late (a new connection)
             # would otherwise make 31 in one second there, which Telegram answers with 429.
-            window = self.overall_per + min(0.05, self.overall_per * 0.05)
+            window = self.overall_per + min(0.03, self.overall_per * 0.03)
             while self._overall and self._overall[0] <= now - window:
                 self._overall.pop(0)
             if len(self._overall) >= self.overall_rate:
                 delay = max(delay, self._overall[0] + window - now)
             if len(self._overall) >= max(1, self.overall_rate // 6):
                 # Past a sixth of the overall limit, spread the rest evenly (30/s → one send every
-                # 35 ms) instead of back to back, so a large fan-out never bunches up at the limit
-                # (bench/columns_fanout.py). Below that, a reply still goes out at once.
-                delay = max(delay, self._overall[-1] + window / self.overall_rate - now)
+                # 34 ms, on a schedule that absorbs a few ms of event-loop lateness) instead of back
+                # to back, so a large fan-out never bunches up at the limit (bench/columns_fanout.py).
+                # Below that, a reply still goes out at once.
+                interval = window / self.overall_rate
+                delay = max(delay, self._scheduled - interval / 2 - now)
         return delay
 
     def would_wait(self, key: str = "") -> float:
@@ -69,5 +72,7 @@ class RateLimiter:
                     self._stamps[key].append(now)
                     if self.overall_rate:
                         self._overall.append(now)
+                        window = self.overall_per + min(0.03, self.overall_per * 0.03)
+                        self._scheduled = max(self._scheduled, now) + window / self.overall_rate
                     return
             await self._sleep(delay)

@@ -4,6 +4,7 @@ in `qunzhu console`; the demo and most handler tests drive it from code."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 from collections.abc import Callable
@@ -82,6 +83,7 @@ class ConsolePlatform(BasePlatform):
         self.files: dict[str, bytes] = {}
         self._ids = itertools.count(1)
         self._callbacks = itertools.count(1)
+        self._pending: set[asyncio.Future] = set()
         cfg = app.config.console
         self.default_chat = ChatRef(PLATFORM, cfg.chat_id, cfg.chat_title)
         self.admins = set(cfg.admins)
@@ -134,6 +136,27 @@ class ConsolePlatform(BasePlatform):
         return str(next(self._ids))
 
     # --- what members do (REPL, demo, tests) -------------------------------------------------
+    async def _deliver(self, event) -> "DispatchResult":
+        result = await self.app.dispatch(event)
+        await self.settle()
+        return result
+
+    async def settle(self) -> None:
+        """Wait for the events the platform itself raised (a removed member's leave) to be handled."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def _raise_left(self, chat: ChatRef, user: UserRef) -> None:
+        # Like Telegram's chat_member update after a ban: the leave arrives as its own event, later
+        # (dispatching it inline would wait on the lock of the chat whose handler is removing them).
+        bot = UserRef(PLATFORM, "bot", name=self.app.config.bot.name, is_bot=True)
+        task = asyncio.ensure_future(self.app.dispatch(MemberLeft(chat, user, self.app.clock.now(), removed_by=bot)))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def stop(self) -> None:
+        await self.settle()
+
     async def join(self, name: str, *, chat_id: str | None = None, invited_by: str | None = None) -> "DispatchResult | None":
         chat = self.chat(chat_id)
         user = self.user(name)
@@ -146,14 +169,14 @@ class ConsolePlatform(BasePlatform):
         chat.members[name].pending_request = False
         self._emit(f"[{chat.ref.title}] ➕ {name} joined")
         inviter = self.user(invited_by) if invited_by else None
-        return await self.app.dispatch(MemberJoined(chat.ref, user, self.app.clock.now(), invited_by=inviter))
+        return await self._deliver(MemberJoined(chat.ref, user, self.app.clock.now(), invited_by=inviter))
 
     async def request_join(self, name: str, *, chat_id: str | None = None) -> "DispatchResult":
         chat = self.chat(chat_id)
         user = self.user(name)
         chat.members.setdefault(name, ConsoleMember(user, present=False)).pending_request = True
         self._emit(f"[{chat.ref.title}] ✋ {name} asks to join")
-        return await self.app.dispatch(JoinRequested(chat.ref, user, self.app.clock.now()))
+        return await self._deliver(JoinRequested(chat.ref, user, self.app.clock.now()))
 
     async def leave(self, name: str, *, chat_id: str | None = None) -> "DispatchResult | None":
         chat = self.chat(chat_id)
@@ -162,7 +185,7 @@ class ConsolePlatform(BasePlatform):
             return None
         member.present = False
         self._emit(f"[{chat.ref.title}] ➖ {name} left")
-        return await self.app.dispatch(MemberLeft(chat.ref, member.user, self.app.clock.now()))
+        return await self._deliver(MemberLeft(chat.ref, member.user, self.app.clock.now()))
 
     async def say(
         self,
@@ -208,7 +231,7 @@ class ConsolePlatform(BasePlatform):
                 chat.ref, user, now, message_id=message_id, text=text, media=media,
                 forwarded_from=forwarded_from, reply_to=reply_to,
             )
-        return message_id, await self.app.dispatch(event)
+        return message_id, await self._deliver(event)
 
     async def post_photo(self, name: str, photo: bytes, *, caption: str = "", chat_id: str | None = None):
         file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
@@ -223,7 +246,7 @@ class ConsolePlatform(BasePlatform):
         chat = self.chat(message.chat_id)
         user = chat.members.get(name, ConsoleMember(self.user(name))).user
         self._emit(f"[{chat.ref.title}] 👆 {name} pressed [{button.text}] on #{message_id}")
-        return await self.app.dispatch(
+        return await self._deliver(
             ButtonPressed(chat.ref, user, self.app.clock.now(), message_id=message_id, data=button.data,
                           callback_id=f"cb{next(self._callbacks)}")
         )
@@ -294,11 +317,15 @@ class ConsolePlatform(BasePlatform):
             raise ActionFailed("not_found", f"{user.id} is not in the group")
         member.present = False
         self._emit(f"[{self._title(chat.id)}] 👢 {user.id} removed (may rejoin)")
+        self._raise_left(self.chat(chat.id).ref, member.user)
 
     async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
         self.require(Capability.BAN)
         member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user))
+        was_present = member.present
         member.present, member.banned = False, True
+        if was_present:
+            self._raise_left(self.chat(chat.id).ref, member.user)
         self._emit(f"[{self._title(chat.id)}] ⛔ {user.id} banned" + (f" until {until:%Y-%m-%d}" if until else ""))
 
     async def unban(self, chat: ChatRef, user: UserRef) -> None:

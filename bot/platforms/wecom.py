@@ -219,6 +219,11 @@ class WecomPlatform(BasePlatform):
             await self._runner.cleanup()
             self._runner = None
         await self.drain(timeout=10)
+        if self._tasks:
+            log.warning("WeCom: %d callbacks or queued messages were still waiting at shutdown and are dropped", len(self._tasks))
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -524,6 +529,10 @@ class WecomPlatform(BasePlatform):
         return group
 
     async def _remember(self, chat_id: str, info: ChatInfo, *, persist_later: bool = False) -> None:
+        before = self._info.get(chat_id)
+        if info.kind in ("customer", "app") and (before is None or before.kind != info.kind):
+            hint = "" if info.kind == "app" or chat_id in self.cfg.robots else f'; to post into it, add its robot key as [wecom] robots."{chat_id}"'
+            log.info("WeCom %s group %s (%s), owner %s%s", info.kind, chat_id, info.name or "no name", info.owner or "?", hint)
         self._info[chat_id] = info
         if persist_later:
             # Called while a handler's transaction is open (SQLite allows one writer): store afterwards.

@@ -86,7 +86,7 @@ class Scope:
         return t(self.lang, key, **values)
 
     def can(self, capability: Capability) -> bool:
-        return self.platform.can(capability)
+        return self.platform.can_in(self.chat, capability)
 
     def user(self, member: Member) -> UserRef:
         return UserRef(self.chat_row.platform, member.user_id, name=member.display_name, username=member.username)

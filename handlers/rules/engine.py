@@ -44,6 +44,7 @@ SHIPPED_LISTS: tuple[tuple[str, str, float], ...] = (
     ("qunzhu/jobs.txt", "fraud", 0.5),
     ("qunzhu/services.txt", "ads", 0.5),
     ("qunzhu/drugs.txt", "ads", 0.5),
+    ("qunzhu/doxxing.txt", "fraud", 0.5),
     ("fwwdn-sensitive-stop-words/广告.txt", "ads", 0.15),
     ("konsheng-sensitive-lexicon/广告类型.txt", "ads", 0.15),
     ("fwwdn-sensitive-stop-words/色情类.txt", "porn", 0.15),
@@ -103,7 +104,7 @@ _DIGIT_RUN = re.compile(r"[0-9]{5,}")
 _LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
 _CODE_ID = re.compile(r"(?<![a-z])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
-_HOMO = "(?:喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|筘|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
+_HOMO = "(?:喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
 _SELL = "[片篇盘卖]"
 _IDISH = r"(?:[a-z]{1,5}[0-9]{3,12}|[0-9]{5,20})"
 _CODE = r"(?:[a-z]{1,5}[0-9]{3,12})"
@@ -113,13 +114,21 @@ _HOMOPHONE_NEAR_ID = re.compile(
     f"{_HOMO}[^0-9]{{0,3}}{_IDISH}|{_IDISH}.{{0,3}}?{_HOMO}"
     f"|{_SELL}[^0-9]{{0,2}}{_CODE}|{_CODE}.{{0,2}}?{_SELL}"
 )
+# "加：3057909741", "加 w1786500633": 加 (add) right before a long number.
+_ADD_ID = re.compile(r"加[a-z]?([0-9]{6,12})(?![0-9个元块字万次人分米千百亿倍])")  # on the squeezed view
 _RUNES = re.compile("[\u16a0-\u16ff]")
+_SPAM_RUNES = re.compile("[\u16a1-\u16ff]")
 _NAME_CUE = re.compile(r"名字|c名|cc名|q名|网名|看我名|简介")
 # "look at my name/profile" (the contact is in the display name): 看姐姐名字, 名字要片吗
 _LOOK_AT_NAME = re.compile(r"看我名|点简介|[姐妹]名字|名字[喂围威薇]|看(?!到).{0,4}(?:名字|名/字|简介|昵称|主页)|(?:名字|简介|昵称).{0,3}(?:看|加|要|买)")
 _REPEAT_DIGIT = re.compile(r"([0-9])\1{4,}")
 # "看cc名", "名字++喂", "名称是…": the contact is in the display name (on the squeezed view, so
 # separators such as "+" or "·" in between do not hide it).
+_NAME_PLUS = re.compile(
+    r"(?:名字|名称)(?:家|[^\w]){0,4}(?:\+|➕|家)|[名茗佲][^\w]{0,4}(?:\+|➕)"  # 名字+++ / 名字家 (家 = 加)
+    r"|(?:\+|➕)[^\w]{0,2}c{0,2}[^\w]{0,2}[名茗佲]"  # +C名 / +CC.名字
+    r"|[名茗佲][^+\n]{0,6}?是(?:威|q|v|微|薇|喂|卫)"  # 看名，是威哦
+)
 _LOOK_AT_NAME_SQ = re.compile(
     r"看(?:我|姐姐?|妹妹?|发言)?的?c{0,2}的?[名茗佲铭](?!单|额|次|牌|气|人|义|著|片|画|校|言|场)"
     r"|c{1,2}[名茗佲铭]|[名茗佲][字称]?[喂围威薇胃卫危扣口抠窛]|名称是"
@@ -140,6 +149,7 @@ _AD_SHAPES: tuple[tuple[re.Pattern, float, str], ...] = (
     (re.compile(r"^.{2,40}(?<![隐无自看])私$"), 0.5, "ends with 私 (DM me)"),
     (re.compile(r"(?:需要|要|买)的?(?:老板|老哥|兄弟)"), 0.5, "需要的老板"),
     (re.compile(r"(?:老板|老哥)(?:来|私|联系|滴滴|dd)"), 0.4, "老板来/私"),
+    (re.compile(r"(?:需要|要|买|卖)[^，。,.]{0,6}的?(?:私聊|私我|私信|加我|联系我|滴滴|dd)"), 0.3, "要…的私聊"),
 )
 
 
@@ -458,7 +468,7 @@ class RuleEngine:
             if pattern.search(sq):
                 hits.append(Hit("ad_shape", "ads", weight, label))
         m = _INTERLEAVED.search(text[:512])
-        if m:
+        if m and len({ch for ch in m.group(0) if "\u4e00" <= ch <= "\u9fff"}) >= 3:
             hits.append(Hit("interleaved", "ads", 0.5, m.group(0)[:40]))
         m = _REPEAT_UNIT.search(views.squeezed[:240])
         if m and len(set(m.group(1))) >= 2 and not m.group(1).isascii():
@@ -576,18 +586,27 @@ class RuleEngine:
             # An ID-like token alone: a product code, an order number … or a disguised contact.
             weight = 0.6 if codes else 0.5 if runs and not phones else 0.4
             hits.append(Hit("id_like", "contact", weight, evidence_id))
+        add_id = _ADD_ID.search(sq)
+        if add_id and not _ROUND.match(add_id.group(1)) and not any(h.weight >= 1.0 for h in hits if h.category == "contact"):
+            hits.append(Hit("add_id", "contact", 0.6, add_id.group(0)))
         # Decorations spammers use to break filters; harmless alone.
         raw = views.raw
         deco = 0.0
-        if _RUNES.search(raw):
-            deco += 0.4
+        if _SPAM_RUNES.search(raw):
+            deco += 0.5  # ᚰ ᛀ … decorate ads; ᚠ alone is a common chat decoration (a platform emoticon)
+        elif "\u16a0" in raw:
+            deco += 0.2
         if "☎" in raw or "✆" in raw:
             deco += 0.4
         if "+" in text and evidence_id:
             deco += 0.3
         name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
+        name_plus = _NAME_PLUS.search(text)
         if name:
-            hits.append(Hit("look_at_name", "contact", 0.7, name.group(0)))
+            # "看姐姐名字+++": the plus sign says "add me" — the name is the contact.
+            hits.append(Hit("look_at_name", "contact", 1.0 if name_plus else 0.7, name.group(0)))
+        elif name_plus:
+            hits.append(Hit("look_at_name", "contact", 0.6, name_plus.group(0)))
         elif _NAME_CUE.search(sq):
             deco += 0.3
         if _REPEAT_DIGIT.search(digits):

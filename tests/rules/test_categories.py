@@ -41,6 +41,22 @@ EVERYDAY = [
     "看盘看累了，休息一下",
     "①早睡 ②多喝水 ③少熬夜",
     "兼职做的时间比主职时间长",
+    "我需要老板签字",
+    "老板来了快跑",
+    "出门记得带伞",
+    "收到，谢谢",
+    "哈.哈.哈.哈.哈",
+    "一、二、三、四、五",
+    "iPhone１５ 多少钱",
+    "𝐇𝐞𝐥𝐥𝐨 𝐞𝐯𝐞𝐫𝐲𝐨𝐧𝐞",
+    "他是相声名家，明天来演出",
+    "邮件主题写：实习生+学校名称+姓名",
+    "陪你到老ᚠᚠ",
+    "网盘链接失效了，再发一次",
+    "今天加了12345678个字",
+    "工资加123456元",
+    "这个要加1000000吗",
+    "我需要你帮我一下，私聊",
 ]
 
 
@@ -68,6 +84,19 @@ EVASIONS = [
     ("冰毒 k粉 到付", None),
     ("万部高清 永久免费", None),
     ("兼职日结，宝妈在家做", None),
+    ("稳定出U，需要的老板私", "ad_shape"),
+    ("出Ｕ 秒到账 量大 私", "ad_shape"),
+    ("𝐇𝕌𝐗457", "styled_id"),  # the ID itself in mathematical letters
+    ("ＫＴＡ６７９ 寂寞", "styled_id"),
+    ("看❤片❤找❤我❤薇❤信", "interleaved"),
+    ("看妹妹名字+++ 好看", "look_at_name"),  # the plus after the name says "add me"
+    ("+CC名 是威", "look_at_name"),
+    ("5566 7788 寂寞ᚰ", None),  # ID decorated with the runes ads use
+    ("网站盘 需要的私", None),
+    ("盗币 洗米 可接一道", None),
+    ("喜欢大棒棒加：3057909741", "add_id"),  # 加 right before a long number
+    ("需要网址的私聊", "ad_shape"),
+    ("蔲 5427 049 资源", "contact"),  # 蔲 stands for 扣 (QQ)
 ]
 
 
@@ -96,3 +125,18 @@ def test_a_single_category_word_is_evidence_not_a_violation():
 def test_laughter_and_cheering_are_not_repeated_phrases():
     for text in ("哈哈哈哈哈哈哈哈哈哈哈", "hhhhhhhhhhhhhhh", "666666", "冲冲冲冲冲冲", "gogogogogo"):
         assert not any(h.rule == "repeated_phrase" for h in judge(text).hits), text
+
+
+def test_every_own_list_is_shipped_and_well_formed():
+    from handlers.rules.engine import DATA, SHIPPED_LISTS
+
+    shipped = {name for name, _, _ in SHIPPED_LISTS}
+    for path in sorted((DATA / "qunzhu").glob("*.txt")):
+        assert f"qunzhu/{path.name}" in shipped, f"{path.name} is not in SHIPPED_LISTS"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            term, _, weight = line.partition("\t")
+            assert term.strip() and term == term.strip(), f"{path.name}:{number}: {line!r}"
+            if weight:
+                assert 0 < float(weight) <= 1.0, f"{path.name}:{number}: weight {weight}"

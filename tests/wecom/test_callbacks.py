@@ -173,3 +173,17 @@ async def test_aibot_group_message_reaches_handlers_without_the_mention(sqlite_u
         await wecom.drain()
         commands = [e for e in seen if isinstance(e, CommandInvoked)]
         assert [(c.name, c.args) for c in commands] == [("top", ("5",))]
+
+
+async def test_the_app_builds_and_runs_the_platform_from_the_config_alone(sqlite_url, tmp_path, qyapi):
+    """`qunzhu run` path: App.build_platforms() makes the WecomPlatform from [wecom]."""
+    from bot.app import App
+    from tests.support.harness import make_config
+    from tests.wecom.conftest import wecom_config
+
+    app = App(make_config(sqlite_url, str(tmp_path), wecom_config(qyapi)), run_scheduler=False, routers=[])
+    app.build_platforms()
+    assert set(app.platforms) == {"wecom"}
+    async with app:
+        wecom = app.platforms["wecom"]
+        assert await verify_url(wecom.callback_url, "hello-from-wecom") == (200, "hello-from-wecom")

@@ -4,7 +4,7 @@ last; posting through the group's robot; the owner as the group's admin."""
 from __future__ import annotations
 
 from bot.dispatch import Router
-from bot.events import ChatRef, MemberJoined, MemberLeft
+from bot.events import ChatRef
 from bot.platform import ActionFailed, Capability
 from storage import wecom_repo
 from tests.wecom.conftest import (
