@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import signal
 import sys
 
 from bot import __version__
 from bot.config import ConfigError, load_config
+from handlers import feature_modules
 
-# Features may add their own subcommands in handlers/<feature>/cli.py: `register(subparsers)`.
-FEATURE_CLIS = ("rules", "onboarding", "points", "columns", "stats")
 
 
 def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -21,6 +19,7 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The core commands, plus each feature's own from handlers/<feature>/cli.py (`register(sub)`)."""
     parser = argparse.ArgumentParser(prog="qunzhu", description="Qunzhu (群主): the community-group bot.")
     parser.add_argument("--version", action="version", version=f"qunzhu {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -47,13 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.set_defaults(func=cmd_check_config)
 
-    for feature in FEATURE_CLIS:
-        try:
-            module = importlib.import_module(f"handlers.{feature}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"handlers.{feature}.cli":
-                raise
-            continue
+    for module in feature_modules("cli"):
         module.register(sub)
     return parser
 

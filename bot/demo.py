@@ -4,7 +4,6 @@ handlers/<feature>/demo.py (`SCENE = (order, title, async fn(driver))`)."""
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,8 +14,8 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.platforms.console import ConsolePlatform
+from handlers import feature_modules
 
-FEATURES = ("rules", "onboarding", "points", "columns", "stats", "help")
 
 
 @dataclass
@@ -41,15 +40,7 @@ async def foundation_scene(d: DemoDriver) -> None:
 
 
 def collect_scenes() -> list[tuple[int, str, Callable[[DemoDriver], Awaitable[None]]]]:
-    scenes = [(0, "foundation", foundation_scene)]
-    for feature in FEATURES:
-        try:
-            module = importlib.import_module(f"handlers.{feature}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"handlers.{feature}.demo":
-                raise
-            continue
-        scenes.append(module.SCENE)
+    scenes = [(0, "foundation", foundation_scene)] + [module.SCENE for module in feature_modules("demo")]
     return sorted(scenes, key=lambda s: s[0])
 
 

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+FEATURES = ("rules", "onboarding", "points", "columns", "stats", "help")
+
+
+def feature_modules(part: str) -> list[ModuleType]:
+    """The features' optional `handlers/<feature>/<part>.py` modules (cli, demo) that exist."""
+    found = []
+    for feature in FEATURES:
+        name = f"handlers.{feature}.{part}"
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
+
 
 def all_routers():
     from handlers.rules import router as rules
