@@ -56,6 +56,8 @@ class Handler:
         event = ctx.event
         if not isinstance(event, self.event_types):
             return False
+        if event.chat.private and not self.router.private_chats:
+            return False
         if self.command and not (isinstance(event, CommandInvoked) and event.name in self.command.names):
             return False
         if self.button_prefix is not None and not (
@@ -71,11 +73,13 @@ class Handler:
 
 
 class Router:
-    """One per feature. Higher priority runs first."""
+    """One per feature. Higher priority runs first. `private_chats=False`: the router sees only
+    group chats, never a member's one-to-one chat with the bot."""
 
-    def __init__(self, name: str, priority: int = 0):
+    def __init__(self, name: str, priority: int = 0, *, private_chats: bool = True):
         self.name = name
         self.priority = priority
+        self.private_chats = private_chats
         self.handlers: list[Handler] = []
         self.startup: list[Callable[["App"], Awaitable[None]]] = []
         self.shutdown: list[Callable[["App"], Awaitable[None]]] = []

@@ -12,6 +12,9 @@ class ChatRef:
     platform: str
     id: str
     title: str | None = None
+    # A one-to-one chat with the bot (a DM), not a group: group features (rules, points, stats,
+    # columns) leave it alone; onboarding uses it for questions asked by DM.
+    private: bool = False
 
     @property
     def key(self) -> str:

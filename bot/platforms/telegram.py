@@ -11,7 +11,8 @@ In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `
 - `chat_join_request` → `JoinRequested`; inline-button presses → `ButtonPressed` (the presser as `user`);
 - a group upgraded to a supergroup (`migrate_to_chat_id` / `migrate_from_chat_id`) → one `ChatMigrated`
   (the core moves the stored data to the new id); later sends to the old id go to the new one.
-- private chats: commands and button presses only (a DM to the bot is not a group).
+- private chats: messages, commands and button presses, with ChatRef.private set, so only the
+  routers that serve one-to-one chats (onboarding's DM questions, /help) see them.
 - a webhook redelivery of an update already handled (same update_id) is skipped; a button press no
   handler answered is answered silently, so the client's spinner stops; edited messages are ignored.
 
@@ -154,7 +155,7 @@ def _user_ref(user: TgUser) -> UserRef:
 
 def _chat_ref(chat) -> ChatRef:
     title = chat.title or getattr(chat, "full_name", None) or None
-    return ChatRef(PLATFORM, str(chat.id), title)
+    return ChatRef(PLATFORM, str(chat.id), title, private=chat.type == "private")
 
 
 class TelegramPlatform(BasePlatform):
@@ -402,7 +403,6 @@ class TelegramPlatform(BasePlatform):
 
     def _from_message(self, message: TgMessage, now: datetime) -> list[Event]:
         chat = _chat_ref(message.chat)
-        private = message.chat.type == "private"
         user = self._sender(message)
         if message.migrate_to_chat_id or message.migrate_from_chat_id:
             if message.migrate_to_chat_id:
@@ -454,8 +454,6 @@ class TelegramPlatform(BasePlatform):
                         text=message.text, reply_to=reply_to, reply_to_user=reply_user,
                     )
                 ]
-        if private:
-            return []  # plain DMs to the bot are not group traffic
         return [
             MessageReceived(
                 chat, user, now, message_id=message_id, text=text, media=self._media(message),

@@ -108,7 +108,7 @@ class ChatInfo:
 
 
 def dm_chat(userid: str) -> ChatRef:
-    return ChatRef(PLATFORM, DM_PREFIX + userid)
+    return ChatRef(PLATFORM, DM_PREFIX + userid, private=True)
 
 
 def contacts_chat(userid: str) -> ChatRef:

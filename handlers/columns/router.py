@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-router = Router("columns", priority=30)
+router = Router("columns", priority=30, private_chats=False)
 
 
 def _engine(app: "App") -> "ColumnEngine":

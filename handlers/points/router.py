@@ -22,7 +22,7 @@ from handlers.points import texts as _texts  # noqa: F401  (registers the catalo
 from storage import core_repo, points_repo as repo
 from storage.models import Chat, Member
 
-router = Router("points", priority=50)
+router = Router("points", priority=50, private_chats=False)
 log = logging.getLogger(__name__)
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}

@@ -104,7 +104,7 @@ _DIGIT_RUN = re.compile(r"[0-9]{5,}")
 _LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
 _CODE_ID = re.compile(r"(?<![a-z])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
-_HOMO = "(?:喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
+_HOMO = "(?:微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
 _SELL = "[片篇盘卖]"
 _IDISH = r"(?:[a-z]{1,5}[0-9]{3,12}|[0-9]{5,20})"
 _CODE = r"(?:[a-z]{1,5}[0-9]{3,12})"
@@ -145,7 +145,7 @@ _INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～
 # How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
 # the last word (= DM me), "需要的老板" / "老哥来" addressing buyers. Each is weak evidence alone.
 _AD_SHAPES: tuple[tuple[re.Pattern, float, str], ...] = (
-    (re.compile(r"^(?:出|岀|收)(?:[a-z]|[^去来了现门国差发生席名手家院口到拾视藏音据入获看费货益录养藏])"), 0.3, "出/收 + goods"),
+    (re.compile(r"^(?:出|岀|收)(?:[a-z]|[^去来了现门国差发生席名手家院口到拾视藏音据入获看费货益录养藏])"), 0.5, "出/收 + goods"),
     (re.compile(r"^.{2,40}(?<![隐无自看])私$"), 0.5, "ends with 私 (DM me)"),
     (re.compile(r"(?:需要|要|买)的?(?:老板|老哥|兄弟)"), 0.5, "需要的老板"),
     (re.compile(r"(?:老板|老哥)(?:来|私|联系|滴滴|dd)"), 0.4, "老板来/私"),
@@ -180,6 +180,29 @@ def rare_hanzi(text: str) -> tuple[int, int]:
     return rare, total
 _ROUND = re.compile(r"^[0-9]{1,3}0{3,}$")  # 10000, 15000: quantities, not IDs
 _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
+
+
+_CONTACT_RULES = frozenset({"contact", "id_like", "handle", "add_id", "look_at_name", "styled_id"})
+_SHAPE_RULES = frozenset({"ad_shape", "interleaved", "rare_hanzi", "repeated_phrase", "invisible_chars"})
+COMBINATION_BONUS = 0.1
+
+
+def _independent_kinds(hits: list["Hit"]) -> tuple[int, set[str]]:
+    """(how many independent kinds of evidence the hits show, the categories of own-list phrases).
+    Kinds: a contact (an ID, a handle, a strong cue word), an own-list phrase that is not itself a
+    contact cue (私聊我 counts once), an ad's shape or disguise. The "+" next to a number (500+350)
+    is too common to count as a disguise."""
+    kinds, categories = set(), set()
+    for h in hits:
+        if h.rule in _CONTACT_RULES or (h.rule == "contact_cue" and h.weight >= 0.4):
+            kinds.add("contact")
+        elif h.rule.startswith("phrase:") and h.weight >= 0.2 and not _CUES.search(h.evidence):
+            categories.add(h.category)
+            if h.weight >= 0.3:
+                kinds.add("phrase")
+        elif h.rule in _SHAPE_RULES or (h.rule == "disguise" and h.evidence != "+"):
+            kinds.add("shape")
+    return len(kinds), categories
 
 
 @dataclass(frozen=True)
@@ -447,6 +470,17 @@ class RuleEngine:
             else:
                 score += h.weight
         score += min(shipped_score, SHIPPED_WORDS_CAP)
+        if hits and score < verdict.threshold:
+            kinds, categories = _independent_kinds(hits)
+            if len(categories) >= 2:
+                # Phrases of two different trades in one message (盘口 + 代收, 看片 + 网址).
+                hits.append(Hit("combination", "ads", 2 * COMBINATION_BONUS, "+".join(sorted(categories))))
+                score += 2 * COMBINATION_BONUS
+            elif kinds >= 2:
+                # Two different kinds of weak evidence (a contact-like ID, an ad phrase, an ad's
+                # shape) in one message are more than their sum: chat rarely has two at once.
+                hits.append(Hit("combination", "ads", COMBINATION_BONUS, "contact/phrase/shape together"))
+                score += COMBINATION_BONUS
         verdict.hits = hits
         verdict.score = round(score, 6)
         return verdict
@@ -585,6 +619,8 @@ class RuleEngine:
         elif evidence_id:
             # An ID-like token alone: a product code, an order number … or a disguised contact.
             weight = 0.6 if codes else 0.5 if runs and not phones else 0.4
+            if codes and len(text) <= 25:
+                weight = 0.7  # a short message that is little more than a code (纵KTM657): a contact
             hits.append(Hit("id_like", "contact", weight, evidence_id))
         add_id = _ADD_ID.search(sq)
         if add_id and not _ROUND.match(add_id.group(1)) and not any(h.weight >= 1.0 for h in hits if h.category == "contact"):
@@ -598,8 +634,7 @@ class RuleEngine:
             deco += 0.2
         if "☎" in raw or "✆" in raw:
             deco += 0.4
-        if "+" in text and evidence_id:
-            deco += 0.3
+        plus = 0.3 if "+" in text and evidence_id else 0.0
         name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
         name_plus = _NAME_PLUS.search(text)
         if name:
@@ -618,7 +653,9 @@ class RuleEngine:
             # The ID itself written in styled letters (𝐇𝕌𝐗457, ＵＸ４４４１): a disguised contact.
             hits.append(Hit("styled_id", "contact", 0.5, evidence_id))
         if deco:
-            hits.append(Hit("disguise", "ads", min(deco, 0.6), "decorated/disguised text"))
+            hits.append(Hit("disguise", "ads", min(deco + plus, 0.6), "decorated/disguised text"))
+        elif plus:
+            hits.append(Hit("disguise", "ads", plus, "+"))  # "+" next to an ID: weak, and not a shape
         return hits
 
     def _qr(self, content: str, subject: Subject, verdict: Verdict) -> list[Hit]:

@@ -26,7 +26,7 @@ from storage.models import AuditEntry
 
 log = logging.getLogger(__name__)
 
-router = Router("rules", priority=100)
+router = Router("rules", priority=100, private_chats=False)
 
 _HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{3,31})")
 

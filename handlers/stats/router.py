@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # bot.config imports this package (for StatsSettings): no bot
 
 log = logging.getLogger(__name__)
 
-router = Router("stats", priority=10)
+router = Router("stats", priority=10, private_chats=False)
 
 # How often the evidence purge runs (it is idempotent; the database says what is due).
 PURGE_EVERY = timedelta(hours=1)

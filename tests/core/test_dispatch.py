@@ -128,3 +128,24 @@ async def test_concurrent_events_of_different_chats_all_land(db_url, tmp_path):
         async with app.sessions() as session:
             count = await session.scalar(select(func.count()).select_from(AuditEntry))
         assert count == 40
+
+
+async def test_group_only_routers_never_see_one_to_one_chats(sqlite_url, tmp_path):
+    seen: list[tuple[str, str]] = []
+    group_only, everywhere = Router("group_only", private_chats=False), Router("everywhere")
+
+    @group_only.message()
+    async def group_handler(ctx):
+        seen.append(("group_only", ctx.text))
+
+    @everywhere.message()
+    async def any_handler(ctx):
+        seen.append(("everywhere", ctx.text))
+
+    async with running_app(sqlite_url, str(tmp_path), routers=[group_only, everywhere]) as (app, console):
+        from bot.events import ChatRef
+
+        dm = ChatRef("console", "alice", "alice", private=True)
+        await app.dispatch(MessageReceived(dm, console.user("alice"), app.clock.now(), message_id="d1", text="in a DM"))
+        await console.say("alice", "in the group")
+        assert seen == [("everywhere", "in a DM"), ("group_only", "in the group"), ("everywhere", "in the group")]

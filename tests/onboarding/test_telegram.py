@@ -117,3 +117,29 @@ async def test_telegram_without_the_right_to_mute_the_admins_hear_once_and_messa
         said = await h.send_text(gus, "cheap followers here")
         deleted = [c for c in h.calls("deleteMessage") if int(c.params["message_id"]) == said.message_id]
         assert len(deleted) == 1  # a pending newcomer's message goes until they have answered
+
+
+async def test_telegram_join_request_answered_by_typing_in_the_dm(db_url, tmp_path):
+    """Typed answers in the private chat reach the questionnaire; group features ignore the DM."""
+    async with running_telegram_app(db_url, str(tmp_path), config("en")) as h:
+        gus = h.user("gus")
+        private = {"id": gus["id"], "type": "private", "first_name": "gus"}
+
+        def last_dm():
+            return max((mid, m) for (cid, mid), m in h.fake.messages.items() if cid == gus["id"] and m.from_id == BOT_ID)
+
+        await h.request_join(gus)
+        await h.press(gus, last_dm()[0], button(last_dm()[1], 0), chat=private)  # accepts the rules
+        assert "(2/6)" in last_dm()[1].text
+        await h.send_text(gus, "x", chat=private)  # too short: asked again with the reason
+        assert "too short" in last_dm()[1].text and "(2/6)" in last_dm()[1].text
+        await h.send_text(gus, "加我微信 Osaka", chat=private)  # in a DM this is an answer, not an ad
+        assert "(3/6)" in last_dm()[1].text
+        for _ in range(3):
+            await h.press(gus, last_dm()[0], button(last_dm()[1], 0), chat=private)
+        await h.send_text(gus, "7", chat=private)
+        approved = h.calls("approveChatJoinRequest")
+        assert len(approved) == 1 and str(approved[0].params["user_id"]) == str(gus["id"])
+        assert not h.calls("deleteMessage") and not h.calls("restrictChatMember")
+        await h.send_text(gus, "签到", chat=private)  # the points feature does not count DMs
+        assert not any("签到" in t or "check" in t.lower() for t in h.bot_texts(private))

@@ -46,11 +46,14 @@ async def test_command_addressing(sqlite_url, tmp_path):
         assert h.bot_texts() == ["echo: one", "echo: two"]
         # A command for another bot is an ordinary message to us.
         assert probe.of(MessageReceived)[0].text == "/echo@some_other_bot three"
-        # In a DM, commands work too; plain DM chatter is not group traffic.
+        # In a DM, commands work too; plain DM chatter arrives marked private (group-only routers,
+        # such as rules and points, never see it).
         await h.dm("carol", "/echo private")
         await h.dm("carol", "hello bot")
         assert h.fake.last("sendMessage").params["chat_id"] == str(h.user("carol")["id"])
-        assert [e.text for e in probe.of(MessageReceived)] == ["/echo@some_other_bot three"]
+        group, private = probe.of(MessageReceived)
+        assert (group.text, group.chat.private) == ("/echo@some_other_bot three", False)
+        assert (private.text, private.chat.private, private.chat.id) == ("hello bot", True, str(h.user("carol")["id"]))
 
 
 async def test_captions_media_forwards_contacts(sqlite_url, tmp_path):
