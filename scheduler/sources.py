@@ -218,10 +218,7 @@ def morning_values(local: datetime, lang: str, lines: list[str]) -> dict[str, An
 
 
 async def evening_values(session, chat_id: int, day: date, top_n: int = 3) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from storage import metrics
-    from storage.models import Member
+    from storage import core_repo, metrics
 
     totals: dict[str, int] = {}
     for row in await metrics.counters(session, chat_id, day, day):
@@ -229,8 +226,7 @@ async def evening_values(session, chat_id: int, day: date, top_n: int = 3) -> di
     top = await metrics.top_contributors(session, chat_id, day, day, limit=top_n)
     names: dict[int, str] = {}
     if top:
-        rows = await session.execute(select(Member.id, Member.display_name, Member.username, Member.user_id).where(Member.id.in_([m for m, _ in top])))
-        names = {mid: (name or (f"@{username}" if username else uid)) for mid, name, username, uid in rows.all()}
+        names = await core_repo.display_names(session, [m for m, _ in top])
     return {
         "date": day.isoformat(),
         "messages": totals.get("messages", 0),

@@ -95,6 +95,16 @@ async def ensure_member(session: AsyncSession, chat_id: int, user: UserRef, now:
     return member
 
 
+async def display_names(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
+    """Member id → the name to show (display name, else @username, else the platform user id)."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(Member.id, Member.display_name, Member.username, Member.user_id).where(Member.id.in_(member_ids))
+    )
+    return {mid: (name or (f"@{username}" if username else uid)) for mid, name, username, uid in rows.all()}
+
+
 async def mark_joined(session: AsyncSession, member: Member, now: datetime) -> None:
     member.status = "active"
     member.joined_at = now

@@ -646,3 +646,33 @@ async def feature_rows(session: AsyncSession, table: Table, chat_id: int) -> tup
 async def find_chat(session: AsyncSession, key: str) -> Chat | None:
     platform, _, external = key.partition(":")
     return await session.scalar(select(Chat).where(Chat.platform == platform, Chat.external_id == external))
+
+
+async def balances_by_member(session: AsyncSession, chat_id: int, present: set[str]) -> dict[int, int] | None:
+    """Points balance per member id; None when the points feature's ledger table is absent."""
+    ledger = feature_table("ledger")
+    if ledger is None or ledger.name not in present or not {"member_id", "amount", "chat_id"} <= set(ledger.c.keys()):
+        return None
+    query = select(ledger.c.member_id, func.sum(ledger.c.amount)).where(ledger.c.chat_id == chat_id).group_by(ledger.c.member_id)
+    return {mid: int(total or 0) for mid, total in (await session.execute(query)).all()}
+
+
+async def answers_by_member(session: AsyncSession, chat_id: int, present: set[str]) -> tuple[dict[int, dict[str, str]], list[str]]:
+    """Questionnaire answers per member id and the question ids in order, when onboarding's table exists."""
+    table = feature_table("answers")
+    if table is None or table.name not in present or not {"member_id", "question_id", "value"} <= set(table.c.keys()):
+        return {}, []
+    order = [table.c.answered_at] if "answered_at" in table.c else []
+    query = (
+        select(table.c.member_id, table.c.question_id, table.c.value)
+        .join(Member, Member.id == table.c.member_id)
+        .where(Member.chat_id == chat_id)
+        .order_by(*order, table.c.member_id)
+    )
+    answers: dict[int, dict[str, str]] = {}
+    questions: list[str] = []
+    for member_id, qid, value in (await session.execute(query)).all():
+        answers.setdefault(member_id, {})[qid] = value
+        if qid not in questions:
+            questions.append(qid)
+    return answers, questions

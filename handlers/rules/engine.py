@@ -185,6 +185,8 @@ _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
 _CONTACT_RULES = frozenset({"contact", "id_like", "handle", "add_id", "look_at_name", "styled_id"})
 _SHAPE_RULES = frozenset({"ad_shape", "interleaved", "rare_hanzi", "repeated_phrase", "invisible_chars"})
 COMBINATION_BONUS = 0.1
+SHORT_MESSAGE = 12  # squeezed characters
+SHORT_BOOST = {"fraud": 0.3}
 
 
 def _independent_kinds(hits: list["Hit"]) -> tuple[int, set[str]]:
@@ -445,6 +447,13 @@ class RuleEngine:
                     continue
                 prefix = "words" if term.shipped else "phrase"
                 hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
+        if len(views.squeezed) <= SHORT_MESSAGE:
+            # A one-liner that is little more than a fraud phrase ("盘口代收", "跑分车队")
+            # is posted for that phrase: it weighs more than the same phrase inside a long chat.
+            for category, bonus in SHORT_BOOST.items():
+                if any(h.rule == f"phrase:{category}" and h.weight >= 0.4 and not _CUES.search(h.evidence) for h in hits):
+                    hits.append(Hit("short_message", category, bonus, f"short {category} one-liner"))
+                    break
         if self.custom is not None:
             verdict.work += len(views.squeezed) + len(views.text)
             for key, term in self.custom.find(views):

@@ -186,8 +186,6 @@ async def export_group(session, config, key: str, what: str, output: Path | None
 
 
 async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list[list[Any]]]:
-    from sqlalchemy import func, select
-
     from storage import stats_repo
 
     members = await stats_repo.member_rows(session, chat_id)
@@ -195,35 +193,15 @@ async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list
     totals = await stats_repo.message_totals(session, chat_id)
     present = await stats_repo.existing_tables(session)
     # Points balance and questionnaire answers, when those features' tables exist.
-    balances: dict[int, int] = {}
-    ledger = stats_repo.feature_table("ledger")
-    if ledger is not None and ledger.name in present and {"member_id", "amount", "chat_id"} <= set(ledger.c.keys()):
-        query = select(ledger.c.member_id, func.sum(ledger.c.amount)).where(ledger.c.chat_id == chat_id).group_by(ledger.c.member_id)
-        balances = {mid: int(total or 0) for mid, total in (await session.execute(query)).all()}
-    answers: dict[int, dict[str, str]] = {}
-    questions: list[str] = []
-    table = stats_repo.feature_table("answers")
-    if table is not None and table.name in present and {"member_id", "question_id", "value"} <= set(table.c.keys()):
-        from storage.models import Member
-
-        order = [table.c.answered_at] if "answered_at" in table.c else []
-        query = (
-            select(table.c.member_id, table.c.question_id, table.c.value)
-            .join(Member, Member.id == table.c.member_id)
-            .where(Member.chat_id == chat_id)
-            .order_by(*order, table.c.member_id)
-        )
-        for member_id, qid, value in (await session.execute(query)).all():
-            answers.setdefault(member_id, {})[qid] = value
-            if qid not in questions:
-                questions.append(qid)
+    balances = await stats_repo.balances_by_member(session, chat_id, present)
+    answers, questions = await stats_repo.answers_by_member(session, chat_id, present)
     zone = str(tz.key)
     header = [
         "user_id", "display_name", "username", "role", "status",
         f"joined_at ({zone})", f"left_at ({zone})", f"last_seen_at ({zone})",
         "tags", "messages", "active_days", "last_active_day",
     ]
-    if ledger is not None and ledger.name in present:
+    if balances is not None:
         header.append("points")
     header += [f"answer:{q}" for q in questions]
     rows = []
@@ -234,7 +212,7 @@ async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list
             _fmt_time(m.joined_at, tz), _fmt_time(m.left_at, tz), _fmt_time(m.last_seen_at, tz),
             ";".join(tags.get(m.id, [])), messages, active_days, _fmt_time(last_day, tz),
         ]
-        if ledger is not None and ledger.name in present:
+        if balances is not None:
             row.append(balances.get(m.id, 0))
         row += [answers.get(m.id, {}).get(q, "") for q in questions]
         rows.append(row)
