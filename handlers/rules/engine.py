@@ -104,7 +104,7 @@ _DIGIT_RUN = re.compile(r"[0-9]{5,}")
 _LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
 _CODE_ID = re.compile(r"(?<![a-z])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
-_HOMO = "(?:微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
+_HOMO = "(?:(?<![稍轻细略卑精显式])微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|口|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙|(?<![a-z])q(?![a-z]))"
 _SELL = "[片篇盘卖]"
 _IDISH = r"(?:[a-z]{1,5}[0-9]{3,12}|[0-9]{5,20})"
 _CODE = r"(?:[a-z]{1,5}[0-9]{3,12})"
@@ -178,15 +178,18 @@ def rare_hanzi(text: str) -> tuple[int, int]:
             if ch not in _COMMON_HANZI:
                 rare += 1
     return rare, total
+_ORDER_NO = re.compile(r"单号|订单|编号|学号|工号|房间号|快递|物流|order|发票")
 _ROUND = re.compile(r"^[0-9]{1,3}0{3,}$")  # 10000, 15000: quantities, not IDs
 _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
 
 
-_CONTACT_RULES = frozenset({"contact", "id_like", "handle", "add_id", "look_at_name", "styled_id"})
+_CONTACT_RULES = frozenset({"contact", "handle", "add_id", "look_at_name", "styled_id"})
+# A weak contact cue (联系, 私聊) and a reference number (订单号 …) do not count as a contact kind.
+_KIND_MIN = {"contact_cue": 0.4, "id_like": 0.4}
 _SHAPE_RULES = frozenset({"ad_shape", "interleaved", "rare_hanzi", "repeated_phrase", "invisible_chars"})
 COMBINATION_BONUS = 0.1
 SHORT_MESSAGE = 12  # squeezed characters
-SHORT_BOOST = {"fraud": 0.3}
+SHORT_BOOST = {"fraud": 0.3, "porn": 0.3}
 
 
 def _independent_kinds(hits: list["Hit"]) -> tuple[int, set[str]]:
@@ -196,7 +199,7 @@ def _independent_kinds(hits: list["Hit"]) -> tuple[int, set[str]]:
     is too common to count as a disguise."""
     kinds, categories = set(), set()
     for h in hits:
-        if h.rule in _CONTACT_RULES or (h.rule == "contact_cue" and h.weight >= 0.4):
+        if h.rule in _CONTACT_RULES or (h.rule in _KIND_MIN and h.weight >= _KIND_MIN[h.rule]):
             kinds.add("contact")
         elif h.rule.startswith("phrase:") and h.weight >= 0.2 and not _CUES.search(h.evidence):
             categories.add(h.category)
@@ -447,11 +450,13 @@ class RuleEngine:
                     continue
                 prefix = "words" if term.shipped else "phrase"
                 hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
-        if len(views.squeezed) <= SHORT_MESSAGE:
-            # A one-liner that is little more than a fraud phrase ("盘口代收", "跑分车队")
-            # is posted for that phrase: it weighs more than the same phrase inside a long chat.
+        if len(views.squeezed) <= SHORT_MESSAGE and sum(h.category != "sensitive" for h in hits) >= 2:
+            # A one-liner that is little more than a fraud or lewd phrase and one more piece of
+            # evidence ("跑分车队", "看片网址") is posted for them: it weighs more than the same
+            # words inside a long chat. One word alone ("包教会吗") stays evidence.
             for category, bonus in SHORT_BOOST.items():
-                if any(h.rule == f"phrase:{category}" and h.weight >= 0.4 and not _CUES.search(h.evidence) for h in hits):
+                rule = f"phrase:{category}"
+                if any(h.rule == rule and h.weight >= 0.4 and not _CUES.search(h.evidence) for h in hits):
                     hits.append(Hit("short_message", category, bonus, f"short {category} one-liner"))
                     break
         if self.custom is not None:
@@ -479,7 +484,7 @@ class RuleEngine:
             else:
                 score += h.weight
         score += min(shipped_score, SHIPPED_WORDS_CAP)
-        if hits and score < verdict.threshold:
+        if hits and score < verdict.threshold and "ads" not in disabled:
             kinds, categories = _independent_kinds(hits)
             if len(categories) >= 2:
                 # Phrases of two different trades in one message (盘口 + 代收, 看片 + 网址).
@@ -630,6 +635,8 @@ class RuleEngine:
             weight = 0.6 if codes else 0.5 if runs and not phones else 0.4
             if codes and len(text) <= 25:
                 weight = 0.7  # a short message that is little more than a code (纵KTM657): a contact
+            if _ORDER_NO.search(sq):
+                weight = 0.3  # 订单号 20260315001, 快递单号 …: a reference number, not a contact
             hits.append(Hit("id_like", "contact", weight, evidence_id))
         add_id = _ADD_ID.search(sq)
         if add_id and not _ROUND.match(add_id.group(1)) and not any(h.weight >= 1.0 for h in hits if h.category == "contact"):
