@@ -159,41 +159,38 @@ async def _preview(ctx: "Context", name: str, rest: list[str]) -> None:
 
 
 async def _pause(ctx: "Context", name: str, rest: list[str]) -> None:
-    from storage import columns_repo as repo
-
-    column = await _find(ctx, name)
-    if column is None:
-        return
-    if rest and rest[0].lower() == "all":
-        if not _is_operator(ctx):
-            await ctx.reply(ctx.t("columns.operators_only"))
-            return
-        await repo.set_paused(ctx.session, column.name, True, ctx.user.key, ctx.now)
-        await ctx.audit("column_pause", details={"column": column.name, "scope": "all"}, actor=ctx.user.key)
-        await ctx.reply(ctx.t("columns.paused_all", name=column.name))
-        return
-    await repo.pause_group(ctx.session, column.name, ctx.chat_row.id, ctx.user.key, ctx.now)
-    await ctx.audit("column_pause", details={"column": column.name, "scope": "group"}, actor=ctx.user.key)
-    await ctx.reply(ctx.t("columns.paused", name=column.name))
+    await _set_paused(ctx, name, rest, paused=True)
 
 
 async def _resume(ctx: "Context", name: str, rest: list[str]) -> None:
+    await _set_paused(ctx, name, rest, paused=False)
+
+
+async def _set_paused(ctx: "Context", name: str, rest: list[str], *, paused: bool) -> None:
+    """Pause or resume a column in this group, or everywhere with `all` (operators only)."""
     from scheduler.engine import next_fire
     from storage import columns_repo as repo
 
     column = await _find(ctx, name)
     if column is None:
         return
+    verb = "pause" if paused else "resume"
     if rest and rest[0].lower() == "all":
         if not _is_operator(ctx):
             await ctx.reply(ctx.t("columns.operators_only"))
             return
-        await repo.set_paused(ctx.session, column.name, False, ctx.user.key, ctx.now)
-        await ctx.audit("column_resume", details={"column": column.name, "scope": "all"}, actor=ctx.user.key)
-        await ctx.reply(ctx.t("columns.resumed_all", name=column.name))
+        await repo.set_paused(ctx.session, column.name, paused, ctx.user.key, ctx.now)
+        await ctx.audit(f"column_{verb}", details={"column": column.name, "scope": "all"}, actor=ctx.user.key)
+        await ctx.reply(ctx.t("columns.paused_all" if paused else "columns.resumed_all", name=column.name))
         return
-    await repo.resume_group(ctx.session, column.name, ctx.chat_row.id)
-    await ctx.audit("column_resume", details={"column": column.name, "scope": "group"}, actor=ctx.user.key)
+    if paused:
+        await repo.pause_group(ctx.session, column.name, ctx.chat_row.id, ctx.user.key, ctx.now)
+    else:
+        await repo.resume_group(ctx.session, column.name, ctx.chat_row.id)
+    await ctx.audit(f"column_{verb}", details={"column": column.name, "scope": "group"}, actor=ctx.user.key)
+    if paused:
+        await ctx.reply(ctx.t("columns.paused", name=column.name))
+        return
     tz = column.spec.timezone or ctx.settings.timezone
     await ctx.reply(ctx.t("columns.resumed", name=column.name, next=_local(next_fire(column.spec, tz, ctx.now), tz, ctx)))
 

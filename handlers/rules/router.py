@@ -259,14 +259,19 @@ def _evidence(ctx, reason: str, command: str) -> str:
 ADMIN = {"admin_only": True}
 
 
-@router.command("warn", "警告", description=texts.COMMAND_DESCRIPTIONS["warn"], **ADMIN)
-async def cmd_warn(ctx) -> None:
-    target, args = await _target(ctx, "warn", "[reason]")
+async def _admin_penalty(ctx, action: str) -> None:
+    """/warn, /kick and /ban go through the same enforcement as automatic decisions (notice, audit, ladder)."""
+    target, args = await _target(ctx, action, "[reason]")
     if target is None or not await _penalisable(ctx, target):
         return
     reason = _reason(ctx, args)
-    await apply_penalty(ctx, target, "warn", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/warn"),
+    await apply_penalty(ctx, target, action, rule="admin", category="admin", evidence=_evidence(ctx, reason, f"/{action}"),
                         actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+
+
+@router.command("warn", "警告", description=texts.COMMAND_DESCRIPTIONS["warn"], **ADMIN)
+async def cmd_warn(ctx) -> None:
+    await _admin_penalty(ctx, "warn")
 
 
 @router.command("unwarn", "撤销警告", description=texts.COMMAND_DESCRIPTIONS["unwarn"], **ADMIN)
@@ -331,22 +336,12 @@ async def cmd_unmute(ctx) -> None:
 
 @router.command("kick", "踢", "踢出", description=texts.COMMAND_DESCRIPTIONS["kick"], **ADMIN)
 async def cmd_kick(ctx) -> None:
-    target, args = await _target(ctx, "kick", "[reason]")
-    if target is None or not await _penalisable(ctx, target):
-        return
-    reason = _reason(ctx, args)
-    await apply_penalty(ctx, target, "kick", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/kick"),
-                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+    await _admin_penalty(ctx, "kick")
 
 
 @router.command("ban", "封禁", description=texts.COMMAND_DESCRIPTIONS["ban"], **ADMIN)
 async def cmd_ban(ctx) -> None:
-    target, args = await _target(ctx, "ban", "[reason]")
-    if target is None or not await _penalisable(ctx, target):
-        return
-    reason = _reason(ctx, args)
-    await apply_penalty(ctx, target, "ban", rule="admin", category="admin", evidence=_evidence(ctx, reason, "/ban"),
-                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+    await _admin_penalty(ctx, "ban")
 
 
 @router.command("unban", "解封", description=texts.COMMAND_DESCRIPTIONS["unban"], **ADMIN)
