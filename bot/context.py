@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import GroupSettings
 from bot.events import ChatRef, CommandInvoked, Event, MessageReceived, UserRef
 from bot.i18n import t
 from bot.platform import ActionFailed, Buttons, Capability, Platform, SentMessage
@@ -18,11 +17,51 @@ from storage.models import Chat, Member
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.config import GroupSettings  # at run time bot.config imports the features' settings
 
 log = logging.getLogger(__name__)
 
 
-class Context:
+class GroupScope:
+    """A group with its settings, language and platform: what a handler needs of "where", whether it
+    runs for an event (Context) or for due work found at a tick (e.g. onboarding's deadlines).
+    Subclasses provide `app`, `session`, `chat_row`, `settings` and the `chat` reference."""
+
+    app: "App"
+    session: AsyncSession
+    chat_row: Chat
+    settings: GroupSettings
+
+    @property
+    def chat(self) -> ChatRef:
+        return ChatRef(self.chat_row.platform, self.chat_row.external_id, self.chat_row.title)
+
+    @property
+    def platform(self) -> Platform:
+        return self.app.platforms[self.chat.platform]
+
+    @property
+    def lang(self) -> str:
+        return self.settings.language
+
+    @property
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    @property
+    def local_day(self) -> date:
+        """Today in the group's time zone (daily figures, check-ins and columns use it)."""
+        return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
+
+    def t(self, key: str, /, **values: object) -> str:
+        return t(self.lang, key, **values)
+
+    def can(self, capability: Capability) -> bool:
+        """Whether the platform can do this *in this chat* (see BasePlatform.can_in)."""
+        return self.platform.can_in(self.chat, capability)
+
+
+class Context(GroupScope):
     def __init__(
         self,
         app: "App",
@@ -53,35 +92,11 @@ class Context:
         return self.event.user
 
     @property
-    def platform(self) -> Platform:
-        return self.app.platforms[self.chat.platform]
-
-    @property
-    def lang(self) -> str:
-        return self.settings.language
-
-    @property
-    def now(self) -> datetime:
-        return self.app.clock.now()
-
-    @property
-    def local_day(self) -> date:
-        """Today in the group's time zone (daily figures, check-ins and columns use it)."""
-        return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
-
-    @property
     def text(self) -> str:
         return getattr(self.event, "text", "") or ""
 
-    def t(self, key: str, /, **values: object) -> str:
-        return t(self.lang, key, **values)
-
     def mention(self, user: UserRef | None = None) -> str:
         return self.platform.mention(user or self.user)
-
-    def can(self, capability: Capability) -> bool:
-        """Whether the platform can do this *in this chat* (see BasePlatform.can_in)."""
-        return self.platform.can_in(self.chat, capability)
 
     def stop(self) -> None:
         self.stopped = True
@@ -137,4 +152,4 @@ class Context:
         self.settings = self.app.config.group_settings(self.chat_row.key, stored)
 
 
-__all__ = ["Context", "ActionFailed"]
+__all__ = ["Context", "GroupScope", "ActionFailed"]

@@ -10,17 +10,17 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.onboarding.texts  # noqa: F401  (registers the texts)
+from bot.context import GroupScope
 from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
-from bot.i18n import t
-from bot.platform import ActionFailed, Button, Buttons, Capability, CapabilityMissing, Platform
+from bot.platform import ActionFailed, Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
 from storage import core_repo, metrics, onboarding_repo
 from storage.models import Chat, Member
@@ -43,7 +43,7 @@ LINK = re.compile(r"(https?://|www\.|\bt\.me/|\b[\w-]+\.(com|cn|net|org|io|me|to
 
 
 @dataclass
-class Scope:
+class Scope(GroupScope):
     app: Any
     session: AsyncSession
     chat_row: Chat
@@ -61,32 +61,6 @@ class Scope:
     @property
     def s(self) -> OnboardingSettings:
         return self.settings.onboarding
-
-    @property
-    def chat(self) -> ChatRef:
-        return ChatRef(self.chat_row.platform, self.chat_row.external_id, self.chat_row.title)
-
-    @property
-    def platform(self) -> Platform:
-        return self.app.platforms[self.chat_row.platform]
-
-    @property
-    def lang(self) -> str:
-        return self.settings.language
-
-    @property
-    def now(self) -> datetime:
-        return self.app.clock.now()
-
-    @property
-    def local_day(self) -> date:
-        return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
-
-    def t(self, key: str, /, **values: object) -> str:
-        return t(self.lang, key, **values)
-
-    def can(self, capability: Capability) -> bool:
-        return self.platform.can_in(self.chat, capability)
 
     def user(self, member: Member) -> UserRef:
         return UserRef(self.chat_row.platform, member.user_id, name=member.display_name, username=member.username)
