@@ -93,6 +93,7 @@ def main() -> int:
     # points-level right): the default "no links" rule is policy, not a detection error.
     from handlers.rules.settings import RulesSettings
 
+    report("tg-spam-ham-samples.txt, strict playbook links = \"all\"", judge(tg_ham, RulesSettings(links="all")), 0)
     links_ok = RulesSettings(disabled_categories=["link"])
     report("tg-spam-ham-samples.txt, links allowed", judge(tg_ham, links_ok), args.show)
     report("zh-sms-10k.csv, links allowed", judge(sms, links_ok), 0)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import ahocorasick
 
-from handlers.rules.normalize import Views, canonical, normalize, squeeze
+from handlers.rules.normalize import Views, canonical, digit_skeleton, normalize, squeeze
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ SHIPPED_LISTS: tuple[tuple[str, str, float], ...] = (
     ("qunzhu/services.txt", "ads", 0.5),
     ("qunzhu/drugs.txt", "ads", 0.5),
     ("qunzhu/doxxing.txt", "fraud", 0.5),
+    ("qunzhu/en_ru.txt", "fraud", 0.5),
     ("fwwdn-sensitive-stop-words/广告.txt", "ads", 0.15),
     ("konsheng-sensitive-lexicon/广告类型.txt", "ads", 0.15),
     ("fwwdn-sensitive-stop-words/色情类.txt", "porn", 0.15),
@@ -78,6 +79,13 @@ SHORTENERS = frozenset(
     """t.cn url.cn dwz.cn suo.im bit.ly tinyurl.com goo.gl is.gd ow.ly t.ly cutt.ly rb.gy urlz.fr
     s.id v.gd rebrand.ly shorturl.at tiny.cc 0x0.st u.nu reurl.cc ppt.cc""".split()
 )
+# TLDs that spam registers most (cheap, rarely used by real sites), and Telegram's own hosts: links
+# to channels and bots are how Telegram ads travel.
+SPAM_TLDS = frozenset("top xyz tk icu buzz win bet fun club site online shop ltd pw ws cc live vip cyou cfd sbs bond click rest lol quest wang ink kim red".split())
+TELEGRAM_HOSTS = frozenset(("t.me", "telegram.me", "telegram.dog"))
+SECOND_LEVEL = frozenset(("com", "net", "org", "gov", "edu", "co", "ac"))
+PLAIN_LINK_WEIGHT = 0.6  # an ordinary-looking link from an established member: evidence, not a violation
+SHORTENER_SUFFIXES = (".page.link", ".app.link", ".onelink.me")  # deep-link redirectors
 INVITE_PATTERNS = ("t.me/+", "t.me/joinchat", "telegram.me/joinchat", "telegram.me/+", "chat.whatsapp.com",
                    "discord.gg", "discord.com/invite", "qm.qq.com", "jq.qq.com", "line.me/r/ti/g")
 MINIPROGRAM_DOMAINS = ("pinduoduo.com", "yangkeduo.com", "pdd.com", "mobile.yangkeduo.com", "wxaurl.cn",
@@ -394,6 +402,18 @@ def _url_domain(token: str) -> tuple[str, str] | None:
     return host, t
 
 
+def _suspicious_host(host: str) -> bool:
+    """A host that looks like an ad's: a Telegram link, a cheap spam TLD, digits in the site's name
+    (776mz.com, 110k.cc, 3w.66778.com)."""
+    if host in TELEGRAM_HOSTS:
+        return True
+    labels = host.split(".")
+    if labels[-1] in SPAM_TLDS:
+        return True
+    name = labels[-3] if len(labels) >= 3 and labels[-2] in SECOND_LEVEL else labels[-2]
+    return any(ch.isdigit() for ch in name)
+
+
 class RuleEngine:
     """Compiled rules of one group. Build with `RuleEngine.for_settings(settings.rules)` (cached)."""
 
@@ -431,9 +451,10 @@ class RuleEngine:
         if views.had_invisible and _WORDY.search(views.text):
             hits.append(Hit("invisible_chars", "ads", 0.4, "zero-width/invisible characters"))
 
-        hits += self._links(views, subject, verdict)
+        link_hits, url_spans = self._links(views, subject, verdict)
+        hits += link_hits
         hits += self._structure(views, verdict)
-        hits += self._contacts(views, subject, verdict)
+        hits += self._contacts(_without(views, url_spans), subject, verdict)
         for card in subject.card_kinds:
             if card in ("miniprogram", "link_card", "game"):
                 hits.append(Hit("miniprogram_card", "miniprogram", 1.0, f"[{card}]"))
@@ -524,19 +545,27 @@ class RuleEngine:
         return hits
 
     # --- links -------------------------------------------------------------------------------
-    def _links(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
+    def _links(self, views: Views, subject: Subject, verdict: Verdict) -> tuple[list[Hit], list[tuple[int, int]]]:
+        """The link hits, and the spans of views.text that are links (their digits are not contact IDs)."""
         hits: list[Hit] = []
+        spans: list[tuple[int, int]] = []
         text = views.text
         verdict.work += len(text)
         seen: set[str] = set()
+        # A group with an allowlist means "only these sites"; newcomers' links always count.
+        strict = self.settings.links == "all" or bool(self.allowed_domains) or subject.newcomer
         for m in _TOKEN.finditer(text):
             token = m.group(0).rstrip(".,;:!?)]}>'\"-")
             verdict.work += len(token)
             if "." not in token:
                 continue
-            hit = self._judge_url(token)
+            hit = self._judge_url(token, strict)
+            if hit:
+                spans.append((m.start(), m.start() + len(token)))
             if hit and hit.evidence not in seen:
                 seen.add(hit.evidence)
+                if hit.weight < 1.0 and any(h.rule == "link" for h in hits):
+                    continue  # ordinary links count once: two doc links are not more of an ad than one
                 hits.append(hit)
         verdict.work += len(views.squeezed)
         for m in _DOT_WORD.finditer(views.squeezed):
@@ -550,9 +579,9 @@ class RuleEngine:
             if word in sq:
                 weight = 1.0 if word in ("砍一刀", "帮我砍", "帮砍") else 0.5
                 hits.append(Hit("miniprogram", "miniprogram", weight, word))
-        return hits
+        return hits, spans
 
-    def _judge_url(self, token: str) -> Hit | None:
+    def _judge_url(self, token: str, strict: bool) -> Hit | None:
         for pattern in INVITE_PATTERNS:
             if pattern in token:
                 if _domain_allowed(pattern.split("/", 1)[0], self.allowed_domains) and pattern not in ("t.me/+", "t.me/joinchat"):
@@ -566,13 +595,14 @@ class RuleEngine:
             return Hit("blocked_domain", "link", 1.0, token[:120])
         if _domain_allowed(host, self.allowed_domains):
             return None
-        if host in SHORTENERS:
+        if host in SHORTENERS or host.endswith(SHORTENER_SUFFIXES):
             return Hit("shortlink", "link", 1.0, token[:120])
         if any(host == d or host.endswith("." + d) for d in MINIPROGRAM_DOMAINS):
             return Hit("miniprogram_link", "miniprogram", 1.0, token[:120])
         if host in self.bad_domains:
             return Hit("bad_domain", "link", 1.0, token[:120])
-        return Hit("link", "link", 1.0, token[:120])
+        weight = 1.0 if strict or _suspicious_host(host) else PLAIN_LINK_WEIGHT
+        return Hit("link", "link", weight, token[:120])
 
     # --- contacts ----------------------------------------------------------------------------
     def _contacts(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
@@ -677,7 +707,8 @@ class RuleEngine:
     def _qr(self, content: str, subject: Subject, verdict: Verdict) -> list[Hit]:
         views = normalize(content[:MAX_SCAN])
         verdict.work += len(content[:MAX_SCAN]) * 4
-        found = self._links(views, subject, verdict) + self._contacts(views, subject, verdict)
+        link_hits, _ = self._links(views, subject, verdict)
+        found = link_hits + self._contacts(views, subject, verdict)
         out = []
         for h in found:
             if h.weight >= 1.0 or content.lower().startswith(("http", "weixin://", "wxp://")):
@@ -685,6 +716,21 @@ class RuleEngine:
         if not out and content.lower().startswith(("weixin://", "wxp://", "https://u.wechat.com", "https://weixin.qq.com/g/")):
             out.append(Hit("qr_wechat", "qr", 1.0, content[:120]))
         return out
+
+
+def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
+    """The views with the link spans blanked out: a number in a URL's path (an article id, a date)
+    is not a contact ID."""
+    if not spans:
+        return views
+    text, end = [], 0
+    for start, stop in spans:
+        text.append(views.text[end:start])
+        text.append(" ")
+        end = stop
+    text.append(views.text[end:])
+    stripped = "".join(text)
+    return Views(raw=views.raw, text=stripped, squeezed=squeeze(stripped), digits=digit_skeleton(stripped))
 
 
 @lru_cache(maxsize=256)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,6 +50,12 @@ class RulesSettings(BaseModel):
     shipped_lists: bool = True
     # Score at which a message is a violation (a link, an invite or a contact ID scores 1.0 alone).
     threshold: float = Field(default=1.0, gt=0)
+    # Which links from established members are violations: "suspicious" (short links, invites,
+    # mini-programs, Telegram links, blocked or known-bad domains, machine-made names such as
+    # 776mz.com or cheap spam TLDs, disguised links such as 点com, and any link next to other ad
+    # evidence) or "all" (the strict playbook: no links at all). Newcomers' links always count, and
+    # a group with allowed_domains forbids every other site.
+    links: Literal["suspicious", "all"] = "suspicious"
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     words: list[str] = Field(default_factory=list)  # the group's own forbidden words (category custom)

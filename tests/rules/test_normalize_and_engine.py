@@ -186,13 +186,46 @@ def test_tg_spam_samples_mit_are_mostly_caught_and_its_ham_mostly_passes():
     spam = [line for line in (HERE / "tg-spam-spam-samples.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     ham = [line for line in (HERE / "tg-spam-ham-samples.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     e = engine()
-    caught = [t for t in spam if e.check(Subject(text=t)).violation]
-    # every sample with a link or an invite is caught
-    assert all(t in caught for t in spam if "t.me/+" in t or "https://" in t.lower())
-    # with links allowed (a tech group), ham passes
+    with_links = [t for t in spam if "t.me/+" in t or "https://" in t.lower()]
+    assert len(with_links) > 20
+    # spam comes from fresh accounts: from a newcomer every sample with a link or an invite is caught
+    assert all(e.check(Subject(text=t, newcomer=True)).violation for t in with_links)
+    # from an established member, the scam's link and wording together are enough
+    assert sum(e.check(Subject(text=t)).violation for t in with_links) >= 0.9 * len(with_links)
+    # the ham (a tech group sharing links to docs and articles) passes under the default link policy
+    flagged = [t for t in ham if e.check(Subject(text=t)).violation]
+    assert len(flagged) <= 0.005 * len(ham), flagged
+    # and with links allowed altogether
     lenient = engine(disabled_categories=["link"])
     flagged = [t for t in ham if lenient.check(Subject(text=t)).violation]
     assert len(flagged) <= 0.01 * len(ham), flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["https://776mz.com", "www.110k.cc 看片", "https://t.me/some_channel", "https://deal-shop.top/x",
+     "https://bit.ly/3abc", "https://promo.page.link/ab12", "网址 abc点com"],
+)
+def test_ad_shaped_links_are_violations_from_anyone(text):
+    assert engine().check(Subject(text=text)).violation
+
+
+def test_an_ordinary_link_is_evidence_from_members_and_a_violation_from_newcomers_or_in_strict_groups():
+    e = engine()
+    text = "文档在这里 https://docs.python.org/3/library/asyncio.html"
+    assert not e.check(Subject(text=text)).violation
+    assert e.check(Subject(text=text, newcomer=True)).violation
+    assert engine(links="all").check(Subject(text=text)).violation
+    # a group with an allowlist means "only these sites"
+    assert engine(allowed_domains=["github.com"]).check(Subject(text=text)).violation
+    # the same link next to an ad's wording is a violation
+    assert e.check(Subject(text="Investment platform with daily earnings https://advanced-earners.com")).violation
+
+
+def test_numbers_inside_links_are_not_contact_ids():
+    verdict = engine().check(Subject(text="看这篇 https://www.macrumors.com/2023/10/31/apple-m3-pro/ 和 https://example.org/t/506015/16"))
+    assert not [h for h in verdict.hits if h.category == "contact"], verdict.hits
+    assert not verdict.violation
 
 
 @pytest.mark.skipif(not (DATA / "spam" / "zh-tg-train.csv").exists(), reason="../shared/data is not here")
