@@ -198,6 +198,13 @@ _SHAPE_RULES = frozenset({"ad_shape", "interleaved", "rare_hanzi", "repeated_phr
 COMBINATION_BONUS = 0.1
 SHORT_MESSAGE = 12  # squeezed characters
 SHORT_BOOST = {"fraud": 0.3, "porn": 0.3}
+# Own porn phrases this heavy are explicit (口交, 射你, 大奶 …): a one-liner that is little
+# more than one of them is a lewd remark posted for itself, not a word inside a chat.
+SHORT_EXPLICIT = 0.6
+SHORT_EXPLICIT_BOOST = 0.4
+# What makes a phrase explicit: it names a sexual body part or act (or porn itself). Selling words of
+# the same list (卖盘, 买黄, 麦饼, 包夜, 上门服务) are everyday words alone and stay evidence.
+_EXPLICIT = re.compile(r"[奶乳胸屌逼批屄淫骚裸勃慰撸舔插射]|叽叽|[鸡肌机]巴|阴[茎道蒂唇]|屁眼|[性口肛]交|吞精|破处|[螺果棵]聊|自味|[ah黄簧]片|[约打]炮|[约一打]pa[o0]|xiong|下面痒")
 
 
 def _independent_kinds(hits: list["Hit"]) -> tuple[int, set[str]]:
@@ -471,7 +478,14 @@ class RuleEngine:
                     continue
                 prefix = "words" if term.shipped else "phrase"
                 hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
-        if len(views.squeezed) <= SHORT_MESSAGE and sum(h.category != "sensitive" for h in hits) >= 2:
+        short = len(views.squeezed) <= SHORT_MESSAGE
+        explicit = short and any(
+            h.rule == "phrase:porn" and SHORT_EXPLICIT <= h.weight < 1.0 and _EXPLICIT.search(h.evidence) for h in hits
+        )
+        if explicit:
+            # "主播看看奶", "我射你", "小骚货": an explicit word is the whole message.
+            hits.append(Hit("short_message", "porn", SHORT_EXPLICIT_BOOST, "short explicit one-liner"))
+        elif short and sum(h.category != "sensitive" for h in hits) >= 2:
             # A one-liner that is little more than a fraud or lewd phrase and one more piece of
             # evidence ("跑分车队", "看片网址") is posted for them: it weighs more than the same
             # words inside a long chat. One word alone ("包教会吗") stays evidence.

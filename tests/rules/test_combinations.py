@@ -93,3 +93,22 @@ def test_a_reference_number_weighs_less_than_a_bare_number():
 def test_disabling_a_category_also_drops_its_short_message_boost():
     verdict = judge("盘口找车队", disabled_categories=["fraud"])
     assert not any(h.category == "fraud" for h in verdict.hits), verdict.hits
+
+
+@pytest.mark.parametrize("text", ["主播看看奶", "我射你", "小骚货", "打 pao 吗", "露 xiong 了"])
+def test_a_short_explicit_one_liner_is_a_porn_violation(text):
+    verdict = judge(text)
+    assert verdict.violation, (text, verdict.score, verdict.hits)
+    assert any(h.rule == "short_message" and h.category == "porn" for h in verdict.hits), verdict.hits
+
+
+@pytest.mark.parametrize("text", ["今天买盘很猛", "麦饼好吃", "网吧包夜去", "买黄金吗", "一炮而红"])
+def test_a_short_message_with_a_selling_word_only_is_not_explicit(text):
+    verdict = judge(text)
+    assert not verdict.violation, (text, verdict.score, verdict.hits)
+    assert not any(h.rule == "short_message" for h in verdict.hits), verdict.hits
+
+
+def test_an_explicit_word_inside_a_long_chat_gets_no_short_boost():
+    verdict = judge("昨天看直播的时候弹幕里有人一直刷大奶两个字，房管后来把他禁言了")
+    assert not any(h.rule == "short_message" for h in verdict.hits), verdict.hits
