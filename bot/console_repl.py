@@ -19,6 +19,7 @@ HELP = """Type a line to post it as the current member (now: {speaker}).
   :join NAME | :leave NAME | :request NAME     membership
   :press NAME ID N   NAME presses button N (0-based) on message #ID
   :photo NAME FILE [caption]                   post an image file
+  :edit NAME ID text                           NAME edits their message #ID
   :tick              run due work now (deadlines, columns)
   :help | :quit"""
 
@@ -57,6 +58,9 @@ async def handle_line(console: ConsolePlatform, app: App, line: str, state: dict
                 print(f"cannot read {rest[1]}: {exc.strerror}")
             else:
                 await console.post_photo(rest[0], data, caption=" ".join(rest[2:]))
+        elif cmd == "edit" and len(rest) >= 3:
+            if await console.edit_own(rest[0], rest[1], " ".join(rest[2:])) is None:
+                print(f"#{rest[1]} is not a message of {rest[0]} still in the group")
         elif cmd == "tick":
             await app.tick()
         else:

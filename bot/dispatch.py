@@ -22,6 +22,7 @@ from bot.events import (
     JoinRequested,
     MemberJoined,
     MemberLeft,
+    MessageEdited,
     MessageReceived,
 )
 from storage import core_repo
@@ -172,7 +173,7 @@ class Dispatcher:
         now = self.app.clock.now()
         async with self.app.sessions() as session:
             async with session.begin():
-                if isinstance(event, MessageReceived) and event.dedupe_key:
+                if isinstance(event, (MessageReceived, MessageEdited)) and event.dedupe_key:
                     if not await core_repo.first_time_seen(session, event.dedupe_key, now):
                         result.duplicate = True
                         return result

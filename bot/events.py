@@ -69,6 +69,17 @@ class MessageReceived(Event):
 
 
 @dataclass(frozen=True)
+class MessageEdited(Event):
+    """A member changed the text of a message they posted earlier (spammers post something harmless,
+    then edit a link in). Only the rules look at edits; they are not new activity."""
+
+    message_id: str
+    text: str = ""
+    media: tuple[Media, ...] = ()
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
 class CommandInvoked(Event):
     message_id: str
     name: str  # lower-case, without "/" and without "@botname"

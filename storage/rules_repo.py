@@ -29,6 +29,11 @@ async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: date
     await session.flush()
 
 
+async def member_state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
+    """The member's state without counting a message (for an edit)."""
+    return await _state(session, chat_id, user_id, now)
+
+
 async def count_message(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
     """Count one more message of the member; returns their state (messages since joining, joined_at)."""
     row = await _state(session, chat_id, user_id, now)

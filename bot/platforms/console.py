@@ -20,6 +20,7 @@ from bot.events import (
     Media,
     MemberJoined,
     MemberLeft,
+    MessageEdited,
     MessageReceived,
     UserRef,
     parse_command,
@@ -232,6 +233,17 @@ class ConsolePlatform(BasePlatform):
                 forwarded_from=forwarded_from, reply_to=reply_to,
             )
         return message_id, await self._deliver(event)
+
+    async def edit_own(self, name: str, message_id: str, text: str) -> "DispatchResult | None":
+        """A member edits a message they posted. None when it is gone or not theirs."""
+        message = self.messages.get(message_id)
+        if message is None or message.deleted or message.sender != name:
+            return None
+        message.text = text
+        chat = self.chat(message.chat_id)
+        self._emit(f"[{chat.ref.title}] ✎ {name} edited #{message_id}: {text}")
+        return await self._deliver(MessageEdited(chat.ref, self.user(name), self.app.clock.now(),
+                                                 message_id=message_id, text=text, media=message.media))
 
     async def post_photo(self, name: str, photo: bytes, *, caption: str = "", chat_id: str | None = None):
         file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]

@@ -14,7 +14,8 @@ In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `
 - private chats: messages, commands and button presses, with ChatRef.private set, so only the
   routers that serve one-to-one chats (onboarding's DM questions, /help) see them.
 - a webhook redelivery of an update already handled (same update_id) is skipped; a button press no
-  handler answered is answered silently, so the client's spinner stops; edited messages are ignored.
+  handler answered is answered silently, so the client's spinner stops;
+- `edited_message` → `MessageEdited` (only the rules re-judge it: an ad edited into an old message).
 
 Out: every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
 bot, for everything that posts), `429 retry_after` obeyed and the call repeated (delivered once), network
@@ -66,6 +67,7 @@ from bot.events import (
     Media,
     MemberJoined,
     MemberLeft,
+    MessageEdited,
     MessageReceived,
     UserRef,
     parse_command,
@@ -84,7 +86,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 T = TypeVar("T")
 
-ALLOWED_UPDATES = ["message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MIN_UNTIL_SECONDS = 35  # restrictions ending sooner than 30 s from now are permanent on Telegram
@@ -376,7 +378,7 @@ class TelegramPlatform(BasePlatform):
         if update.message is not None:
             return self._from_message(update.message, now)
         if update.edited_message is not None:
-            return []  # edits are not new messages; not dispatched (see the README)
+            return self._from_edit(update.edited_message, now)
         if update.callback_query is not None:
             return self._from_callback(update, now)
         if update.chat_member is not None:
@@ -461,6 +463,19 @@ class TelegramPlatform(BasePlatform):
                 dedupe_key=f"{PLATFORM}:{chat.id}:{message_id}",
             )
         ]
+
+    def _from_edit(self, message: TgMessage, now: datetime) -> list[Event]:
+        user = self._sender(message)
+        if user is None or (self.bot_id and user.id == self.bot_id) or message.is_automatic_forward:
+            return []
+        text = message.text or message.caption or ""
+        if not text and not message.photo:
+            return []
+        edited = int(message.edit_date.timestamp()) if message.edit_date else int(now.timestamp())
+        chat = _chat_ref(message.chat)
+        return [MessageEdited(chat, user, now, message_id=str(message.message_id), text=text,
+                              media=self._media(message),
+                              dedupe_key=f"{PLATFORM}:{chat.id}:{message.message_id}:edit:{edited}")]
 
     @staticmethod
     def _media(message: TgMessage) -> tuple[Media, ...]:

@@ -13,7 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from bot.dispatch import Router
-from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
+from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, UserRef
 from bot.platform import ActionFailed, Capability, CapabilityMissing
 from handlers.rules import texts
 from handlers.rules.decide import decide
@@ -90,7 +90,7 @@ async def _exempt(ctx, user: UserRef | None = None) -> bool:
     return await ctx.is_admin(user)
 
 
-async def _qr_texts(ctx, event: MessageReceived) -> list[str]:
+async def _qr_texts(ctx, event: MessageReceived | MessageEdited) -> list[str]:
     out: list[str] = []
     for media in event.media:
         if media.kind not in ("photo", "image", "document", "sticker") or not media.file_id:
@@ -136,11 +136,25 @@ async def _links_allowed(ctx) -> bool:
 
 @router.message()
 async def judge(ctx) -> None:
+    await _judge(ctx, edited=False)
+
+
+@router.on(MessageEdited)
+async def judge_edit(ctx) -> None:
+    """An edit is judged like a new message (without counting it for flood or repeats): a harmless
+    message later edited into an ad is deleted and punished the same way."""
+    await _judge(ctx, edited=True)
+
+
+async def _judge(ctx, *, edited: bool) -> None:
     rs = ctx.settings.rules
-    event: MessageReceived = ctx.event
+    event: MessageReceived | MessageEdited = ctx.event
     if not rs.enabled or await _exempt(ctx):
         return
-    state = await rules_repo.count_message(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+    if edited:
+        state = await rules_repo.member_state(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+    else:
+        state = await rules_repo.count_message(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
     newcomer = (state.joined_at is not None and state.messages <= rs.newcomer_messages
                 and (ctx.now - state.joined_at) <= timedelta(hours=rs.newcomer_hours))
 
@@ -158,7 +172,7 @@ async def judge(ctx) -> None:
         links_allowed=await _links_allowed(ctx),
     )
     verdict = RuleEngine.for_settings(rs).check(subject)
-    extra = [h for h in _flood_hits(ctx, full) if h.category not in rs.disabled_categories]
+    extra = [] if edited else [h for h in _flood_hits(ctx, full) if h.category not in rs.disabled_categories]
     if extra:
         verdict.hits = extra + verdict.hits
         verdict.score += sum(h.weight for h in extra)
@@ -179,7 +193,7 @@ async def judge(ctx) -> None:
         ctx, ctx.user, decision.action, rule=primary.rule, category=primary.category, evidence=evidence,
         message_id=event.message_id, strike=decision.strike,
         details={"hits": [h.as_dict() for h in verdict.hits[:12]], "score": verdict.score, "source": decision.source,
-                 "step": decision.step, "newcomer": newcomer, "text": full[:500]},
+                 "step": decision.step, "newcomer": newcomer, "edited": edited, "text": full[:500]},
     )
     ctx.data["violation"]["done"] = outcome.action
     ctx.data["violation"]["audit_id"] = outcome.audit_id

@@ -145,3 +145,31 @@ async def test_flood_and_repeats_are_caught(sqlite_url, tmp_path):
             app.clock.advance(seconds=30)
         assert [console.messages[i].deleted for i in ids] == [False, False, True]
         assert "禁止重复发送" in console.bot_messages()[-1].text
+
+
+async def test_an_edit_is_judged_again_and_earns_nothing(db_url, tmp_path):
+    from handlers.points import service
+
+    async with running_app(db_url, str(tmp_path)) as (app, console):
+        await console.join("sly")
+        for text in ("大家好呀", "今天天气真好", "晚上吃什么好呢"):
+            await console.say("sly", text)  # past the newcomer window
+            app.clock.advance(minutes=1)
+        harmless, _ = await console.say("sly", "周末有人一起去爬山吗")
+        async with app.sessions() as session:
+            chat = await core_repo.get_chat(session, "console", console.default_chat.id)
+            member = await core_repo.get_member(session, chat.id, "sly")
+            before = await service.balance(session, chat_id=chat.id, member_id=member.id)
+        assert before > 0, "points are on: the messages themselves earned"
+        # an edit that stays harmless: no points for it, nothing deleted
+        await console.edit_own("sly", harmless, "周末有人一起去爬山吗？八点出发")
+        assert not console.messages[harmless].deleted
+        # the same message edited into an ad: deleted, warned in public, audited as an edit
+        result = await console.edit_own("sly", harmless, "周末爬山 加我薇信 abc12345 日赚500")
+        assert result.stopped_by == "rules"
+        assert console.messages[harmless].deleted
+        assert "@sly" in console.bot_messages()[-1].text and "禁止私加好友" in console.bot_messages()[-1].text
+        async with app.sessions() as session:
+            assert await service.balance(session, chat_id=chat.id, member_id=member.id) == before
+        warn = next(r for r in await audit_rows(app, console) if r.action == "warn")
+        assert warn.details["edited"] is True and "abc12345" in warn.evidence

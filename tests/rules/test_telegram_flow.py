@@ -81,3 +81,29 @@ async def test_without_the_restrict_right_a_mute_becomes_a_warning_and_the_admin
         assert any("@eve_ads" in t and "mute" in t.lower() for t in dms), dms
         notice = [c.params["text"] for c in h.calls("sendMessage") if c.params["chat_id"] == str(h.chat["id"])][-1]
         assert "@eve_ads" in notice and "warning" in notice
+
+
+async def test_a_message_edited_into_an_ad_is_deleted_and_warned_on_telegram(db_url, tmp_path):
+    async with running_telegram_app(db_url, str(tmp_path), {"defaults": {"language": "en"}}) as h:
+        member = h.user("sly", username="sly_seller")
+        for text in ("hi all", "nice group", "good morning"):
+            await h.send_text(member, text)
+            h.app.clock.advance(minutes=1)
+        harmless = await h.send_text(member, "有人周末去爬山吗")
+        h.fake.clear_calls()
+        await h.edit_text(member, harmless.message_id, "有人周末去爬山吗 加我薇信 abc12345 日赚500")
+        assert str(harmless.message_id) in [c.params["message_id"] for c in h.calls("deleteMessage")]
+        notice = h.fake.last("sendMessage").params["text"]
+        assert "@sly_seller" in notice and "no contact solicitation" in notice
+        # an edit that stays harmless passes
+        h.fake.clear_calls()
+        await h.edit_text(member, (await h.send_text(member, "see you")).message_id, "see you all")
+        assert not h.calls("deleteMessage") and not h.calls("sendMessage")
+
+        from storage import core_repo
+
+        async with h.app.sessions() as session:
+            chat = await core_repo.get_chat(session, "telegram", str(h.chat["id"]))
+            entries = await core_repo.audit_entries(session, chat.id)
+        warn = next(e for e in entries if e.action == "warn")
+        assert warn.details.get("edited") is True

@@ -355,6 +355,13 @@ class FakeTelegram:
                             forward_origin=forward_origin, sender_chat=sender_chat)
         return self.message_update(msg)
 
+    def edited_text_update(self, chat: dict, user: dict, message_id: int, text: str) -> dict:
+        """The member edited an earlier message of theirs (Telegram sends the whole message again)."""
+        original = self.messages[(chat["id"], int(message_id))]
+        msg = {**original.raw, "text": text, "edit_date": int(time.time())}
+        self.messages[(chat["id"], int(message_id))] = FakeMessage(chat["id"], int(message_id), user["id"], text, raw=msg)
+        return self.message_update(msg, kind="edited_message")
+
     def command_update(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None) -> dict:
         length = len(text.split(" ", 1)[0])
         return self.text_update(chat, user, text, reply_to=reply_to,

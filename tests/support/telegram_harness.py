@@ -155,12 +155,15 @@ class TelegramHarness:
             ) from None
 
     async def _send(self, update: dict) -> Delivered:
-        message = update.get("message") or {}
+        message = update.get("message") or update.get("edited_message") or {}
         results = await self.deliver(update)
         return Delivered(update, message.get("message_id"), results)
 
     async def send_text(self, user, text: str, *, chat: dict | None = None, reply_to: int | None = None) -> Delivered:
         return await self._send(self.fake.text_update(chat or self.chat, self.user(user), text, reply_to=reply_to))
+
+    async def edit_text(self, user, message_id: int, text: str, *, chat: dict | None = None) -> Delivered:
+        return await self._send(self.fake.edited_text_update(chat or self.chat, self.user(user), message_id, text))
 
     async def command(self, user, text: str, *, chat: dict | None = None, reply_to: int | None = None) -> Delivered:
         return await self._send(self.fake.command_update(chat or self.chat, self.user(user), text, reply_to=reply_to))
