@@ -5,8 +5,9 @@ Cyrillic look-alikes, digits split by spaces or punctuation or written as ⓿➃
 characters and 點com. `normalize(text)` undoes those tricks and returns `Views`:
 
 - `text`: invisible characters removed, NFKC, lower case, traditional → simplified (`canonical`)
-- `squeezed`: `text` with look-alike letters mapped to Latin and every separator, space, emoji and
-  decoration removed ("加 V·信" → "加v信")
+- `squeezed`: `text` with look-alike letters mapped to Latin, rare variant hanzi written for a contact
+  word mapped to it (訫 → 信, 嶶 → 微), and every separator, space, emoji and decoration removed
+  ("加 V·信" → "加v信", "私/訫我" → "私信我")
 - `digits`: a digit skeleton: digit-like characters become ASCII digits, separators inside a run of
   digits vanish, look-alike letters between digits count as digits, anything else breaks the run
   ("1З8 0O13-8000" → "13800138000")
@@ -26,6 +27,21 @@ import opencc
 
 _T2S = opencc.OpenCC("t2s")
 
+
+def _traditional_chars() -> frozenset[str]:
+    """The hanzi OpenCC's t2s changes (about 5,000 of 89,000; one conversion call, ~50 ms). Text
+    without any of them is left as it is by t2s, so most messages skip the conversion (speed)."""
+    ranges = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2EBEF),
+              (0x2F800, 0x2FA1F))
+    chars = [chr(c) for start, stop in ranges for c in range(start, stop + 1)]
+    converted = _T2S.convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # a phrase rule joined lines: convert every message instead
+        return frozenset(chars)
+    return frozenset(c for c, o in zip(chars, converted) if c != o)
+
+
+_TRADITIONAL = _traditional_chars()
+
 # Invisible and decorating characters: zero-width, bidi controls, BOM, soft hyphen, variation
 # selectors, tags, combining marks used as underlines/strike-throughs (链͟游͟), keycap enclosers.
 _INVISIBLE = re.compile(
@@ -41,7 +57,14 @@ _LOOKALIKE_LATIN = {
     "о": "o", "р": "p", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h",
     "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
     "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j", "ɡ": "g", "ı": "i", "ʏ": "y", "ᴠ": "v", "ᴡ": "w",
-    "ⅴ": "v", "ⅹ": "x", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
+    "ⅴ": "v", "ⅹ": "x", "乂": "x", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
+}
+
+# Hanzi outside everyday GB2312 that spammers write for the words of a contact cue (私訫我, 嶶信,
+# 媺号). Only rare forms: the common homophones (威, 薇, 徽 …) stay as they are, since they are
+# also ordinary words.
+_VARIANTS = {
+    "訫": "信", "嶶": "微", "徾": "微", "溦": "微", "媺": "微", "覹": "微",
 }
 
 # Characters that stand for digits in spam but that NFKC leaves alone or maps to letters.
@@ -84,6 +107,8 @@ class _LazyTable(dict):
 def _squeeze_char(ch: str) -> str | None:
     if ch in _LOOKALIKE_LATIN:
         return _LOOKALIKE_LATIN[ch]
+    if ch in _VARIANTS:
+        return _VARIANTS[ch]
     cp = ord(ch)
     if 0x16A0 <= cp <= 0x16FF:  # runes are used as decorations (ᚰ ᛀ ᚠ)
         return None
@@ -115,6 +140,7 @@ _DIGIT_TABLE = _LazyTable(_digit_char)
 
 _SEP_BETWEEN = re.compile(r"(?<=[0-9\ue000-\ue009])_+(?=[0-9\ue000-\ue009])")
 _LOOKALIKE_IN_RUN = re.compile(r"(?<=[0-9])[\ue000-\ue009]+(?=[0-9])")
+_ANY_DIGIT = re.compile("[0-9]")
 _LEFTOVER = re.compile(r"[_\ue000-\ue009]+")
 
 
@@ -123,7 +149,8 @@ def _canon_once(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = text.lower()
-    text = _T2S.convert(text)
+    if not _TRADITIONAL.isdisjoint(text):
+        text = _T2S.convert(text)
     return text
 
 
@@ -144,12 +171,23 @@ def canonical(text: str) -> str:
     return out
 
 
+# Letters written for digits inside an ID (ccЗ4367 with a Cyrillic з, UCX ł39): only right before a
+# digit, so Russian and Polish words (10 записей, był) stay words.
+_DIGIT_LETTERS = {"з": "3", "ł": "1"}
+_DIGIT_LETTER_BEFORE_DIGIT = re.compile("[зł](?=[0-9])")
+
+
 def squeeze(text: str) -> str:
-    return text.translate(_SQUEEZE_TABLE)
+    out = text.translate(_SQUEEZE_TABLE)
+    if "з" in out or "ł" in out:
+        out = _DIGIT_LETTER_BEFORE_DIGIT.sub(lambda m: _DIGIT_LETTERS[m.group(0)], out)
+    return out
 
 
 def digit_skeleton(text: str) -> str:
     mapped = text.translate(_DIGIT_TABLE)
+    if not _ANY_DIGIT.search(mapped):
+        return _LEFTOVER.sub(BREAK, mapped)  # no digit, no run to join (speed)
     mapped = _SEP_BETWEEN.sub("", mapped)
     mapped = _LOOKALIKE_IN_RUN.sub(lambda m: "".join(str(ord(c) - 0xE000) for c in m.group()), mapped)
     return _LEFTOVER.sub(BREAK, mapped)
