@@ -43,6 +43,19 @@ def judge(rows: list[tuple[str, str]], settings) -> list[tuple[str, dict]]:
     return [(label, result) for (label, _), result in zip(rows, results)]
 
 
+def judge_cli(rows: list[tuple[str, str]]) -> list[tuple[str, dict]]:
+    """The acceptance path itself: the rows piped through `qunzhu moderate --jsonl` in a subprocess."""
+    import json
+    import subprocess
+
+    stdin = "".join(json.dumps({"text": text}, ensure_ascii=False) + "\n" for _, text in rows)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "moderate", "--jsonl"], input=stdin, text=True,
+                          capture_output=True, cwd=ROOT, check=True)
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(rows), f"{len(results)} results for {len(rows)} messages"
+    return [(label, result) for (label, _), result in zip(rows, results)]
+
+
 def report(name: str, judged: list[tuple[str, dict]], show: int) -> None:
     tp = sum(1 for label, r in judged if label == "spam" and r["verdict"] == "violation")
     fp = sum(1 for label, r in judged if label == "ham" and r["verdict"] == "violation")
@@ -78,7 +91,8 @@ def main() -> int:
         print(f"no data at {data}", file=sys.stderr)
         return 2
     settings = default_settings()
-    report("zh-tg-train.csv (goal: precision >= 0.98, recall >= 0.85)", judge(labelled_csv(data / "zh-tg-train.csv"), settings), 0)
+    report("zh-tg-train.csv through `qunzhu moderate --jsonl` (goal: precision >= 0.98, recall >= 0.85)",
+           judge_cli(labelled_csv(data / "zh-tg-train.csv")), 0)
     # The split every rules developer works on: the word lists and signals are written looking only
     # at the 80% "dev" part (`--show` prints misses from it alone); the 20% held-out part is never
     # looked at and is the figure to decide on. Same seed as the classifier experiment below.

@@ -60,6 +60,10 @@ class GroupScope:
         """Whether the platform can do this *in this chat* (see BasePlatform.can_in)."""
         return self.platform.can_in(self.chat, capability)
 
+    async def count(self, metric: str, key: str = "", n: int = 1) -> None:
+        """Bump today's figure `metric` (split by `key`) for this group."""
+        await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, n)
+
 
 class Context(GroupScope):
     def __init__(
@@ -140,10 +144,6 @@ class Context(GroupScope):
             evidence=evidence,
             details=details,
         )
-
-    async def count(self, metric: str, key: str = "", n: int = 1) -> None:
-        """Bump today's figure `metric` (split by `key`) for this group."""
-        await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, n)
 
     async def set_setting(self, path: str, value: Any) -> None:
         """Store a group setting changed by an admin command; validated before it is kept."""

@@ -22,7 +22,7 @@ from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
 from bot.platform import ActionFailed, Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
-from storage import core_repo, metrics, onboarding_repo
+from storage import core_repo, onboarding_repo
 from storage.models import Chat, Member
 from storage.onboarding_models import OnboardingRun
 
@@ -80,9 +80,6 @@ class Scope(GroupScope):
             await self.app.notify_admins(self.chat, text, self.settings)
         except (ActionFailed, CapabilityMissing) as exc:
             log.warning("could not tell the admins of %s: %s (%s)", self.chat_row.key, text, exc)
-
-    async def count(self, metric: str, key: str = "") -> None:
-        await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, 1)
 
     async def audit(self, action: str, member: Member, *, actor: str = "bot", rule: str | None = None, details=None) -> None:
         await core_repo.audit(
@@ -384,6 +381,7 @@ async def _award_points(scope: Scope, run: OnboardingRun, member: Member) -> lis
             scope.session, chat_id=scope.chat_row.id, member_id=member.id, amount=s.points.completed,
             reason="onboarding", source="onboarding", key=f"onboarding:{member.id}", now=scope.now,
         ):
+            await scope.count("points_issued", n=s.points.completed)
             lines.append(scope.t("onboarding.points_awarded", points=s.points.completed))
     if s.points.inviter and run.invited_by and run.invited_by != member.user_id:
         inviter = await core_repo.get_member(scope.session, scope.chat_row.id, run.invited_by)
@@ -392,6 +390,7 @@ async def _award_points(scope: Scope, run: OnboardingRun, member: Member) -> lis
                 scope.session, chat_id=scope.chat_row.id, member_id=inviter.id, amount=s.points.inviter,
                 reason="invite", source="onboarding", key=f"onboarding-invite:{member.id}", now=scope.now,
             ):
+                await scope.count("points_issued", n=s.points.inviter)
                 lines.append(scope.t("onboarding.inviter_awarded", inviter=scope.mention(inviter), points=s.points.inviter))
     return lines
 

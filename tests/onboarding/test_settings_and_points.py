@@ -66,6 +66,7 @@ async def test_points_for_finishing_and_for_the_inviter(db_url, tmp_path):
         chat, bob = await chat_and_member(app, "bob")
         async with app.sessions() as session:
             before = await service.balance(session, chat_id=chat.id, member_id=bob.id)
+        issued_before = await points_issued(app, chat.id)
         await console.press("carol", question_for(console, "carol").id, 0)
         await console.say("carol", "Rome")
         for _ in range(4):
@@ -76,6 +77,8 @@ async def test_points_for_finishing_and_for_the_inviter(db_url, tmp_path):
             assert await service.balance(session, chat_id=chat.id, member_id=bob.id) == before + 10
         welcome = console.bot_messages()[-1].text
         assert "20 points for completing" in welcome and "Thanks to @bob" in welcome
+        # the group's statistics count them as issued (/stats "points issued")
+        assert await points_issued(app, chat.id) == issued_before + 30
 
         # Asked again and finished again: the same keys, no second award.
         await console.say("admin", "/ask carol")
@@ -86,6 +89,18 @@ async def test_points_for_finishing_and_for_the_inviter(db_url, tmp_path):
         async with app.sessions() as session:
             assert await service.balance(session, chat_id=chat.id, member_id=carol.id) == 20
             assert await service.balance(session, chat_id=chat.id, member_id=bob.id) == before + 10
+        assert await points_issued(app, chat.id) == issued_before + 30
+
+
+async def points_issued(app, chat_id: int) -> int:
+    from datetime import timedelta
+
+    from storage.metrics import counters
+
+    today = app.clock.now().date()
+    async with app.sessions() as session:
+        figures = await counters(session, chat_id, today - timedelta(days=2), today + timedelta(days=2), "points_issued")
+    return sum(f.value for f in figures)
 
 
 async def test_no_points_when_the_points_feature_is_off(sqlite_url, tmp_path):
