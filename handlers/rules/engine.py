@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import Views, canonical, digit_skeleton, normalize, squeeze
+from handlers.rules.normalize import DIGIT_LIKE, Views, canonical, normalize, squeeze
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,12 @@ _HOMOPHONE_NEAR_ID = re.compile(
 # A homophone cue that ends a short ad after its ID ("2396 8433寂寞少付口", "KMD252 老板-买-拼-微");
 # searched in the last 40 characters only.
 _HOMOPHONE_TAIL = re.compile(f"{_IDISH}.{{4,8}}?{_HOMO}$")
+# Characters one of which every match of these two patterns contains (each alternative of _HOMO,
+# _LEWD and _SELL has one, and the split number a q or v): text without any skips the search (speed).
+_HOMO_CHARS = frozenset("微喂韦胃威薇嶶徾徽卫维危口扣抠摳窛滱寇宼冦叩蔻蔲筘敲鹅乞裙q")
+_NEAR_ID_CHARS = _HOMO_CHARS | frozenset("妹奶射插操裸骚婊逼屄片篇盘卖v")
 _IDISH_RX = re.compile(_IDISH)
+_THREE_DIGITS = re.compile("[0-9]{3}")  # in every _IDISH and _TAG_ID
 # Digits written as hanzi inside a run of digits ("5四2 7049", "k8八8k77"): read as digits for the
 # homophone check (a lone 一 or 三 elsewhere stays a word).
 _DIGIT_WORD = {"零": "0", "〇": "0", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
@@ -170,6 +176,9 @@ _NAME_PLUS = re.compile(
     r"|(?:\+|➕)[^\w]{0,2}c{0,2}[^\w]{0,2}[名茗佲]"  # +C名 / +CC.名字
     r"|[名茗佲][^+\n]{0,6}?是(?:威|q|v|微|薇|喂|卫)"  # 看名，是威哦
 )
+# Every match of _LOOK_AT_NAME, _LOOK_AT_NAME_SQ, _NAME_PLUS and _NAME_CUE has one of these (页 of 主页).
+# The squeezed view's hanzi are the text's (plus 信 and 微), so testing the text is enough (speed).
+_NAME_CHARS = frozenset("名茗佲铭简昵页")
 _LOOK_AT_NAME_SQ = re.compile(
     r"看(?:我|姐姐?|妹妹?|发言)?的?c{0,2}的?[名茗佲铭](?!单|额|次|牌|气|人|义|著|片|画|校|言|场)"
     r"|c{1,2}[名茗佲铭]|[名茗佲][字称]?[喂围威薇胃卫危扣口抠窛]|名称是"
@@ -185,16 +194,21 @@ _REPEAT_UNIT = re.compile(r"(.{3,12})\1\1")
 _INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…]){4,}")
 # How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
 # the last word (= DM me), "需要的老板" / "老哥来" addressing buyers. Each is weak evidence alone.
-_AD_SHAPES: tuple[tuple[re.Pattern, float, str], ...] = (
-    (re.compile(r"^(?:出|岀|收)(?:[a-z]|[^去来了现门国差发生席名手家院口到拾视藏音据入获看费货益录养藏])"), 0.5, "出/收 + goods"),
-    (re.compile(r"^.{2,40}(?<![隐无自看])私$"), 0.5, "ends with 私 (DM me)"),
-    (re.compile(r"(?:需要|要|买)的?(?:老板|老哥|兄弟)"), 0.5, "需要的老板"),
-    (re.compile(r"(?:老板|老哥)(?:来|私|联系|滴滴|dd)"), 0.4, "老板来/私"),
-    (re.compile(r"(?:需要|要(?!是)|买|卖)[^，。,.]{0,6}的?(?:私聊|私我|私信|加我|联系我|滴滴|dd|找我|滴我)"), 0.3, "要…的私聊"),
+_AD_SHAPES: tuple[tuple[re.Pattern, float, str, frozenset[str]], ...] = (
+    # The last item: characters one of which every match contains; a message without any skips
+    # the search (speed).
+    (re.compile(r"^(?:出|岀|收)(?:[a-z]|[^去来了现门国差发生席名手家院口到拾视藏音据入获看费货益录养藏])"), 0.5,
+     "出/收 + goods", frozenset("出岀收")),
+    (re.compile(r"^.{2,40}(?<![隐无自看])私$"), 0.5, "ends with 私 (DM me)", frozenset("私")),
+    (re.compile(r"(?:需要|要|买)的?(?:老板|老哥|兄弟)"), 0.5, "需要的老板", frozenset("老兄")),
+    (re.compile(r"(?:老板|老哥)(?:来|私|联系|滴滴|dd)"), 0.4, "老板来/私", frozenset("老")),
+    (re.compile(r"(?:需要|要(?!是)|买|卖)[^，。,.]{0,6}的?(?:私聊|私我|私信|加我|联系我|滴滴|dd|找我|滴我)"), 0.3, "要…的私聊",
+     frozenset("要买卖")),
     # A price per unit of work or goods ("270一单", "1.2一张", "一小时300"): how trade ads quote.
     (re.compile(r"[0-9]{2,5}(?:元|块|u|p|r|rmb)?(?:一|每|/)(?:单|小时|天|条|张|号|个号|w)|(?:一|每)(?:单|小时)[0-9]{2,5}"),
-     0.3, "price per unit"),
+     0.3, "price per unit", frozenset("0123456789")),
 )
+_AD_SHAPE_CHARS = frozenset().union(*(needs for *_, needs in _AD_SHAPES))
 
 
 def _gb2312_common() -> frozenset[str]:
@@ -214,6 +228,13 @@ _COMMON_HANZI = _gb2312_common()
 
 
 _HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+# The hanzi outside GB2312: `_RARE_HANZI.isdisjoint(text)` (one C-level pass) clears most messages
+# before any per-hanzi work (speed).
+_RARE_HANZI = frozenset(
+    ch for ch in map(chr, (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))) if ch not in _COMMON_HANZI
+)
 
 
 def rare_hanzi(text: str) -> tuple[int, int]:
@@ -237,6 +258,8 @@ def _rare_next_to_id(sq: str) -> str:
     """An ID with a hanzi outside GB2312 at most 3 characters before or after it (籹水奶 2744 7053):
     such characters are written to dodge filters, so the ID is a disguised contact. Looks at the
     first 16 IDs only."""
+    if _RARE_HANZI.isdisjoint(sq):
+        return ""  # no hanzi outside GB2312 at all (speed)
     for i, m in enumerate(_IDISH_RX.finditer(sq)):
         if i >= 16:
             break
@@ -334,8 +357,7 @@ class Verdict:
         return text[:limit]
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(NamedTuple):  # built for every message: a named tuple is cheap to make (speed)
     """What is judged: a message's text, the texts decoded from its images, its cards."""
 
     text: str = ""
@@ -357,6 +379,21 @@ class _Term:
 
 
 _ASCII_LETTER = re.compile("[a-z]")
+# The most frequent hanzi of everyday Chinese text, most frequent first (they lead the word lists'
+# automaton nodes, see WordMatcher), then Latin letters and digits.
+_FREQUENT_CHARS = (
+    "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后"
+    "小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知"
+    "民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新"
+    "什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别"
+    "处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受"
+    "光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃"
+    "义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必"
+    "城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越"
+    "史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视"
+    "济喜离虽坏兴切"
+    "eaiotnsrlcdumhpgbyfwkvxzjq0123456789"
+)
 
 
 class WordMatcher:
@@ -374,7 +411,13 @@ class WordMatcher:
             if not key or (latin and len(key) < 2) or (t.shipped and len(key) < 2):
                 continue  # single characters of third-party lists (女, 把, 三 …) are noise
             merged.setdefault((key, latin), []).append(t)
-        for (key, latin), items in merged.items():
+        # pyahocorasick finds a node's child by a linear scan of the children in insertion order, and
+        # the root has thousands: inserting the keys sorted by how often their characters occur in the
+        # lists puts common characters first at every node (speed; the matches do not depend on it).
+        freq = Counter(ch for key, _ in merged for ch in key)
+        rank = {ch: (i, 0) for i, ch in enumerate(_FREQUENT_CHARS)}
+        ordered = sorted(merged.items(), key=lambda kv: [rank.get(ch, (len(rank), -freq[ch])) for ch in kv[0][0]])
+        for (key, latin), items in ordered:
             best = max(items, key=lambda t: t.weight)
             if latin:
                 self.latin.add_word(key, (key, best))
@@ -613,19 +656,23 @@ class RuleEngine:
         hits: list[Hit] = []
         text = views.text
         verdict.work += len(text) + min(len(views.squeezed), 240) * 12
-        rare, total = rare_hanzi(text)
+        rare, total = rare_hanzi(text) if not _RARE_HANZI.isdisjoint(text) else (0, 0)  # none: skip the count
         if rare >= 3 and total and rare / total >= 0.2:
             weight = 1.0 if rare >= 5 and rare / total >= 0.35 else 0.5
             hits.append(Hit("rare_hanzi", "ads", weight, f"{rare} of {total} hanzi are rare variants"))
         sq = views.squeezed[:240]
         verdict.work += len(sq) * len(_AD_SHAPES)
-        for pattern, weight, label in _AD_SHAPES:
-            if pattern.search(sq):
+        present = _AD_SHAPE_CHARS.intersection(sq)  # one pass; patterns whose characters are absent are skipped
+        for pattern, weight, label, needs in _AD_SHAPES:
+            if not needs.isdisjoint(present) and pattern.search(sq):
                 hits.append(Hit("ad_shape", "ads", weight, label))
         m = _INTERLEAVED.search(text[:512]) if len(text) >= 8 else None
         if m and len({ch for ch in m.group(0) if "\u4e00" <= ch <= "\u9fff"}) >= 3:
             hits.append(Hit("interleaved", "ads", 0.5, m.group(0)[:40]))
-        m = _REPEAT_UNIT.search(sq) if len(sq) >= 9 else None  # three units of three at least
+        # Three units of three at least. A match of 3 units of length L has at most L distinct
+        # characters, so sq has at least 2L >= 6 repeats; an ASCII phrase never counts (speed).
+        m = (_REPEAT_UNIT.search(sq) if len(sq) >= 9 and not sq.isascii() and len(set(sq)) <= len(sq) - 6
+             else None)
         if m and len(set(m.group(1))) >= 2 and not m.group(1).isascii():
             hits.append(Hit("repeated_phrase", "ads", 0.3, m.group(1)))
         return hits
@@ -693,16 +740,20 @@ class RuleEngine:
     # --- contacts ----------------------------------------------------------------------------
     def _contacts(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
         hits: list[Hit] = []
-        sq, text, digits = views.squeezed, views.text, views.digits
-        verdict.work += 3 * len(sq) + 3 * len(text) + len(digits)
-        cues = list(dict.fromkeys(m.group(0) for m in _CUES.finditer(sq)))
-        if "🐧" in text or _PLUS_V.search(text):
+        sq, text = views.squeezed, views.text
+        verdict.work += 3 * len(sq) + 4 * len(text)  # the digit skeleton is no longer than the text
+        cues = list(dict.fromkeys(_CUES.findall(sq)))
+        if "🐧" in text or (("+" in text or "➕" in text) and _PLUS_V.search(text)):
             cues.append("🐧" if "🐧" in text else "+v")
         strong_cue = any(c not in _GENERIC for c in cues)
 
         # Most chat has no digit at all: the ID patterns below need one (speed, not meaning).
         sq_digits = _ANY_DIGIT.search(sq) is not None
-        skeleton_digits = sq_digits or _ANY_DIGIT.search(digits) is not None  # ⓿➃肆 count here too
+        # ⓿➃肆 count in the skeleton too. Its patterns need a run of five digits, and look-alikes (1o1o1)
+        # count only between digits, so text with fewer than three digit-like characters has no such
+        # run and its skeleton is not even built (speed).
+        skeleton_digits = sum(map(DIGIT_LIKE.__contains__, text)) >= 3
+        digits = views.digits if skeleton_digits else ""
         # Numbers: phones alone; QQ-like runs with a cue.
         phones, runs = [], []
         literal5 = frozenset(_FIVE_DIGITS.findall(text)) if sq_digits else frozenset()  # five-digit numbers written as such
@@ -741,9 +792,14 @@ class RuleEngine:
         verdict.work += 3 * len(sq)
         if sq_digits:
             sqd = _DIGIT_WORD_IN_RUN.sub(lambda m: _DIGIT_WORD[m.group(0)], sq)
-            m = (_HOMOPHONE_NEAR_ID.search(sqd) or _NAME_TAG_ID.match(sqd)
-                 or (None if _ORDER_NO.search(sq) else _HOMOPHONE_TAIL.search(sqd[-40:])))
-            homophone = m.group(0) if m else _rare_next_to_id(sqd)
+            if _THREE_DIGITS.search(sqd) is None:
+                homophone = ""  # every pattern below needs an ID, which has three digits in a row (speed)
+            else:
+                tail = sqd[-40:]
+                m = ((None if _NEAR_ID_CHARS.isdisjoint(sqd) else _HOMOPHONE_NEAR_ID.search(sqd))
+                     or _NAME_TAG_ID.match(sqd)
+                     or (None if _HOMO_CHARS.isdisjoint(tail) or _ORDER_NO.search(sq) else _HOMOPHONE_TAIL.search(tail)))
+                homophone = m.group(0) if m else _rare_next_to_id(sqd)
         else:
             sqd, homophone = sq, ""  # every homophone pattern needs an ID next to it
         evidence_id = (codes or runs or ids or [""])[0]
@@ -791,14 +847,18 @@ class RuleEngine:
         if "☎" in raw or "✆" in raw:
             deco += 0.4
         plus = 0.3 if "+" in text and evidence_id else 0.0
-        name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
-        name_plus = _NAME_PLUS.search(text)
+        if _NAME_CHARS.isdisjoint(text):
+            name = name_plus = name_cue = None  # none of the name patterns can match (speed)
+        else:
+            name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
+            name_plus = _NAME_PLUS.search(text)
+            name_cue = _NAME_CUE.search(sq)
         if name:
             # "看姐姐名字+++": the plus sign says "add me" — the name is the contact.
             hits.append(Hit("look_at_name", "contact", 1.0 if name_plus else 0.7, name.group(0)))
         elif name_plus:
             hits.append(Hit("look_at_name", "contact", 0.6, name_plus.group(0)))
-        elif _NAME_CUE.search(sq):
+        elif name_cue:
             deco += 0.3
         if skeleton_digits and _REPEAT_DIGIT.search(digits):
             deco += 0.2
@@ -840,7 +900,7 @@ def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
         end = stop
     text.append(views.text[end:])
     stripped = "".join(text)
-    return Views(raw=views.raw, text=stripped, squeezed=squeeze(stripped), digits=digit_skeleton(stripped))
+    return Views(views.raw, stripped, squeeze(stripped))  # the digit skeleton is built when needed
 
 
 @lru_cache(maxsize=256)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 import opencc
@@ -44,12 +43,16 @@ _TRADITIONAL = _traditional_chars()
 
 # Invisible and decorating characters: zero-width, bidi controls, BOM, soft hyphen, variation
 # selectors, tags, combining marks used as underlines/strike-throughs (链͟游͟), keycap enclosers.
-_INVISIBLE = re.compile(
-    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+_INVISIBLE_CHARS = (
+    "\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
     "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
     "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    "\U000e0000-\U000e0fff\U0001d173-\U0001d17a]"
+    "\U000e0000-\U000e0fff\U0001d173-\U0001d17a"
 )
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+# Surrogates (from broken decoders) cannot be encoded for OpenCC; they are dropped in the same pass
+# as the invisible characters (speed: one scan instead of two).
+_INVISIBLE_OR_SURROGATE = re.compile(f"[{_INVISIBLE_CHARS}\ud800-\udfff]")
 
 # Letters that look like Latin ones (Cyrillic, Greek, others seen in spam) → Latin.
 _LOOKALIKE_LATIN = {
@@ -80,8 +83,6 @@ _DIGIT_LOOKALIKES = {
 }
 
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 SEP = "_"  # class marker in the digit skeleton for a separator
 BREAK = " "
@@ -138,6 +139,13 @@ def _digit_char(ch: str) -> str:
 _SQUEEZE_TABLE = _LazyTable(_squeeze_char)
 _DIGIT_TABLE = _LazyTable(_digit_char)
 
+# Every character the digit skeleton reads as a digit (0-9, ⓿➃, 肆 …; no character past U+1FFFF has
+# a digit value). Text without any has no digit in its skeleton: detectors test this first (speed).
+DIGIT_LIKE = frozenset(
+    "0123456789" + "".join(_DIGIT_WORDS)
+    + "".join(c for c in map(chr, range(0x20000)) if unicodedata.digit(c, None) is not None)
+)
+
 _SEP_BETWEEN = re.compile(r"(?<=[0-9\ue000-\ue009])_+(?=[0-9\ue000-\ue009])")
 _LOOKALIKE_IN_RUN = re.compile(r"(?<=[0-9])[\ue000-\ue009]+(?=[0-9])")
 _ANY_DIGIT = re.compile("[0-9]")
@@ -154,21 +162,52 @@ def _canon_once(text: str) -> str:
     return text
 
 
-def canonical(text: str) -> str:
-    """Invisible characters removed, NFKC, lower case, simplified script. Idempotent."""
-    if not isinstance(text, str):
-        text = str(text)
-    # Surrogates (from broken decoders) cannot be encoded for OpenCC: drop them.
-    text = _SURROGATES.sub("", text)
+def _stable_chars() -> frozenset[str]:
+    """Characters every canonical step leaves alone, none of them combining: a string made only of
+    them is a fixed point, so a message whose first pass yields one needs no second pass (speed).
+    Lower-case ASCII, everyday CJK, CJK and general punctuation, common symbols and emoji."""
+    ranges = ((0x20, 0x7E), (0x3000, 0x303F), (0x4E00, 0x9FFF), (0x2010, 0x205E), (0x2190, 0x21FF),
+              (0x2460, 0x27BF), (0x1F300, 0x1FAFF))
+    nfkc, combining = unicodedata.normalize, unicodedata.combining
+    out = {"\t", "\n", "\r"}
+    for start, stop in ranges:
+        for ch in map(chr, range(start, stop + 1)):
+            if (ch not in _TRADITIONAL and ch.lower() == ch and not combining(ch) and nfkc("NFKC", ch) == ch
+                    and not _INVISIBLE.match(ch)):
+                out.add(ch)
+    return frozenset(out)
+
+
+def _canonical(text: str) -> tuple[str, bool]:
+    """(canonical text, whether `text` had invisible characters)."""
+    stripped, removed = _INVISIBLE_OR_SURROGATE.subn("", text)
+    # Nothing removed: no invisible character (the common case, known without another scan).
+    invisible = bool(removed) and _INVISIBLE.search(text) is not None
+    if stripped.isascii():
+        # NFKC and t2s leave ASCII alone, and the lower-cased result is a fixed point (speed).
+        return stripped.lower(), invisible
+    text = stripped  # _canon_once strips invisible characters again first: a no-op now
     out = _canon_once(text)
     if out == text:
-        return out  # nothing to change: already a fixed point
+        return out, invisible  # nothing to change: already a fixed point
     for _ in range(4):  # a step can expose work for another (e.g. NFKC yielding a combining mark)
+        if out.isascii() or _STABLE.issuperset(out):
+            break  # made of characters every step leaves alone: a fixed point
         again = _canon_once(out)
         if again == out:
             break
         out = again
-    return out
+    return out, invisible
+
+
+_STABLE = _stable_chars()
+
+
+def canonical(text: str) -> str:
+    """Invisible characters removed, NFKC, lower case, simplified script. Idempotent."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _canonical(text)[0]
 
 
 # Letters written for digits inside an ID (ccЗ4367 with a Cyrillic з, UCX ł39): only right before a
@@ -193,22 +232,40 @@ def digit_skeleton(text: str) -> str:
     return _LEFTOVER.sub(BREAK, mapped)
 
 
-@dataclass(frozen=True)
 class Views:
-    raw: str
-    text: str
-    squeezed: str
-    digits: str
+    """The views of one message. A plain class with slots (built for every message: cheaper than a
+    frozen dataclass); `digits` is computed on first use, since most messages never need it."""
+
+    __slots__ = ("raw", "text", "squeezed", "_digits", "_invisible")
+
+    def __init__(self, raw: str, text: str, squeezed: str, digits: str | None = None,
+                 invisible: bool | None = None):
+        self.raw = raw
+        self.text = text
+        self.squeezed = squeezed
+        self._digits = digits
+        self._invisible = invisible
+
+    @property
+    def digits(self) -> str:
+        if self._digits is None:
+            self._digits = digit_skeleton(self.text)
+        return self._digits
 
     @property
     def had_invisible(self) -> bool:
-        return bool(_INVISIBLE.search(self.raw))
+        if self._invisible is None:
+            self._invisible = bool(_INVISIBLE.search(self.raw))
+        return self._invisible
+
+    def __repr__(self) -> str:
+        return f"Views(raw={self.raw!r}, text={self.text!r}, squeezed={self.squeezed!r}, digits={self.digits!r})"
 
 
 @lru_cache(maxsize=4096)
 def normalize(raw: str) -> Views:
-    text = canonical(raw)
-    return Views(raw=raw, text=text, squeezed=squeeze(text), digits=digit_skeleton(text))
+    text, invisible = _canonical(raw if isinstance(raw, str) else str(raw))
+    return Views(raw, text, squeeze(text), invisible=invisible)
 
 
 def is_cjk_char(ch: str) -> bool:
