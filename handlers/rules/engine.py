@@ -120,7 +120,9 @@ _CUE_LATIN_ID = re.compile(
     r"(?!\w*xxx|wechat|weixin)([a-z][a-z_\-]{4,19})(?![a-z0-9_\-])"
 )
 _LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
-_CODE_ID = re.compile(r"(?<![a-z])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
+# Not right after a Cyrillic or Greek letter: in the squeezed view look-alikes are Latin, so the end
+# of a Russian word before a number ("нужно 128" → "…ho128") would read as a code.
+_CODE_ID = re.compile(r"(?<![a-z\u0370-\u03ff\u0400-\u04ff])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
 _HOMO = "(?:(?<![稍轻细略卑精显式])微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|(?<![门入出路人窗接端港胃开借进户伤缺突关隘渡海道岸洞闸井枪炮虎窟])口(?![袋罩红味号令头碑气吻音腔语述算试岸径])|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|(?<![衣长短纱半百])裙|(?<=[加家伽佳嘉])维|(?<![a-z])q(?![a-z]))"
 _SELL = "[片篇盘卖]"

@@ -242,3 +242,10 @@ def test_real_chinese_group_evasions_from_the_corpus():
     assert sum(e.check(Subject(text=t)).violation for t in invisible) >= 0.6 * len(invisible)
     ham = [r["text"] for r in rows if r["label"] == "ham"]
     assert sum(e.check(Subject(text=t)).violation for t in ham) <= 0.01 * len(ham)
+
+
+@pytest.mark.parametrize("text", ["А для работы нужно 128 минимум", "Обычные выключатели это 10-16а",
+                                  "Ну это самый дорогой вариант :) 3100"])
+def test_a_number_after_a_russian_word_is_not_a_contact_code(text):
+    # Cyrillic look-alikes read as Latin in the squeezed view; the end of a word is still not a code.
+    assert not [h for h in engine().check(Subject(text=text)).hits if h.category == "contact"]
