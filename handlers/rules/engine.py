@@ -578,7 +578,7 @@ class RuleEngine:
         link_hits, url_spans = self._links(views, subject, verdict)
         hits += link_hits
         hits += self._structure(views, verdict)
-        hits += self._contacts(_without(views, url_spans), subject, verdict)
+        hits += self._contacts(_without(views, url_spans + _date_spans(views.text)), subject, verdict)
         for card in subject.card_kinds:
             if card in ("miniprogram", "link_card", "game"):
                 hits.append(Hit("miniprogram_card", "miniprogram", 1.0, f"[{card}]"))
@@ -890,13 +890,32 @@ class RuleEngine:
         return out
 
 
+# Dates and times as people write them (2026-03-05, 2024.05.06, 2024年5月6日, 10:30, 10:30-11:45):
+# joined across their separators they would read as an 8-digit ID.
+_DATE_OR_TIME = re.compile(
+    r"(?<![0-9])(?:(?:19|20)[0-9]{2}\s?[-./年]\s?(?:0?[1-9]|1[0-2])\s?[-./月]\s?(?:0?[1-9]|[12][0-9]|3[01])日?"
+    r"|(?:[01]?[0-9]|2[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9])?)(?![0-9])"
+)
+
+
+def _date_spans(text: str) -> list[tuple[int, int]]:
+    if ":" not in text and "：" not in text and not _ANY_DIGIT_4.search(text):
+        return []  # no time and no four digits in a row: no date (speed)
+    return [m.span() for m in _DATE_OR_TIME.finditer(text)]
+
+
+_ANY_DIGIT_4 = re.compile("[0-9]{4}")
+
+
 def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
-    """The views with the link spans blanked out: a number in a URL's path (an article id, a date)
-    is not a contact ID."""
+    """The views with the link, date and time spans blanked out: a number in a URL's path (an article
+    id) or a date is not a contact ID."""
     if not spans:
         return views
     text, end = [], 0
-    for start, stop in spans:
+    for start, stop in sorted(spans):
+        if start < end:
+            continue  # a date inside a link already blanked
         text.append(views.text[end:start])
         text.append(" ")
         end = stop

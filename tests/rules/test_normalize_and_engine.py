@@ -249,3 +249,14 @@ def test_real_chinese_group_evasions_from_the_corpus():
 def test_a_number_after_a_russian_word_is_not_a_contact_code(text):
     # Cyrillic look-alikes read as Latin in the squeezed view; the end of a word is still not a code.
     assert not [h for h in engine().check(Subject(text=text)).hits if h.category == "contact"]
+
+
+@pytest.mark.parametrize("text", ["明天 2026-03-05 开会", "2024.05.06 见", "2024年5月6日见", "会议 10:30-11:45，别迟到"])
+def test_dates_and_times_are_not_contact_ids(text):
+    verdict = engine().check(Subject(text=text))
+    assert not [h for h in verdict.hits if h.category == "contact"], verdict.hits
+    assert not verdict.violation
+
+
+def test_an_id_split_like_a_range_still_counts_with_its_cue():
+    assert engine().check(Subject(text="v信 2744-7053")).violation
