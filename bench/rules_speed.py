@@ -2,6 +2,11 @@
 loaded, on one core (handlers.rules.engine.RuleEngine.check, as the bot and `qunzhu moderate` call it).
 
     .venv/bin/python bench/rules_speed.py [DATA_DIR] [--seconds 5]
+    .venv/bin/python bench/rules_speed.py --against /tmp/old [--rounds 3]   # vs another checkout
+
+`--against DIR` compares with another checkout of the project (e.g. `git worktree add /tmp/old REV`):
+the two run in turns, each in its own process, and the ratio of their median passes is printed —
+on a noisy machine only such same-run ratios compare.
 
 Uses chat-length messages from DATA_DIR/spam/zh-tg-train.csv (default ../shared/data) when present,
 else a built-in mix. The normaliser's cache is cleared between rounds so every message is really
@@ -19,7 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# --root DIR: whose rules engine to time (used by --against; default this checkout).
+CODE = Path(sys.argv[sys.argv.index("--root") + 1]).resolve() if "--root" in sys.argv else ROOT
+sys.path.insert(0, str(CODE))
 
 from handlers.rules.engine import RuleEngine, Subject, shipped_bad_domains, shipped_matcher  # noqa: E402
 from handlers.rules.normalize import normalize  # noqa: E402
@@ -59,11 +66,34 @@ def reference_loop() -> float:
     return time.process_time() - t
 
 
+def compare(args) -> int:
+    import re
+    import subprocess
+
+    def median_rate(root: str) -> float:
+        out = subprocess.run([sys.executable, __file__, args.data, "--root", root, "--seconds", str(args.seconds)],
+                             capture_output=True, text=True, check=True).stdout
+        return float(re.search(r"average: ([0-9,]+) messages/s", out).group(1).replace(",", ""))
+
+    ratios = []
+    for n in range(1, args.rounds + 1):
+        ours, theirs = median_rate(str(ROOT)), median_rate(args.against)
+        ratios.append(ours / theirs)
+        print(f"round {n}: this checkout {ours:,.0f} messages/s, {args.against} {theirs:,.0f} → {ours / theirs:.2f}×")
+    print(f"median ratio over {len(ratios)} rounds: {statistics.median(ratios):.2f}×")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--against", metavar="DIR", help="another checkout to compare with, in turns")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.against:
+        return compare(args)
     t0 = time.perf_counter()
     shipped_matcher(), shipped_bad_domains()
     print(f"word lists loaded in {time.perf_counter() - t0:.2f}s")
