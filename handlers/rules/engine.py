@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import DIGIT_LIKE, Views, canonical, normalize, squeeze
+from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, normalize, squeeze
 
 log = logging.getLogger(__name__)
 
@@ -252,8 +251,7 @@ _EVERYDAY_RARE = frozenset("嘅咗冇啲嘢喺嚟佢哋嘥揾搵攞咁噉喎嚿�
 
 
 def _is_rare_hanzi(ch: str) -> bool:
-    return (("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf") and ch not in _COMMON_HANZI
-            and ch not in _EVERYDAY_RARE)
+    return ch in _RARE_HANZI and ch not in _EVERYDAY_RARE
 
 
 def _rare_next_to_id(sq: str) -> str:
@@ -281,7 +279,6 @@ _ROUND = re.compile(r"^[0-9]{1,3}0{3,}$")  # 10000, 15000: quantities, not IDs
 # Five-digit service numbers written as such (10086 and the other carriers' 100xx, banks' 95xxx,
 # 12306/12315 …): public hotlines, not a member's contact.
 _SERVICE_NO = re.compile(r"^(?:100[0-9]{2}|95[0-9]{3}|123(?!45)[0-9]{2})$")
-_ANY_DIGIT = re.compile("[0-9]")
 _FIVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{5}(?![0-9])")
 _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
 
@@ -381,23 +378,6 @@ class _Term:
 
 
 _ASCII_LETTER = re.compile("[a-z]")
-# The most frequent hanzi of everyday Chinese text, most frequent first (they lead the word lists'
-# automaton nodes, see WordMatcher), then Latin letters and digits.
-_FREQUENT_CHARS = (
-    "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后"
-    "小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知"
-    "民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新"
-    "什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别"
-    "处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受"
-    "光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃"
-    "义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必"
-    "城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越"
-    "史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视"
-    "济喜离虽坏兴切"
-    "eaiotnsrlcdumhpgbyfwkvxzjq0123456789"
-)
-
-
 class WordMatcher:
     """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
     canonical text with word boundaries (so 'ly' does not match inside 'only')."""
@@ -413,13 +393,7 @@ class WordMatcher:
             if not key or (latin and len(key) < 2) or (t.shipped and len(key) < 2):
                 continue  # single characters of third-party lists (女, 把, 三 …) are noise
             merged.setdefault((key, latin), []).append(t)
-        # pyahocorasick finds a node's child by a linear scan of the children in insertion order, and
-        # the root has thousands: inserting the keys sorted by how often their characters occur in the
-        # lists puts common characters first at every node (speed; the matches do not depend on it).
-        freq = Counter(ch for key, _ in merged for ch in key)
-        rank = {ch: (i, 0) for i, ch in enumerate(_FREQUENT_CHARS)}
-        ordered = sorted(merged.items(), key=lambda kv: [rank.get(ch, (len(rank), -freq[ch])) for ch in kv[0][0]])
-        for (key, latin), items in ordered:
+        for (key, latin), items in merged.items():
             best = max(items, key=lambda t: t.weight)
             if latin:
                 self.latin.add_word(key, (key, best))
@@ -750,7 +724,7 @@ class RuleEngine:
         strong_cue = any(c not in _GENERIC for c in cues)
 
         # Most chat has no digit at all: the ID patterns below need one (speed, not meaning).
-        sq_digits = _ANY_DIGIT.search(sq) is not None
+        sq_digits = ANY_DIGIT.search(sq) is not None
         # ⓿➃肆 count in the skeleton too. Its patterns need a run of five digits, and look-alikes (1o1o1)
         # count only between digits, so text with fewer than three digit-like characters has no such
         # run and its skeleton is not even built (speed).

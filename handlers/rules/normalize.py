@@ -148,12 +148,12 @@ DIGIT_LIKE = frozenset(
 
 _SEP_BETWEEN = re.compile(r"(?<=[0-9\ue000-\ue009])_+(?=[0-9\ue000-\ue009])")
 _LOOKALIKE_IN_RUN = re.compile(r"(?<=[0-9])[\ue000-\ue009]+(?=[0-9])")
-_ANY_DIGIT = re.compile("[0-9]")
+ANY_DIGIT = re.compile("[0-9]")
 _LEFTOVER = re.compile(r"[_\ue000-\ue009]+")
 
 
 def _canon_once(text: str) -> str:
-    text = _INVISIBLE.sub("", text)
+    """One pass over text already free of invisible characters (NFKC can yield new ones)."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = text.lower()
@@ -186,7 +186,7 @@ def _canonical(text: str) -> tuple[str, bool]:
     if stripped.isascii():
         # NFKC and t2s leave ASCII alone, and the lower-cased result is a fixed point (speed).
         return stripped.lower(), invisible
-    text = stripped  # _canon_once strips invisible characters again first: a no-op now
+    text = stripped
     out = _canon_once(text)
     if out == text:
         return out, invisible  # nothing to change: already a fixed point
@@ -225,7 +225,7 @@ def squeeze(text: str) -> str:
 
 def digit_skeleton(text: str) -> str:
     mapped = text.translate(_DIGIT_TABLE)
-    if not _ANY_DIGIT.search(mapped):
+    if not ANY_DIGIT.search(mapped):
         return _LEFTOVER.sub(BREAK, mapped)  # no digit, no run to join (speed)
     mapped = _SEP_BETWEEN.sub("", mapped)
     mapped = _LOOKALIKE_IN_RUN.sub(lambda m: "".join(str(ord(c) - 0xE000) for c in m.group()), mapped)
