@@ -434,9 +434,7 @@ class TelegramPlatform(BasePlatform):
                 return []
             remover = user if user is not None and user.id != str(member.id) else None
             return [MemberLeft(chat, _user_ref(member), now, removed_by=remover)]
-        if user is None or message.is_automatic_forward:
-            return []  # a linked channel's own post, or a service message we do not translate
-        if self.bot_id and user.id == self.bot_id:
+        if not self._from_member(message, user):
             return []
         text = message.text or message.caption or ""
         message_id = str(message.message_id)
@@ -464,9 +462,13 @@ class TelegramPlatform(BasePlatform):
             )
         ]
 
+    def _from_member(self, message: TgMessage, user: UserRef | None) -> bool:
+        """Not a linked channel's own post, a service message we do not translate, or the bot's own."""
+        return user is not None and not message.is_automatic_forward and not (self.bot_id and user.id == self.bot_id)
+
     def _from_edit(self, message: TgMessage, now: datetime) -> list[Event]:
         user = self._sender(message)
-        if user is None or (self.bot_id and user.id == self.bot_id) or message.is_automatic_forward:
+        if not self._from_member(message, user):
             return []
         text = message.text or message.caption or ""
         if not text and not message.photo:
