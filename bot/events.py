@@ -15,6 +15,14 @@ class ChatRef:
     # A one-to-one chat with the bot (a DM), not a group: group features (rules, points, stats,
     # columns) leave it alone; onboarding uses it for questions asked by DM.
     private: bool = False
+    # The platform's own kind of chat when it matters ("group", "supergroup", "channel" on Telegram);
+    # not part of the identity, so refs built from a stored id still compare equal.
+    kind: str | None = field(default=None, compare=False)
+
+    @property
+    def is_channel(self) -> bool:
+        """A broadcast channel: subscribers are not members, nobody is onboarded or judged there."""
+        return self.kind == "channel"
 
     @property
     def key(self) -> str:
@@ -66,6 +74,16 @@ class MessageReceived(Event):
     reply_to: str | None = None
     # The id the platform uses to de-duplicate redeliveries, if different from message_id.
     dedupe_key: str | None = None
+    # The forum topic the message was posted in (Telegram message_thread_id): replies go there too.
+    thread_id: str | None = None
+    # Links the text does not show: text_link entities, URL buttons, caption entities' URLs.
+    links: tuple[str, ...] = ()
+    # Members named by a mention that carries their id (Telegram text_mention).
+    mentioned: tuple[UserRef, ...] = ()
+    # Posted in the name of a chat (a channel, or the group itself for an anonymous admin); `user` is
+    # then that chat as a UserRef. None for an ordinary member's message.
+    sender_chat: ChatRef | None = None
+    via_bot: str | None = None  # the inline bot that made the message (its buttons count as links)
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,11 @@ class MessageEdited(Event):
     text: str = ""
     media: tuple[Media, ...] = ()
     dedupe_key: str | None = None
+    thread_id: str | None = None
+    links: tuple[str, ...] = ()
+    mentioned: tuple[UserRef, ...] = ()
+    sender_chat: ChatRef | None = None
+    via_bot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,7 @@ class CommandInvoked(Event):
     text: str = ""  # the whole message text
     reply_to: str | None = None
     reply_to_user: UserRef | None = None
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,7 @@ class ButtonPressed(Event):
     message_id: str
     data: str
     callback_id: str | None = None
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class Capability(enum.Flag):
     DOWNLOAD = enum.auto()  # fetch an attachment's bytes
     SEND_PHOTO = enum.auto()
     EDIT = enum.auto()
+    BAN_SENDER_CHAT = enum.auto()  # keep a channel from posting in the group (Telegram banChatSenderChat)
 
     @classmethod
     def all(cls) -> "Capability":
@@ -53,6 +54,15 @@ class ActionFailed(Exception):
         self.detail = detail
         self.right = right  # the admin right the bot lacks, when reason == 'no_rights'
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class ActionUncertain(ActionFailed):
+    """A request that may have reached the platform (a timeout or a reset after the body went out)
+    for a method that has no idempotency key (sendMessage, sendPhoto, WeCom sends): it is not sent
+    again, and nobody can know whether it arrived."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__("uncertain", detail)
 
 
 @dataclass(frozen=True)
@@ -86,14 +96,19 @@ class Platform(Protocol):
     async def stop(self) -> None: ...
 
     async def send(
-        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None
-    ) -> SentMessage: ...
+        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
+        thread_id: str | None = None,
+    ) -> SentMessage:
+        """`thread_id`: the forum topic to post in (None: the chat's main thread)."""
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage: ...
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage: ...
 
     async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None: ...
 
     async def delete(self, chat: ChatRef, message_id: str) -> None: ...
+
+    async def delete_many(self, chat: ChatRef, message_ids: list[str]) -> None:
+        """Delete several messages (Telegram deleteMessages, up to 100 a call); ids already gone are ignored."""
 
     async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
         """Mute `user` until `until` (None: until lifted)."""
@@ -103,9 +118,15 @@ class Platform(Protocol):
     async def kick(self, chat: ChatRef, user: UserRef) -> None:
         """Remove the member; they may join again."""
 
-    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None: ...
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None, *, revoke_messages: bool = False) -> None:
+        """`revoke_messages`: also delete everything the member posted in the chat, where the platform can."""
 
     async def unban(self, chat: ChatRef, user: UserRef) -> None: ...
+
+    async def ban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None:
+        """Keep a channel from posting in `chat` (a member posting as a channel cannot be muted)."""
+
+    async def unban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None: ...
 
     async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
         """Raises ActionFailed('dm_blocked') when the platform refuses (e.g. user never started the bot)."""
@@ -149,7 +170,7 @@ class BasePlatform:
     async def stop(self) -> None:
         return None
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
         raise CapabilityMissing(self.name, Capability.SEND_PHOTO)
 
     async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
@@ -157,6 +178,14 @@ class BasePlatform:
 
     async def delete(self, chat: ChatRef, message_id: str) -> None:
         raise CapabilityMissing(self.name, Capability.DELETE)
+
+    async def delete_many(self, chat: ChatRef, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            try:
+                await self.delete(chat, message_id)
+            except ActionFailed as exc:
+                if exc.reason != "not_found":
+                    raise
 
     async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
         raise CapabilityMissing(self.name, Capability.RESTRICT)
@@ -167,11 +196,17 @@ class BasePlatform:
     async def kick(self, chat: ChatRef, user: UserRef) -> None:
         raise CapabilityMissing(self.name, Capability.KICK)
 
-    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None, *, revoke_messages: bool = False) -> None:
         raise CapabilityMissing(self.name, Capability.BAN)
 
     async def unban(self, chat: ChatRef, user: UserRef) -> None:
         raise CapabilityMissing(self.name, Capability.UNBAN)
+
+    async def ban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None:
+        raise CapabilityMissing(self.name, Capability.BAN_SENDER_CHAT)
+
+    async def unban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None:
+        raise CapabilityMissing(self.name, Capability.BAN_SENDER_CHAT)
 
     async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
         raise CapabilityMissing(self.name, Capability.DM)

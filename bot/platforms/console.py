@@ -267,7 +267,8 @@ class ConsolePlatform(BasePlatform):
     def mention(self, user: UserRef) -> str:
         return f"@{user.username or user.name or user.id}"
 
-    async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None) -> SentMessage:
+    async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
+                   thread_id: str | None = None) -> SentMessage:
         self.require(Capability.SEND)
         if buttons:
             self.require(Capability.BUTTONS)
@@ -285,7 +286,7 @@ class ConsolePlatform(BasePlatform):
             line += "\n    " + "  ".join(f"[{i}:{b.text}]" for i, b in enumerate(flat))
         return line
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
         self.require(Capability.SEND_PHOTO)
         message_id = self._new_id()
         file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
@@ -331,7 +332,7 @@ class ConsolePlatform(BasePlatform):
         self._emit(f"[{self._title(chat.id)}] 👢 {user.id} removed (may rejoin)")
         self._raise_left(self.chat(chat.id).ref, member.user)
 
-    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None, *, revoke_messages: bool = False) -> None:
         self.require(Capability.BAN)
         member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user))
         was_present = member.present
