@@ -6,10 +6,12 @@ import asyncio
 import logging
 from typing import Any
 
+from bot.actions import Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
 from bot.dispatch import Dispatcher, DispatchResult, Router
 from bot.events import ChatRef, Event, UserRef
+from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
 from storage.db import create_engine, session_factory, upgrade
 
@@ -34,6 +36,8 @@ class App:
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
+        self.outbox = Outbox(self)
+        self.intake = Intake(self)
         self.platforms: dict[str, Platform] = dict(platforms or {})
         self.run_scheduler = run_scheduler
         self.scheduler = None
@@ -68,11 +72,14 @@ class App:
             from scheduler.core import start_scheduler
 
             self.scheduler = start_scheduler(self)
+        # Actions a previous run committed and did not carry out (a kill between commit and send).
+        await self.outbox.recover()
         self.started = True
         # Deadlines that passed while the bot was down are handled now, not at the next tick.
         await self.tick()
 
     async def stop(self) -> None:
+        self.intake.stopping = True
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
@@ -123,12 +130,14 @@ class App:
             log.warning("could not read the admin list of %s", chat.key)
             return False
 
-    async def notify_admins(self, chat: ChatRef, text: str, settings: GroupSettings) -> None:
-        """DM each admin where the platform allows; otherwise (or if every DM fails) say it in the group."""
+    async def notify_admins(self, chat: ChatRef, text: str, admins: set[str] | GroupSettings) -> None:
+        """DM each admin (the platform's admin list and `admins`, the configured extra ones) where the
+        platform allows; otherwise (or if every DM fails) say it in the group. Calls the platform at
+        once: inside a transaction, queue it with `scope.notify_admins` instead."""
         platform = self.platforms[chat.platform]
         delivered = False
         if platform.can(Capability.DM):
-            ids = set(settings.admins)
+            ids = set(admins.admins if isinstance(admins, GroupSettings) else admins)
             if platform.can(Capability.ADMIN_LIST):
                 try:
                     ids |= await platform.admin_ids(chat)
@@ -142,3 +151,18 @@ class App:
                     continue
         if not delivered:
             await platform.send(chat, text)
+
+    async def report_uncertain(self, chat_key: str, count: int) -> None:
+        """Messages interrupted mid-send (a crash, a timeout after the request left) are never sent
+        again: tell the group's admins, who can check and post by hand."""
+        from bot.i18n import t
+
+        platform_name, _, chat_id = chat_key.partition(":")
+        if platform_name not in self.platforms or not chat_id or chat_id == "-":
+            log.warning("%d messages to %s may not have arrived", count, chat_key)
+            return
+        settings = self.config.group_settings(chat_key, None)
+        try:
+            await self.notify_admins(ChatRef(platform_name, chat_id), t(settings.language, "core.uncertain_sends", count=count), settings)
+        except (ActionFailed, CapabilityMissing) as exc:
+            log.warning("could not tell the admins of %s about %d uncertain messages: %s", chat_key, count, exc)

@@ -66,6 +66,10 @@ class BotSection(Strict):
 class DatabaseSection(Strict):
     url: str = "sqlite+aiosqlite:///qunzhu.db"
     echo: bool = False
+    # While the database fails (locked, full, read-only, unreachable) an update is retried after
+    # this many seconds, doubling up to retry_max_seconds; it is never dropped.
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.actions import Actions
 from bot.events import ChatRef, CommandInvoked, Event, MessageReceived, UserRef
 from bot.i18n import t
 from bot.platform import ActionFailed, Buttons, Capability, Platform, SentMessage
@@ -25,12 +26,16 @@ log = logging.getLogger(__name__)
 class GroupScope:
     """A group with its settings, language and platform: what a handler needs of "where", whether it
     runs for an event (Context) or for due work found at a tick (e.g. onboarding's deadlines).
-    Subclasses provide `app`, `session`, `chat_row`, `settings` and the `chat` reference."""
+    Subclasses provide `app`, `session`, `chat_row`, `settings`, `actions` and the `chat` reference.
+
+    `platform` queues what it is asked to do on `actions` (see bot.actions): nothing reaches the
+    platform until the transaction of `session` has committed."""
 
     app: "App"
     session: AsyncSession
     chat_row: Chat
     settings: GroupSettings
+    actions: Actions
 
     @property
     def chat(self) -> ChatRef:
@@ -38,7 +43,7 @@ class GroupScope:
 
     @property
     def platform(self) -> Platform:
-        return self.app.platforms[self.chat.platform]
+        return self.actions.platform(self.chat.platform)  # type: ignore[return-value]
 
     @property
     def lang(self) -> str:
@@ -64,6 +69,26 @@ class GroupScope:
         """Bump today's figure `metric` (split by `key`) for this group."""
         await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, n)
 
+    async def send(self, text: str, *, buttons: Buttons | None = None, reply_to: str | None = None,
+                   thread_id: str | None = None, then: str | None = None, then_args: dict | None = None) -> SentMessage:
+        return await self.platform.send(self.chat, text, buttons=buttons, reply_to=reply_to, thread_id=thread_id,
+                                        then=then, then_args=then_args)
+
+    async def notify_admins(self, text: str, *, then: str | None = None, then_args: dict | None = None) -> None:
+        """Tell the group's admins after commit: by DM where the platform allows it, else in the group."""
+        self.actions.notify_admins(self.chat, text, list(self.settings.admins), then=then, then_args=then_args)
+
+
+class StoredGroup(GroupScope):
+    """A group as stored, for work that is not an event: follow-ups of actions, ticks."""
+
+    def __init__(self, app: "App", session: AsyncSession, chat_row: Chat, settings: GroupSettings, actions: Actions):
+        self.app = app
+        self.session = session
+        self.chat_row = chat_row
+        self.settings = settings
+        self.actions = actions
+
 
 class Context(GroupScope):
     def __init__(
@@ -74,8 +99,10 @@ class Context(GroupScope):
         chat_row: Chat,
         member_row: Member | None,
         settings: GroupSettings,
+        actions: Actions,
     ):
         self.app = app
+        self.actions = actions
         self.event = event
         self.session = session
         self.chat_row = chat_row
@@ -83,6 +110,7 @@ class Context(GroupScope):
         self.settings = settings
         self.stopped = False
         self.data: dict[str, Any] = {}  # what one router leaves for the next (e.g. rules verdict)
+        self._after_commit: list[Any] = []
 
     # --- who, where, when -------------------------------------------------------------------
     @property
@@ -105,22 +133,39 @@ class Context(GroupScope):
     def stop(self) -> None:
         self.stopped = True
 
+    def after_commit(self, fn) -> None:
+        """Run `fn()` once the event's transaction has committed (in-memory trackers: a retried or
+        failed event must not count twice)."""
+        self._after_commit.append(fn)
+
+    def committed(self) -> None:
+        for fn in self._after_commit:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit step failed")
+
+    @property
+    def thread_id(self) -> str | None:
+        """The forum topic of the event; what the bot says about it goes there."""
+        return getattr(self.event, "thread_id", None)
+
     async def is_admin(self, user: UserRef | None = None) -> bool:
         return await self.app.is_admin(self.chat, user or self.user, self.settings)
 
     # --- saying things ----------------------------------------------------------------------
-    async def send(self, text: str, *, buttons: Buttons | None = None, reply_to: str | None = None) -> SentMessage:
-        return await self.platform.send(self.chat, text, buttons=buttons, reply_to=reply_to)
+    async def send(self, text: str, *, buttons: Buttons | None = None, reply_to: str | None = None,
+                   thread_id: str | None = None, then: str | None = None, then_args: dict | None = None) -> SentMessage:
+        """Post in the event's chat (and forum topic) after commit."""
+        return await super().send(text, buttons=buttons, reply_to=reply_to, thread_id=thread_id or self.thread_id,
+                                  then=then, then_args=then_args)
 
-    async def reply(self, text: str, *, buttons: Buttons | None = None) -> SentMessage:
+    async def reply(self, text: str, *, buttons: Buttons | None = None, then: str | None = None,
+                    then_args: dict | None = None) -> SentMessage:
         message_id = getattr(self.event, "message_id", None)
         if isinstance(self.event, (MessageReceived, CommandInvoked)) and message_id:
-            return await self.send(text, buttons=buttons, reply_to=message_id)
-        return await self.send(text, buttons=buttons)
-
-    async def notify_admins(self, text: str) -> None:
-        """Tell the group's admins: by DM where the platform allows it, else in the group."""
-        await self.app.notify_admins(self.chat, text, self.settings)
+            return await self.send(text, buttons=buttons, reply_to=message_id, then=then, then_args=then_args)
+        return await self.send(text, buttons=buttons, then=then, then_args=then_args)
 
     # --- records -----------------------------------------------------------------------------
     async def audit(
@@ -152,4 +197,4 @@ class Context(GroupScope):
         self.settings = self.app.config.group_settings(self.chat_row.key, stored)
 
 
-__all__ = ["Context", "GroupScope", "ActionFailed"]
+__all__ = ["Context", "GroupScope", "StoredGroup", "ActionFailed"]

@@ -1,9 +1,15 @@
 """Routers, priorities and stop-propagation; one DB session and one Context per event.
 
 An event runs in one transaction. Each handler runs in its own SAVEPOINT: if it raises, its
-writes are rolled back, the error is logged, and the remaining handlers still run. A handler
-calls `ctx.stop()` to keep lower-priority routers from seeing the event (e.g. the rules router
-after removing an ad, so the points router doesn't reward it).
+writes are rolled back (and the actions it queued dropped), the error is logged, and the remaining
+handlers still run. A handler calls `ctx.stop()` to keep lower-priority routers from seeing the
+event (e.g. the rules router after removing an ad, so the points router doesn't reward it).
+
+No platform is called while the transaction is open: what the handlers ask of the platform is
+queued (bot.actions), written to the outbox in the same transaction, and carried out after the
+commit, in order. An event from the intake (`intake=IntakeMark`) marks its inbox row done in that
+transaction too, so "handled" and "what it changed" commit together or not at all. A database error
+propagates to the caller (the intake retries the event; nothing was sent).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from bot.events import (
     MessageEdited,
     MessageReceived,
 )
-from storage import core_repo
+from bot.actions import Actions
+from bot.platform import ActionFailed, Capability, CapabilityMissing
+from storage import core_repo, intake_repo
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -139,6 +147,19 @@ class Router:
         return [h.command for h in self.handlers if h.command]
 
 
+@dataclass(frozen=True)
+class IntakeMark:
+    """Where an event came from in the inbox: the `index`-th of `count` events of entry `entry_id`."""
+
+    entry_id: int
+    index: int = 0
+    count: int = 1
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+
 @dataclass
 class DispatchResult:
     handled_by: list[str] = field(default_factory=list)
@@ -160,23 +181,46 @@ class Dispatcher:
     def commands(self) -> list[CommandSpec]:
         return [c for r in self.routers for c in r.commands()]
 
-    async def dispatch(self, event: Event) -> DispatchResult:
+    async def dispatch(self, event: Event, *, intake: IntakeMark | None = None) -> DispatchResult:
         # Events of one chat are handled in order; different chats run concurrently.
         lock = self._chat_locks.setdefault(event.chat.key, asyncio.Lock())
         async with lock:
-            return await self._dispatch(event)
+            await self._warm(event)
+            ctx, result = await self._handle(event, intake)
+            if ctx is not None:
+                ctx.committed()
+                await ctx.actions.carry_out()
+            return result
 
-    async def _dispatch(self, event: Event) -> DispatchResult:
+    async def _warm(self, event: Event) -> None:
+        """Read what handlers will ask the platform before the transaction opens (the admin list,
+        cached by the adapter), so no HTTP request waits inside it."""
+        platform = self.app.platforms.get(event.chat.platform)
+        if platform is None or event.chat.private or not platform.can(Capability.ADMIN_LIST):
+            return
+        try:
+            await platform.admin_ids(event.chat)
+        except (ActionFailed, CapabilityMissing):
+            pass
+
+    async def _handle(self, event: Event, intake: IntakeMark | None) -> tuple["Context | None", DispatchResult]:
         from bot.context import Context
 
         result = DispatchResult()
         now = self.app.clock.now()
+        actions = Actions(self.app)
         async with self.app.sessions() as session:
             async with session.begin():
-                if isinstance(event, (MessageReceived, MessageEdited)) and event.dedupe_key:
+                if intake is not None:
+                    if intake.last:
+                        await intake_repo.mark_done(session, intake.entry_id, now)
+                    if intake.count > 1 and not await core_repo.first_time_seen(session, f"inbox:{intake.entry_id}:{intake.index}", now):
+                        result.duplicate = True
+                        return None, result
+                elif isinstance(event, (MessageReceived, MessageEdited)) and event.dedupe_key:
                     if not await core_repo.first_time_seen(session, event.dedupe_key, now):
                         result.duplicate = True
-                        return result
+                        return None, result
                 if isinstance(event, ChatMigrated) and event.new_chat is not None:
                     chat_row = await core_repo.migrate_chat(session, event.chat, event.new_chat)
                     chat_row = chat_row or await core_repo.ensure_chat(session, event.new_chat, now)
@@ -185,10 +229,11 @@ class Dispatcher:
                 member_row = await self._track_member(session, chat_row.id, event, now)
                 stored = await core_repo.stored_overrides(session, chat_row.id)
                 settings = self.app.config.group_settings(chat_row.key, stored)
-                ctx = Context(self.app, event, session, chat_row, member_row, settings)
+                ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
                 for handler in self.handlers:
                     if ctx.stopped:
                         break
+                    mark = actions.mark()
                     try:
                         if not await handler.matches(ctx):
                             continue
@@ -202,9 +247,11 @@ class Dispatcher:
                         if ctx.stopped:
                             result.stopped_by = handler.router.name
                     except Exception as exc:  # one handler's failure must not stop the bot
+                        actions.drop_since(mark)
                         log.exception("handler %s.%s failed on %s", handler.router.name, handler.fn.__name__, type(event).__name__)
                         result.errors.append((f"{handler.router.name}.{handler.fn.__name__}", exc))
-        return result
+                await actions.persist(session)
+        return ctx, result
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
         if isinstance(event, (ChatMigrated, JoinRequested)):

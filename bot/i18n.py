@@ -45,6 +45,21 @@ register(
             "zh-CN": "{platform} 平台不支持「{action}」，已改为：{fallback}",
             "en": "{platform} cannot {action}; did this instead: {fallback}",
         },
+        "core.uncertain_sends": {
+            "zh-CN": "⚠️ 有 {count} 条消息在发送途中被打断（机器人重启或平台超时），无法确认是否已送达；为避免重复，不会再次发送。请到群里查看，必要时手动补发。",
+            "en": "⚠️ {count} message(s) were interrupted while being sent (a restart or a platform timeout); "
+            "whether they arrived cannot be known, and they are not sent again to avoid duplicates. "
+            "Please check the group and post by hand if needed.",
+        },
+        "core.db_down": {
+            "zh-CN": "⚠️ 数据库暂时无法写入（{reason}）。收到的消息已保存，恢复后会按顺序处理，期间机器人不会回复。",
+            "en": "⚠️ The database cannot be written right now ({reason}). Incoming updates are kept and will be "
+            "handled in order once it recovers; the bot stays silent meanwhile.",
+        },
+        "core.db_back": {
+            "zh-CN": "✅ 数据库已恢复，积压的 {count} 条消息已处理（中断约 {seconds} 秒）。",
+            "en": "✅ The database is back; {count} held update(s) were handled (outage of about {seconds} s).",
+        },
         "core.help_header": {
             "zh-CN": "可用命令：",
             "en": "Commands:",

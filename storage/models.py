@@ -128,3 +128,47 @@ class DailyMemberActivity(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboxEntry(Base):
+    """An update as the platform sent it, stored before the platform is told it arrived (getUpdates
+    offset, webhook or callback answer); `done_at` is set in the transaction that handled it, so a
+    restart handles exactly what was received and not done. (platform, key) is the platform's own
+    id of the update (Telegram update_id, WeCom MsgId …): a redelivery is recognised here."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "key", name="uq_inbox_platform_key"),
+        Index("ix_inbox_pending", "platform", "done_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(191))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxAction(Base):
+    """A platform action a handler queued, written in the handler's transaction and carried out after
+    it commits. States: queued → done | failed, or for sends that must not be repeated
+    queued → sending → done | failed | uncertain. A restart carries out what is still `queued` and
+    marks `sending` rows `uncertain` (they may have arrived; they are never sent again)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_key: Mapped[str] = mapped_column(String(191))
+    method: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    follow_up: Mapped[str | None] = mapped_column(String(64))
+    follow_up_args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    result: Mapped[str | None] = mapped_column(Text)  # message id of a send, or the refusal

@@ -1,0 +1,167 @@
+"""Durable intake: an update is stored before the platform is told it arrived, and handled from there.
+
+An adapter, for each raw update it receives:
+
+    entry = await app.intake.receive("telegram", str(update_id), raw_json_dict)
+    if entry is None: ...                 # received before (a redelivery): acknowledge, do nothing
+    # now acknowledge it to the platform (advance the getUpdates offset, answer the webhook / callback)
+    events = translate(entry.payload)     # an unparseable update: log it, count it, events = []
+    await app.intake.handle(entry, events)
+
+`receive` raises IntakeUnavailable when the database cannot store the update: the adapter must then
+NOT acknowledge it (keep the getUpdates offset, answer the webhook 503) so the platform sends it again.
+`handle` dispatches the events in order; the last one marks the inbox row done in its own transaction
+(an update with no events is marked done on its own). When the database fails (locked, full,
+read-only, unreachable) the event is retried with backoff until it succeeds — never dropped; the
+admins of the chat are told once when the outage starts and once when it is over. Events of an
+update already partly handled are de-duplicated, so a retry never runs one twice.
+
+`pending(platform)` lists what a previous run received and did not finish; an adapter handles those
+at start, before it fetches anything new. Guarantee: every stored update is handled at least once and
+its effects are committed exactly once (the inbox row and the event's writes share a transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.dispatch import DispatchResult, IntakeMark
+from bot.events import ChatRef, Event
+from bot.i18n import t
+from bot.platform import ActionFailed, CapabilityMissing
+from storage import intake_repo
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database cannot do it now", as opposed to a bug in a handler.
+DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+
+
+class IntakeUnavailable(Exception):
+    """The update could not be stored; do not acknowledge it to the platform."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    platform: str
+    key: str
+    payload: dict[str, Any]
+
+
+class Intake:
+    def __init__(self, app: "App"):
+        self.app = app
+        self.initial_backoff = app.config.database.retry_initial_seconds
+        self.max_backoff = app.config.database.retry_max_seconds
+        self._outage_since: float | None = None
+        self._outage_chats: dict[str, ChatRef] = {}
+        self._held = 0
+        self.stopping = False
+
+    # --- in ----------------------------------------------------------------------------------
+    async def receive(self, platform: str, key: str, payload: dict[str, Any]) -> InboxItem | None:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        try:
+            async with self.app.sessions() as session, session.begin():
+                entry_id = await intake_repo.store_update(session, platform, key, text, self.app.clock.now())
+        except DATABASE_ERRORS as exc:
+            log.warning("intake: cannot store %s update %s (%s); it is not acknowledged", platform, key, _short(exc))
+            raise IntakeUnavailable(_short(exc)) from None
+        if entry_id is None:
+            return None
+        return InboxItem(entry_id, platform, key, payload)
+
+    async def pending(self, platform: str) -> list[InboxItem]:
+        async with self.app.sessions() as session:
+            rows = await intake_repo.pending_updates(session, platform)
+        return [InboxItem(r.id, r.platform, r.key, json.loads(r.payload)) for r in rows]
+
+    # --- handling ----------------------------------------------------------------------------
+    async def handle(self, item: InboxItem, events: list[Event]) -> list[DispatchResult]:
+        if not events:
+            await self._retrying(item, None, lambda: self._mark_done(item.id))
+            return []
+        results = []
+        for index, event in enumerate(events):
+            mark = IntakeMark(item.id, index, len(events))
+            results.append(await self._retrying(item, event, lambda e=event, m=mark: self.app.dispatch(e, intake=m)))
+        return results
+
+    async def _mark_done(self, entry_id: int) -> None:
+        async with self.app.sessions() as session, session.begin():
+            await intake_repo.mark_done(session, entry_id, self.app.clock.now())
+
+    async def _retrying(self, item: InboxItem, event: Event | None, attempt) -> Any:
+        delay = self.initial_backoff
+        tries = 0
+        while True:
+            try:
+                result = await attempt()
+            except DATABASE_ERRORS as exc:
+                tries += 1
+                if self.stopping:
+                    raise
+                await self._outage(event, exc, tries, item)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            if self._outage_since is not None:
+                await self._recovered()
+            return result
+
+    async def _outage(self, event: Event | None, exc: BaseException, tries: int, item: InboxItem) -> None:
+        reason = _short(exc)
+        first = self._outage_since is None
+        if first:
+            self._outage_since = time.monotonic()
+            log.warning("intake: the database is failing (%s); %s update %s is held and retried", reason, item.platform, item.key)
+        elif tries % 10 == 0:
+            log.warning("intake: still failing after %d tries (%s)", tries, reason)
+        self._held += 1 if tries == 1 else 0
+        if event is not None and event.chat.key not in self._outage_chats and not event.chat.private:
+            self._outage_chats[event.chat.key] = event.chat
+            await self._tell(event.chat, "core.db_down", reason=_public_reason(exc))
+
+    async def _recovered(self) -> None:
+        seconds = int(time.monotonic() - (self._outage_since or time.monotonic()))
+        chats, count = list(self._outage_chats.values()), self._held
+        self._outage_since, self._outage_chats, self._held = None, {}, 0
+        log.warning("intake: the database is back after %d s; %d held updates handled", seconds, count)
+        for chat in chats:
+            await self._tell(chat, "core.db_back", count=count, seconds=seconds)
+
+    async def _tell(self, chat: ChatRef, key: str, **values: Any) -> None:
+        """Straight to the platform: the database is what is failing (settings from the file only)."""
+        settings = self.app.config.group_settings(chat.key, None)
+        try:
+            await self.app.notify_admins(chat, t(settings.language, key, **values), settings)
+        except (ActionFailed, CapabilityMissing) as exc:
+            log.warning("intake: could not tell the admins of %s: %s", chat.key, exc)
+        except Exception:
+            log.exception("intake: telling the admins of %s failed", chat.key)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def _public_reason(exc: BaseException) -> str:
+    """What the admins may read: the kind of failure, never a URL or a path."""
+    text = _short(exc).lower()
+    for marker, said in (("locked", "database is locked"), ("full", "disk full"), ("readonly", "read-only"),
+                         ("read-only", "read-only"), ("connect", "connection refused"), ("permission", "permission denied")):
+        if marker in text:
+            return said
+    return type(getattr(exc, "orig", None) or exc).__name__

@@ -1,0 +1,85 @@
+"""Inbox (received updates) and outbox (queued platform actions). Each function takes an
+AsyncSession; none commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignore
+from storage.models import InboxEntry, OutboxAction
+
+
+async def store_update(session: AsyncSession, platform: str, key: str, payload: str, now: datetime) -> int | None:
+    """The inbox id of a newly received update; None when (platform, key) was received before."""
+    result = await session.execute(
+        insert_ignore(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
+                                            "received_at": now, "attempts": 0}, ["platform", "key"])
+    )
+    if not result.rowcount:
+        return None
+    return await session.scalar(select(InboxEntry.id).where(InboxEntry.platform == platform, InboxEntry.key == key))
+
+
+async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:
+    await session.execute(update(InboxEntry).where(InboxEntry.id == entry_id).values(done_at=now))
+
+
+async def note_failure(session: AsyncSession, entry_id: int, error: str) -> None:
+    await session.execute(
+        update(InboxEntry).where(InboxEntry.id == entry_id)
+        .values(attempts=InboxEntry.attempts + 1, last_error=error[:2000])
+    )
+
+
+async def pending_updates(session: AsyncSession, platform: str) -> list[InboxEntry]:
+    """Received and not handled, oldest first."""
+    return list(await session.scalars(
+        select(InboxEntry).where(InboxEntry.platform == platform, InboxEntry.done_at.is_(None)).order_by(InboxEntry.id)
+    ))
+
+
+async def forget_done_before(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(InboxEntry).where(InboxEntry.done_at.is_not(None), InboxEntry.done_at < before))
+    return result.rowcount or 0
+
+
+async def queue_actions(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert outbox rows (in the caller's transaction); their ids in the given order."""
+    ids = []
+    for row in rows:
+        entry = OutboxAction(**row)
+        session.add(entry)
+        ids.append(entry)
+    await session.flush()
+    return [entry.id for entry in ids]
+
+
+async def set_action_state(session: AsyncSession, action_id: int, state: str, now: datetime, result: str | None = None,
+                           *, only_from: str | None = None) -> bool:
+    """Move one outbox row to `state`; with `only_from`, only if it is in that state (compare-and-set)."""
+    query = update(OutboxAction).where(OutboxAction.id == action_id)
+    if only_from is not None:
+        query = query.where(OutboxAction.state == only_from)
+    values: dict[str, Any] = {"state": state, "updated_at": now}
+    if result is not None:
+        values["result"] = result[:2000]
+    outcome = await session.execute(query.values(**values))
+    return bool(outcome.rowcount)
+
+
+async def unfinished_actions(session: AsyncSession) -> list[OutboxAction]:
+    """Rows a previous run left `queued` or `sending`, oldest first."""
+    return list(await session.scalars(
+        select(OutboxAction).where(OutboxAction.state.in_(("queued", "sending"))).order_by(OutboxAction.id)
+    ))
+
+
+async def forget_actions_before(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(
+        delete(OutboxAction).where(OutboxAction.state.not_in(("queued", "sending")), OutboxAction.updated_at < before)
+    )
+    return result.rowcount or 0
