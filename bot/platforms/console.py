@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot import wire
 from bot.events import (
     ButtonPressed,
     ChatRef,
@@ -272,6 +273,7 @@ class ConsolePlatform(BasePlatform):
         self.require(Capability.SEND)
         if buttons:
             self.require(Capability.BUTTONS)
+        await wire.mark()
         message_id = self._new_id()
         self.messages[message_id] = ConsoleMessage(message_id, chat.id, "bot", text, buttons, reply_to)
         self._emit(self._render_bot(chat.id, message_id, text, buttons, reply_to))
@@ -288,6 +290,7 @@ class ConsolePlatform(BasePlatform):
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
         self.require(Capability.SEND_PHOTO)
+        await wire.mark()
         message_id = self._new_id()
         file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
         self.files[file_id] = photo
@@ -352,6 +355,7 @@ class ConsolePlatform(BasePlatform):
         self.require(Capability.DM)
         if user.id in self.dm_blocked:
             raise ActionFailed("dm_blocked", f"{user.id} does not accept direct messages from the bot")
+        await wire.mark()
         message_id = self._new_id()
         self.messages[message_id] = ConsoleMessage(message_id, f"dm:{user.id}", "bot", text, buttons, dm_to=user.id)
         line = f"[DM → {user.id}] #{message_id} 🤖 {text}"

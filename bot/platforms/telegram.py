@@ -72,6 +72,7 @@ from bot.events import (
     UserRef,
     parse_command,
 )
+from bot import wire
 from bot.i18n import register, t
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
@@ -87,6 +88,8 @@ PLATFORM = "telegram"
 T = TypeVar("T")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
+# Methods without an idempotency key: a send that may have arrived is never repeated.
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MIN_UNTIL_SECONDS = 35  # restrictions ending sooner than 30 s from now are permanent on Telegram
@@ -591,6 +594,8 @@ class TelegramPlatform(BasePlatform):
             target = self._chat_id(chat_id) if chat_id is not None else None
             if pace is not None:
                 await self.limiter.acquire(pace if target is None or not pace.startswith("chat:") else f"chat:{target}")
+            if what in SEND_METHODS:
+                await wire.mark()  # the request leaves now: from here on it may have arrived
             try:
                 return await call(target)
             except RetryAfter as exc:
