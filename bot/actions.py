@@ -160,15 +160,15 @@ class ActionQueue:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._platform, name)
 
-    def _queue(self, method: str, chat: ChatRef | None, then: str | None, then_args: dict | None, **args: Any) -> None:
+    def _queue(self, method: str, where: ChatRef | None, then: str | None, then_args: dict | None, /, **args: Any) -> None:
         capability = CAPABILITY.get(method)
         if capability is not None:
-            able = self._platform.can_in(chat, capability) if chat is not None else self._platform.can(capability)
+            able = self._platform.can_in(where, capability) if where is not None else self._platform.can(capability)
             if not able:
                 raise CapabilityMissing(self._platform.name, capability)
         if then is not None and then not in FOLLOW_UPS:
             raise KeyError(f"unknown follow-up {then!r}")
-        self._actions.items.append(Action(self._platform.name, method, chat, args, then, dict(then_args or {})))
+        self._actions.items.append(Action(self._platform.name, method, where, args, then, dict(then_args or {})))
 
     async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons=None,
                    thread_id: str | None = None, then: str | None = None, then_args: dict | None = None) -> SentMessage:
@@ -250,6 +250,13 @@ class Actions:
         self.items.append(Action(chat.platform, "notify_admins", chat, {"chat": chat, "text": text, "admins": sorted(admins)},
                                  then, dict(then_args or {})))
 
+    def after(self, chat: ChatRef, then: str, then_args: dict | None = None) -> None:
+        """Run follow-up `then` once every action queued so far has been carried out (and their
+        follow-ups have run): e.g. one notice naming only the removals that went through."""
+        if then not in FOLLOW_UPS:
+            raise KeyError(f"unknown follow-up {then!r}")
+        self.items.append(Action(chat.platform, "noop", chat, {}, then, dict(then_args or {})))
+
     def mark(self) -> int:
         return len(self.items)
 
@@ -310,6 +317,8 @@ class Outbox:
         if action.once and action.id is not None:
             token = wire.about_to_send.set(self._mark_sending_hook(action.id))
         try:
+            if action.method == "noop":
+                return Outcome(True)
             if action.method == "notify_admins":
                 await app.notify_admins(args["chat"], args["text"], set(args["admins"]))
                 return Outcome(True)

@@ -6,7 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.actions import Outbox
+from contextlib import asynccontextmanager
+
+from bot.actions import Actions, Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
 from bot.dispatch import Dispatcher, DispatchResult, Router
@@ -102,6 +104,17 @@ class App:
         await self.stop()
 
     # --- work --------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def work(self):
+        """A transaction for work that is not an event (ticks): `async with app.work() as (session,
+        actions):` — what is queued on `actions` is carried out once the transaction has committed."""
+        actions = Actions(self)
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session, actions
+                await actions.persist(session)
+        await actions.carry_out()
+
     async def dispatch(self, event: Event) -> DispatchResult:
         return await self.dispatcher.dispatch(event)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import Actions
+from bot.actions import Actions, Outcome, follow_up
 from bot.events import ChatRef, CommandInvoked, Event, MessageReceived, UserRef
 from bot.i18n import t
 from bot.platform import ActionFailed, Buttons, Capability, Platform, SentMessage
@@ -77,6 +77,14 @@ class GroupScope:
     async def notify_admins(self, text: str, *, then: str | None = None, then_args: dict | None = None) -> None:
         """Tell the group's admins after commit: by DM where the platform allows it, else in the group."""
         self.actions.notify_admins(self.chat, text, list(self.settings.admins), then=then, then_args=then_args)
+
+
+@follow_up("core.dm_or_reply")
+async def _dm_or_reply(scope: GroupScope, outcome: Outcome, args: dict) -> None:
+    if outcome.uncertain:
+        return
+    text = args["sent_note"] if outcome.ok else args["text"]
+    await scope.send(text, reply_to=args.get("reply_to"), thread_id=args.get("thread_id"))
 
 
 class StoredGroup(GroupScope):
@@ -166,6 +174,16 @@ class Context(GroupScope):
         if isinstance(self.event, (MessageReceived, CommandInvoked)) and message_id:
             return await self.send(text, buttons=buttons, reply_to=message_id, then=then, then_args=then_args)
         return await self.send(text, buttons=buttons, then=then, then_args=then_args)
+
+    async def dm_or_reply(self, text: str, *, sent_note: str) -> None:
+        """Send `text` to the member privately and say `sent_note` in the group; where the platform
+        cannot DM or the member does not accept it, reply with `text` in the group instead."""
+        reply_to = getattr(self.event, "message_id", None)
+        here = {"text": text, "sent_note": sent_note, "reply_to": reply_to, "thread_id": self.thread_id}
+        if self.can(Capability.DM):
+            await self.platform.dm(self.user, text, chat=self.chat, then="core.dm_or_reply", then_args=here)
+        else:
+            await self.reply(text)
 
     # --- records -----------------------------------------------------------------------------
     async def audit(

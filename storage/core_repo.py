@@ -172,6 +172,22 @@ async def audit(
     return entry
 
 
+async def amend_audit(session: AsyncSession, audit_id: int | None, *, action: str | None = None, note: str = "") -> None:
+    """The platform refused what an audit row records: say what was really done and why."""
+    if audit_id is None:
+        return
+    entry = await session.get(AuditEntry, audit_id)
+    if entry is None:
+        return
+    details = dict(entry.details or {})
+    if note:
+        details["notes"] = [*details.get("notes", []), note]
+    if action is not None:
+        details["done"] = action
+        entry.action = action
+    entry.details = details
+
+
 async def audit_entries(
     session: AsyncSession, chat_id: int, *, target_user_id: str | None = None, action: str | None = None, limit: int = 100
 ) -> list[AuditEntry]:

@@ -71,6 +71,11 @@ async def clear_strikes(session: AsyncSession, strike_ids: list[int], by: str, a
     return result.rowcount or 0
 
 
+async def set_strike_action(session: AsyncSession, audit_id: int | None, action: str) -> None:
+    if audit_id is not None:
+        await session.execute(update(RulesStrike).where(RulesStrike.audit_id == audit_id).values(action=action))
+
+
 async def strikes_of_audit(session: AsyncSession, audit_id: int) -> list[RulesStrike]:
     return list(await session.scalars(select(RulesStrike).where(RulesStrike.audit_id == audit_id)))
 

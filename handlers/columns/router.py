@@ -135,7 +135,6 @@ async def column_command(ctx: "Context") -> None:
 
 
 async def _preview(ctx: "Context", name: str, rest: list[str]) -> None:
-    from bot.platform import ActionFailed, Capability, CapabilityMissing
     from scheduler.sources import ContentProblem
 
     column = await _find(ctx, name)
@@ -148,14 +147,7 @@ async def _preview(ctx: "Context", name: str, rest: list[str]) -> None:
         await ctx.reply(ctx.t("columns.preview_problem", name=name, detail=problem.detail))
         return
     marked = f"{ctx.t('columns.preview_marker')}\n{content.text}"
-    if ctx.can(Capability.DM):
-        try:
-            await ctx.platform.dm(ctx.user, marked)
-            await ctx.reply(ctx.t("columns.preview_sent"))
-            return
-        except (ActionFailed, CapabilityMissing):
-            pass
-    await ctx.reply(marked)
+    await ctx.dm_or_reply(marked, sent_note=ctx.t("columns.preview_sent"))
 
 
 async def _pause(ctx: "Context", name: str, rest: list[str]) -> None:

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.onboarding.texts  # noqa: F401  (registers the texts)
+from bot.actions import Actions, follow_up
 from bot.context import GroupScope
 from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
-from bot.platform import ActionFailed, Button, Buttons, Capability, CapabilityMissing
+from bot.platform import Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
 from storage import core_repo, onboarding_repo
 from storage.models import Chat, Member
@@ -48,15 +49,16 @@ class Scope(GroupScope):
     session: AsyncSession
     chat_row: Chat
     settings: GroupSettings
+    actions: Actions
 
     @classmethod
-    def of(cls, ctx: Context) -> "Scope":
-        return cls(ctx.app, ctx.session, ctx.chat_row, ctx.settings)
+    def of(cls, ctx: "Context | GroupScope") -> "Scope":
+        return cls(ctx.app, ctx.session, ctx.chat_row, ctx.settings, ctx.actions)
 
     @classmethod
-    async def load(cls, app, session: AsyncSession, chat_row: Chat) -> "Scope":
+    async def load(cls, app, session: AsyncSession, chat_row: Chat, actions: Actions) -> "Scope":
         stored = await core_repo.stored_overrides(session, chat_row.id)
-        return cls(app, session, chat_row, app.config.group_settings(chat_row.key, stored))
+        return cls(app, session, chat_row, app.config.group_settings(chat_row.key, stored), actions)
 
     @property
     def s(self) -> OnboardingSettings:
@@ -72,14 +74,8 @@ class Scope(GroupScope):
     def group_name(self) -> str:
         return self.chat_row.title or self.chat_row.external_id
 
-    async def send(self, text: str, buttons: Buttons | None = None):
-        return await self.platform.send(self.chat, text, buttons=buttons)
-
-    async def notify_admins(self, text: str) -> None:
-        try:
-            await self.app.notify_admins(self.chat, text, self.settings)
-        except (ActionFailed, CapabilityMissing) as exc:
-            log.warning("could not tell the admins of %s: %s (%s)", self.chat_row.key, text, exc)
+    async def send(self, text: str, buttons: Buttons | None = None, *, then: str | None = None, then_args: dict | None = None):
+        return await self.platform.send(self.chat, text, buttons=buttons, then=then, then_args=then_args)
 
     async def audit(self, action: str, member: Member, *, actor: str = "bot", rule: str | None = None, details=None) -> None:
         await core_repo.audit(
@@ -100,7 +96,7 @@ async def _scope_for_run(ctx: Context, run: OnboardingRun) -> Scope:
     if run.chat_id == ctx.chat_row.id:
         return Scope.of(ctx)
     chat_row = await ctx.session.get(Chat, run.chat_id)
-    return await Scope.load(ctx.app, ctx.session, chat_row)
+    return await Scope.load(ctx.app, ctx.session, chat_row, ctx.actions)
 
 
 def _minutes(value: float) -> str:
@@ -133,19 +129,29 @@ async def _set_restricted(scope: Scope, run: OnboardingRun, member: Member, want
             key = "no_restrict" if scope.can(Capability.DELETE) else "no_restrict_no_delete"
             await scope.warn_once(key, scope.t(f"onboarding.warn.{key}", platform=scope.chat_row.platform))
         return
-    try:
-        if want:
-            await scope.platform.restrict(scope.chat, scope.user(member), None)
-        else:
-            await scope.platform.unrestrict(scope.chat, scope.user(member))
-        run.restricted = want
-    except ActionFailed as exc:
-        if exc.reason == "no_rights":
-            right = exc.right or "can_restrict_members"
-            if not getattr(exc, "admins_told", False):  # the adapter may have said it already
-                await scope.warn_once(f"rights:{right}", scope.t("onboarding.warn.no_rights", right=right, action=scope.t("onboarding.action.restrict")))
-        else:
-            log.warning("could not %s %s in %s: %s", "restrict" if want else "unrestrict", member.user_id, scope.chat_row.key, exc)
+    then = {"then": "onboarding.restriction", "then_args": {"run": run.id, "want": want}}
+    if want:
+        await scope.platform.restrict(scope.chat, scope.user(member), None, **then)
+    else:
+        await scope.platform.unrestrict(scope.chat, scope.user(member), **then)
+    run.restricted = want  # taken back by the follow-up if the platform refuses
+
+
+@follow_up("onboarding.restriction")
+async def _restriction_done(group, outcome, args) -> None:
+    if outcome.ok:
+        return
+    scope = Scope.of(group)
+    run = await onboarding_repo.get_run_by_id(scope.session, args["run"], lock=True)
+    if run is not None and run.restricted == args["want"]:
+        run.restricted = not args["want"]
+    if outcome.reason == "no_rights":
+        right = outcome.right or "can_restrict_members"
+        if not outcome.admins_told:  # the adapter may have said it already
+            await scope.warn_once(f"rights:{right}", scope.t("onboarding.warn.no_rights", right=right, action=scope.t("onboarding.action.restrict")))
+    else:
+        log.warning("could not %s in %s: %s %s", "restrict" if args["want"] else "unrestrict", scope.chat_row.key,
+                    outcome.reason, outcome.detail)
 
 
 # --- asking -------------------------------------------------------------------------------------
@@ -203,35 +209,81 @@ async def _ask(scope: Scope, run: OnboardingRun, member: Member, *, reason: str 
     elif run.step == 0:
         head.append(scope.t("onboarding.intro", mention=scope.mention(member), minutes=_minutes(_timeout(scope, run.strict)), total=len(questions)))
     buttons = _question_buttons(scope, run, question)
+    asked = {"run": run.id, "step": run.step, "reason": reason}
+    run.question_message_id = None  # set by the follow-up once the question is out
     if run.via == "dm":
         body = _question_text(scope, run, member, question, in_dm=True)
         try:
-            sent = await scope.platform.dm(scope.user(member), "\n\n".join([*head, body]), buttons=buttons)
-            run.question_message_id = sent.message_id
+            await scope.platform.dm(scope.user(member), "\n\n".join([*head, body]), buttons=buttons, chat=scope.chat,
+                                    then="onboarding.asked_by_dm", then_args=asked)
             return
-        except (ActionFailed, CapabilityMissing) as exc:
+        except CapabilityMissing:
             if run.join_request:
                 raise
-            log.info("DM to %s failed (%s); asking in the group", member.user_id, exc)
-            run.via = "group"
-            await _set_restricted(scope, run, member, want=not _typed(scope, question))
-            if not reason and run.step == 0:
-                head = [scope.t("onboarding.intro", mention=scope.mention(member), minutes=_minutes(_timeout(scope, run.strict)), total=len(questions))]
+            await _ask_in_group_instead(scope, run, member)
+            return
     if run.via == "shared":
         run.via = "group"  # asked on their own from now on
     # The head (intro or reason) already names the member.
     body = _question_text(scope, run, member, question, in_dm=bool(head))
     try:
-        sent = await scope.send("\n\n".join([*head, body]), buttons)
-    except (ActionFailed, CapabilityMissing) as exc:
-        # No way to ask: never leave a newcomer muted with no question. Let them in, tell the admins.
-        log.warning("cannot post the onboarding question in %s: %s", scope.chat_row.key, exc)
-        await onboarding_repo.finish_run(scope.session, run, "skipped", scope.now)
-        await _set_restricted(scope, run, member, want=False)
-        await scope.notify_admins(scope.t("onboarding.warn.cannot_ask", mention=scope.mention(member), detail=str(exc)))
+        await scope.send("\n\n".join([*head, body]), buttons, then="onboarding.asked_in_group", then_args=asked)
+    except CapabilityMissing as exc:
+        await _cannot_ask(scope, run, member, str(exc))
+
+
+async def _cannot_ask(scope: Scope, run: OnboardingRun, member: Member, detail: str) -> None:
+    """No way to ask: never leave a newcomer muted with no question. Let them in, tell the admins."""
+    log.warning("cannot post the onboarding question in %s: %s", scope.chat_row.key, detail)
+    await onboarding_repo.finish_run(scope.session, run, "skipped", scope.now)
+    await _set_restricted(scope, run, member, want=False)
+    await scope.notify_admins(scope.t("onboarding.warn.cannot_ask", mention=scope.mention(member), detail=detail))
+
+
+async def _ask_in_group_instead(scope: Scope, run: OnboardingRun, member: Member, reason: str | None = None) -> None:
+    log.info("DM to %s failed; asking in the group", member.user_id)
+    run.via = "group"
+    await _ask(scope, run, member, reason=reason)
+
+
+async def _still_asking(group, args) -> tuple[Scope, OnboardingRun, Member] | None:
+    """The run a question was posted for, if it still waits on that question."""
+    scope = Scope.of(group)
+    run = await onboarding_repo.get_run_by_id(scope.session, args["run"], lock=True)
+    if run is None or run.status != "pending" or run.step != args["step"]:
+        return None
+    member = await scope.session.get(Member, run.member_id)
+    return (scope, run, member) if member is not None else None
+
+
+@follow_up("onboarding.asked_by_dm")
+async def _asked_by_dm(group, outcome, args) -> None:
+    found = await _still_asking(group, args)
+    if found is None:
         return
-    run.question_message_id = sent.message_id
-    run.cleanup_ids = [*(run.cleanup_ids or []), sent.message_id]
+    scope, run, member = found
+    if outcome.ok or outcome.uncertain:
+        run.question_message_id = outcome.message_id
+        return
+    if run.join_request:
+        # Cannot write to them before they are in: let them in; the questions come in the group.
+        await onboarding_repo.finish_run(scope.session, run, "approved", scope.now)
+        await scope.platform.approve_join(scope.chat, scope.user(member))
+        return
+    await _ask_in_group_instead(scope, run, member, reason=args.get("reason"))
+
+
+@follow_up("onboarding.asked_in_group")
+async def _asked_in_group(group, outcome, args) -> None:
+    found = await _still_asking(group, args)
+    if found is None:
+        return
+    scope, run, member = found
+    if outcome.ok:
+        run.question_message_id = outcome.message_id
+        run.cleanup_ids = [*(run.cleanup_ids or []), outcome.message_id]
+    elif not outcome.uncertain:
+        await _cannot_ask(scope, run, member, f"{outcome.reason}: {outcome.detail}")
 
 
 # --- answers ------------------------------------------------------------------------------------
@@ -301,11 +353,8 @@ async def _accept(scope: Scope, run: OnboardingRun, member: Member, question: Qu
 
 
 async def _delete_quietly(scope: Scope, message_ids: list[str]) -> None:
-    for message_id in message_ids:
-        try:
-            await scope.platform.delete(scope.chat, message_id)
-        except (ActionFailed, CapabilityMissing):
-            pass
+    """In batches where the platform has them; a message already gone is no error."""
+    await scope.platform.delete_many(scope.chat, [m for m in message_ids if m])
 
 
 # --- the ends: completion, refusal, timeout -----------------------------------------------------
@@ -399,15 +448,9 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     status = "skipped" if admin else "done"
     await onboarding_repo.finish_run(scope.session, run, status, scope.now)
     if run.join_request:
-        try:
-            await scope.platform.approve_join(scope.chat, scope.user(member))
-        except (ActionFailed, CapabilityMissing) as exc:
-            log.warning("approving %s in %s failed: %s", member.user_id, scope.chat_row.key, exc)
+        await scope.platform.approve_join(scope.chat, scope.user(member))
         if run.via == "dm":
-            try:
-                await scope.platform.dm(scope.user(member), scope.t("onboarding.done_dm", group=scope.group_name))
-            except (ActionFailed, CapabilityMissing):
-                pass
+            await scope.platform.dm(scope.user(member), scope.t("onboarding.done_dm", group=scope.group_name))
     await _set_restricted(scope, run, member, want=False)
     if scope.s.cleanup and scope.can(Capability.DELETE):
         await _delete_quietly(scope, list(run.cleanup_ids or []))
@@ -423,32 +466,51 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     await scope.audit("onboarded", member, actor=admin.key if admin else "bot", details={"tags": tags, "status": status})
 
 
-async def _remove(scope: Scope, member: Member) -> str:
-    """Remove a member who may come back: kick, or ban + unban where there is no kick.
-    Returns "removed", "gone" (they had already left) or "failed"."""
+async def _remove(scope: Scope, member: Member, run: OnboardingRun, *, notice: str | None = None) -> str:
+    """Remove a member who may come back: kick, or ban + unban where there is no kick. The removal
+    is recorded now and carried out after commit (an idempotent action: a restart re-runs it, never
+    a second time once done); the follow-up undoes the record if the platform refuses and posts
+    `notice` if it went through. Returns "removed" or "failed" (the admins were asked)."""
     user = scope.user(member)
-    try:
-        if scope.can(Capability.KICK):
-            await scope.platform.kick(scope.chat, user)
-        elif scope.can(Capability.BAN) and scope.can(Capability.UNBAN):
-            await scope.platform.ban(scope.chat, user)
-            await scope.platform.unban(scope.chat, user)
-        else:
-            await scope.notify_admins(scope.t("onboarding.cannot_remove", name=scope.mention(member), platform=scope.chat_row.platform))
-            return "failed"
-    except ActionFailed as exc:
-        if exc.reason == "not_found":
-            await core_repo.mark_left(scope.session, member, scope.now, "left")
-            return "gone"
-        if exc.reason == "no_rights":
-            right = exc.right or "can_restrict_members"
-            if not getattr(exc, "admins_told", False):  # the adapter may have said it already
-                await scope.warn_once(f"rights:{right}", scope.t("onboarding.warn.no_rights", right=right, action=scope.t("onboarding.action.remove")))
-            return "failed"
-        log.warning("removing %s from %s failed: %s", member.user_id, scope.chat_row.key, exc)
+    then = {"then": "onboarding.removed", "then_args": {"member": member.id, "run": run.id, "notice": notice}}
+    if scope.can(Capability.KICK):
+        await scope.platform.kick(scope.chat, user, **then)
+    elif scope.can(Capability.BAN) and scope.can(Capability.UNBAN):
+        await scope.platform.ban(scope.chat, user)
+        await scope.platform.unban(scope.chat, user, **then)
+    else:
+        await scope.notify_admins(scope.t("onboarding.cannot_remove", name=scope.mention(member), platform=scope.chat_row.platform))
         return "failed"
     await core_repo.mark_left(scope.session, member, scope.now, "removed")
     return "removed"
+
+
+@follow_up("onboarding.removed")
+async def _removed(group, outcome, args) -> None:
+    scope = Scope.of(group)
+    if outcome.ok:
+        if args.get("notice"):
+            await scope.send(args["notice"])
+        return
+    member = await scope.session.get(Member, args["member"])
+    run = await onboarding_repo.get_run_by_id(scope.session, args["run"], lock=True)
+    if member is None:
+        return
+    if outcome.reason == "not_found":  # they had left already
+        await core_repo.mark_left(scope.session, member, member.left_at or scope.now, "left")
+        if run is not None and run.status in ("removed", "refused"):
+            run.status = "left"
+        return
+    # Still in the group: the record goes back, the admins are asked.
+    member.status, member.left_at = "active", None
+    await scope.audit("remove_failed", member, rule="onboarding", details={"reason": outcome.reason, "detail": outcome.detail})
+    if outcome.reason == "no_rights":
+        right = outcome.right or "can_restrict_members"
+        if not outcome.admins_told:  # the adapter may have said it already
+            await scope.warn_once(f"rights:{right}", scope.t("onboarding.warn.no_rights", right=right, action=scope.t("onboarding.action.remove")))
+    else:
+        log.warning("removing %s from %s failed: %s %s", member.user_id, scope.chat_row.key, outcome.reason, outcome.detail)
+        await scope.notify_admins(scope.t("onboarding.cannot_remove", name=scope.mention(member), platform=scope.chat_row.platform))
 
 
 async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
@@ -458,14 +520,11 @@ async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
         await _delete_quietly(scope, list(run.cleanup_ids or []))
     run.cleanup_ids = []
     if run.join_request:
-        try:
-            await scope.platform.decline_join(scope.chat, scope.user(member))
+        await scope.platform.decline_join(scope.chat, scope.user(member))
+        if scope.can(Capability.DM):
             await scope.platform.dm(scope.user(member), scope.t("onboarding.refused_dm"))
-        except (ActionFailed, CapabilityMissing):
-            pass
     else:
-        if await _remove(scope, member) == "removed":
-            await scope.send(scope.t("onboarding.refused_notice", mention=scope.mention(member)))
+        await _remove(scope, member, run, notice=scope.t("onboarding.refused_notice", mention=scope.mention(member)))
     await scope.count("removed", "onboarding_refused")
     await scope.audit("kick", member, rule="onboarding_refused")
 
@@ -589,8 +648,9 @@ async def on_join_request(ctx: Context) -> None:
         return
     try:
         await _begin(scope, member, strict=False, invited_by=None, join_request=True)
-    except (ActionFailed, CapabilityMissing):
-        # Cannot write to them before they are in: let them in and ask in the group.
+    except CapabilityMissing:
+        # Cannot write to them before they are in: let them in and ask in the group
+        # (a DM the platform refuses is handled by onboarding.asked_by_dm the same way).
         run = await onboarding_repo.get_run(ctx.session, member.id, lock=True)
         await onboarding_repo.finish_run(ctx.session, run, "approved", ctx.now)
         await ctx.platform.approve_join(ctx.chat, ctx.user)
@@ -692,10 +752,7 @@ async def on_button(ctx: Context) -> None:
 
     async def toast(text: str, alert: bool = False) -> None:
         if event.callback_id:
-            try:
-                await platform.answer_button(event.callback_id, text, alert=alert)
-            except (ActionFailed, CapabilityMissing):
-                pass
+            await platform.answer_button(event.callback_id, text, alert=alert, chat=ctx.chat)
 
     if shared and run is None:
         await toast(ctx.t("onboarding.toast_not_newcomer"), alert=True)
@@ -822,15 +879,7 @@ async def cmd_profile(ctx: Context) -> None:
         if qid not in shown:
             lines.append(f"• {qid}{colon}{value}")
     lines.append(ctx.t("onboarding.profile_tags", tags=", ".join(tags) or none))
-    text = "\n".join(lines)
-    if ctx.can(Capability.DM):
-        try:
-            await ctx.platform.dm(ctx.user, text)
-            await ctx.reply(ctx.t("onboarding.profile_sent"))
-            return
-        except (ActionFailed, CapabilityMissing):
-            pass
-    await ctx.reply(text)
+    await ctx.dm_or_reply("\n".join(lines), sent_note=ctx.t("onboarding.profile_sent"))
 
 
 # --- due work ---------------------------------------------------------------------------------------
@@ -860,11 +909,11 @@ async def enforce_deadlines(app) -> None:
         await _post_shared_questions(app, now)
     except Exception:
         log.exception("posting the shared onboarding questions failed")
-    async with app.sessions() as session, session.begin():
+    async with app.work() as (session, actions):
         for state, chat_row in await onboarding_repo.raids_to_end(session, now):
             if chat_row.platform not in app.platforms or not await onboarding_repo.end_raid(session, chat_row.id, now):
                 continue
-            scope = await Scope.load(app, session, chat_row)
+            scope = await Scope.load(app, session, chat_row, actions)
             await scope.notify_admins(
                 scope.t("onboarding.raid_off_admins", group=scope.group_name, seconds=scope.s.anti_raid.seconds, peak=state.raid_peak)
             )
@@ -877,9 +926,9 @@ DUE_BATCH = 500
 async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> int:
     """Enforce the deadlines of these runs of one group; returns how many were ended."""
     ended = 0
-    async with app.sessions() as session, session.begin():
+    async with app.work() as (session, actions):
         chat_row = await session.get(Chat, chat_id)
-        scope = await Scope.load(app, session, chat_row)
+        scope = await Scope.load(app, session, chat_row, actions)
         removed: list[str] = []
         for run_id in run_ids:
             run = await onboarding_repo.get_run_by_id(session, run_id, lock=True)
@@ -897,48 +946,65 @@ async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> 
                 await _delete_quietly(scope, list(run.cleanup_ids or []))
             run.cleanup_ids, run.question_message_id = [], None
             if run.join_request:
-                try:
-                    await scope.platform.decline_join(scope.chat, scope.user(member))
-                except (ActionFailed, CapabilityMissing) as exc:
-                    log.warning("declining %s in %s failed: %s", member.user_id, chat_row.key, exc)
-                try:
+                await scope.platform.decline_join(scope.chat, scope.user(member))
+                if scope.can(Capability.DM):
                     await scope.platform.dm(scope.user(member), scope.t("onboarding.declined_dm", minutes=_minutes(_timeout(scope, run.strict))))
-                except (ActionFailed, CapabilityMissing):
-                    pass
                 member.status = "declined"
             else:
-                outcome = await _remove(scope, member)
-                if outcome == "removed":
-                    removed.append(scope.mention(member))
-                elif outcome == "gone":
-                    run.status = "left"
-                    continue
-                else:  # the admins were asked to do it
+                if await _remove(scope, member, run) != "removed":  # the admins were asked to do it
                     await scope.audit("remove_failed", member, rule="onboarding_timeout")
                     continue
+                removed.append(run.id)
             await scope.count("removed", "onboarding_timeout")
             await scope.audit("kick" if not run.join_request else "decline_join", member, rule="onboarding_timeout")
         if removed and scope.s.announce_removals:
-            minutes = _minutes(scope.s.timeout_minutes)
-            separator = "、" if scope.lang.startswith("zh") else ", "
-            for start in range(0, len(removed), 40):
-                await scope.send(scope.t("onboarding.removed_notice", names=separator.join(removed[start:start + 40]), minutes=minutes))
+            # After the removals have been carried out: the notice names only those that went through.
+            actions.after(scope.chat, "onboarding.removed_notice", {"runs": removed})
     return ended
 
 
+@follow_up("onboarding.removed_notice")
+async def _removed_notice(group, outcome, args) -> None:
+    scope = Scope.of(group)
+    names = []
+    for run_id in args["runs"]:
+        run = await onboarding_repo.get_run_by_id(scope.session, run_id)
+        member = await scope.session.get(Member, run.member_id) if run is not None else None
+        if run is not None and run.status == "removed" and member is not None and member.status == "removed":
+            names.append(scope.mention(member))
+    minutes = _minutes(scope.s.timeout_minutes)
+    separator = "、" if scope.lang.startswith("zh") else ", "
+    for start in range(0, len(names), 40):
+        await scope.send(scope.t("onboarding.removed_notice", names=separator.join(names[start:start + 40]), minutes=minutes))
+
+
 SHARED_NAMES = 50
+SHARED_POSTING = "posting"  # question_message_id of shared runs whose question is on its way
+
+
+@follow_up("onboarding.shared_posted")
+async def _shared_posted(group, outcome, args) -> None:
+    scope = Scope.of(group)
+    message_id = outcome.message_id if outcome.ok else None
+    for run_id in args["runs"]:
+        run = await onboarding_repo.get_run_by_id(scope.session, run_id, lock=True)
+        if run is not None and run.question_message_id == SHARED_POSTING:
+            run.question_message_id = message_id  # None: asked again at the next tick
+    if message_id:
+        state = await onboarding_repo.chat_state(scope.session, scope.chat_row.id)
+        state.shared_messages = [*(state.shared_messages or []), message_id]
 
 
 async def _post_shared_questions(app, now: datetime) -> None:
     """Strict mode: one first question for every newcomer who joined since the last tick (up to 50
     names a message); and delete shared questions nobody is waiting on any more."""
-    async with app.sessions() as session, session.begin():
+    async with app.work() as (session, actions):
         waiting: dict[int, list[tuple[OnboardingRun, Member, Chat]]] = defaultdict(list)
         for run, member, chat_row in await onboarding_repo.unasked_shared_runs(session):
             if chat_row.platform in app.platforms:
                 waiting[chat_row.id].append((run, member, chat_row))
         for rows in waiting.values():
-            scope = await Scope.load(app, session, rows[0][2])
+            scope = await Scope.load(app, session, rows[0][2], actions)
             questions = scope.s.questions
             if not questions or not _shares_first_question(scope):
                 for run, member, _ in rows:  # the settings changed meanwhile: ask them one by one
@@ -958,17 +1024,18 @@ async def _post_shared_questions(app, now: datetime) -> None:
                     [Button(b.text, b.data.replace(f"{PREFIX}0:", f"{PREFIX}c:", 1)) for b in row]
                     for row in (_question_buttons(scope, probe, question) or [])
                 ]
-                sent = await scope.send(f"{head}\n\n{body}", buttons)
                 deadline = app.clock.now() + timedelta(minutes=_timeout(scope, True))
                 for run, _member, _ in chunk:
-                    run.question_message_id, run.deadline_at = sent.message_id, deadline
-                state.shared_messages = [*(state.shared_messages or []), sent.message_id]
+                    # Asked: the follow-up puts the real message id in place of this mark.
+                    run.question_message_id, run.deadline_at = SHARED_POSTING, deadline
+                await scope.send(f"{head}\n\n{body}", buttons, then="onboarding.shared_posted",
+                                 then_args={"runs": [run.id for run, _, _ in chunk]})
                 state.shared_open = True
-    async with app.sessions() as session, session.begin():
+    async with app.work() as (session, actions):
         for state, chat_row in await onboarding_repo.states_with_shared_messages(session):
             if chat_row.platform not in app.platforms:
                 continue
-            scope = await Scope.load(app, session, chat_row)
+            scope = await Scope.load(app, session, chat_row, actions)
             keep = []
             for message_id in state.shared_messages or []:
                 if await onboarding_repo.shared_message_in_use(session, chat_row.id, message_id):

@@ -604,31 +604,30 @@ async def draw_entries(ctx) -> None:
 async def run_due_draws(app) -> None:
     """Draw every lottery whose closing time has passed, post the result with the seed revealed."""
     now = app.clock.now()
-    async with app.sessions() as session:
-        async with session.begin():
-            due = await repo.due_draws(session, now)
-            for draw in due:
-                chat = await session.get(Chat, draw.chat_id)
-                platform = app.platforms.get(chat.platform) if chat else None
-                if platform is None:
-                    continue
-                entries = await repo.draw_entries(session, draw.id)
-                winners = service.pick_winners(draw.seed, [e.user_id for e in entries], draw.winners)
-                result = {"entries": len(entries), "winners": winners}
-                if not await repo.claim_draw(session, draw.id, result, now):
-                    continue
-                stored = await core_repo.stored_overrides(session, chat.id)
-                settings = app.config.group_settings(chat.key, stored)
-                by_user = {e.user_id: e.member_id for e in entries}
-                members = await repo.members_by_ids(session, [by_user[w] for w in winners])
-                names = [platform.mention(_user_of(members[by_user[w]], chat.platform)) for w in winners]
-                lang = settings.language
-                text = t(
-                    lang, "points.draw_result", id=draw.id, prize=draw.prize, count=len(entries),
-                    winners=("、" if lang.startswith("zh") else ", ").join(names) or t(lang, "points.draw_no_winners"),
-                    seed=draw.seed, hash=draw.seed_hash, n=draw.winners,
-                )
-                await core_repo.audit(session, chat_id=chat.id, at=now, actor="bot", action="draw",
-                                      details={"draw": draw.id, "seed": draw.seed, "winners": winners})
-                await platform.send(ChatRef(chat.platform, chat.external_id, chat.title), text)
+    async with app.work() as (session, actions):
+        due = await repo.due_draws(session, now)
+        for draw in due:
+            chat = await session.get(Chat, draw.chat_id)
+            if chat is None or chat.platform not in app.platforms:
+                continue
+            platform = actions.platform(chat.platform)
+            entries = await repo.draw_entries(session, draw.id)
+            winners = service.pick_winners(draw.seed, [e.user_id for e in entries], draw.winners)
+            result = {"entries": len(entries), "winners": winners}
+            if not await repo.claim_draw(session, draw.id, result, now):
+                continue
+            stored = await core_repo.stored_overrides(session, chat.id)
+            settings = app.config.group_settings(chat.key, stored)
+            by_user = {e.user_id: e.member_id for e in entries}
+            members = await repo.members_by_ids(session, [by_user[w] for w in winners])
+            names = [platform.mention(_user_of(members[by_user[w]], chat.platform)) for w in winners]
+            lang = settings.language
+            text = t(
+                lang, "points.draw_result", id=draw.id, prize=draw.prize, count=len(entries),
+                winners=("、" if lang.startswith("zh") else ", ").join(names) or t(lang, "points.draw_no_winners"),
+                seed=draw.seed, hash=draw.seed_hash, n=draw.winners,
+            )
+            await core_repo.audit(session, chat_id=chat.id, at=now, actor="bot", action="draw",
+                                  details={"draw": draw.id, "seed": draw.seed, "winners": winners})
+            await platform.send(ChatRef(chat.platform, chat.external_id, chat.title), text)
 

@@ -11,11 +11,12 @@ from datetime import timedelta
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.events import UserRef
-from bot.platform import ActionFailed, Capability, CapabilityMissing
+from bot.actions import follow_up
+from bot.events import ChatRef, UserRef
+from bot.platform import Capability
 from handlers.rules import texts  # noqa: F401  (registers the texts)
 from handlers.rules.settings import parse_duration
-from storage import rules_repo
+from storage import core_repo, rules_repo
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,21 @@ class Outcome:
 
 
 async def _tell_admins(ctx, text: str) -> None:
-    try:
-        await ctx.notify_admins(text)
-    except (ActionFailed, CapabilityMissing):
-        log.exception("could not notify the admins of %s", ctx.chat.key)
+    await ctx.notify_admins(text)
 
 
 async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, category: str, evidence: str,
                         actor: str = "bot", message_id: str | None = None, details: dict | None = None,
-                        strike: bool = True, notice: bool = True, reason: str = "") -> Outcome:
+                        strike: bool = True, notice: bool = True, reason: str = "",
+                        sender_chat: ChatRef | None = None) -> Outcome:
     """Do `action` (warn | delete | mute:D | kick | ban | report) to `target`, with fallbacks.
-    Audits every step. Returns what was done."""
+    Audits every step. Returns what was decided; the platform carries it out after commit, and a
+    refusal (missing right, member gone) is handled by the follow-ups below: the admins are told,
+    the audit and the strike are corrected, and the notice says what was really done.
+
+    `sender_chat`: the message was posted in the name of a channel. A channel cannot be muted or
+    removed like a member (restrictChatMember takes people, not chats): every penalty past the
+    deletion keeps that channel from posting in the group (banChatSenderChat), where the platform can."""
     rs = ctx.settings.rules
     member = ctx.mention(target)
     rule_name = reason if category == "admin" and reason else rule_text(ctx, category)
@@ -91,52 +96,50 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
     delete_entry = None
     if message_id and action != "report":
         if ctx.can(Capability.DELETE):
-            try:
-                await platform.delete(ctx.chat, message_id)
-                delete_entry = await ctx.audit("delete", target=target, rule=rule, evidence=evidence, actor=actor,
-                                details={"message_id": message_id, "category": category})
-            except ActionFailed as exc:
-                if exc.reason != "not_found":
-                    await _tell_admins(ctx, ctx.t("rules.please_delete", member=member, message_id=message_id, rule=rule_name))
-                    outcome.notes.append(f"delete failed: {exc}")
+            delete_entry = await ctx.audit("delete", target=target, rule=rule, evidence=evidence, actor=actor,
+                                           details={"message_id": message_id, "category": category})
+            await platform.delete(ctx.chat, message_id, then="rules.deleted", then_args={
+                "please_delete": ctx.t("rules.please_delete", member=member, message_id=message_id, rule=rule_name),
+                "audit_id": delete_entry.id})
         else:
             await _tell_admins(ctx, ctx.t("rules.please_delete", member=member, message_id=message_id, rule=rule_name))
             outcome.notes.append("no DELETE: admins asked to delete")
 
-    # 2. The penalty itself, with the next best action when the platform cannot.
+    # 2. The penalty itself, with the next best action when the platform cannot. The platform calls
+    # are queued as `calls` and made after commit; the last one carries the follow-up.
     done = action
     until = None
-    try:
-        if action.startswith("mute:"):
-            until = ctx.now + parse_duration(action[5:])
-            if ctx.can(Capability.RESTRICT):
-                await platform.restrict(ctx.chat, target, until)
-            else:
-                done = "warn"
-                await fallback(penalty_text(ctx, action), "RESTRICT", penalty_text(ctx, "warn"))
-        elif action == "kick":
-            if ctx.can(Capability.KICK):
-                await platform.kick(ctx.chat, target)
-            elif ctx.can(Capability.BAN) and ctx.can(Capability.UNBAN):
-                await platform.ban(ctx.chat, target)
-                await platform.unban(ctx.chat, target)
-            else:
-                done = "kick_requested"
-        elif action == "ban":
-            if ctx.can(Capability.BAN):
-                await platform.ban(ctx.chat, target)
-            elif ctx.can(Capability.KICK):
-                done = "kick"
-                await platform.kick(ctx.chat, target)
-                await fallback(penalty_text(ctx, "ban"), "BAN", penalty_text(ctx, "kick"))
-            else:
-                done = "kick_requested"
-    except ActionFailed as exc:
-        log.warning("rules: %s of %s in %s failed: %s", action, target.id, ctx.chat.key, exc)
-        await _tell_admins(ctx, ctx.t("rules.action_failed", member=member, action=penalty_text(ctx, action) if action != "kick_requested" else action,
-                                      reason=exc.detail or exc.reason, right=exc.right or "-"))
-        outcome.notes.append(f"{action} failed: {exc}")
-        done = "warn" if action.startswith("mute:") else "kick_requested" if action in ("kick", "ban") else done
+    calls: list[tuple[str, tuple]] = []
+    if sender_chat is not None and action not in ("warn", "delete", "report"):
+        if ctx.can(Capability.BAN_SENDER_CHAT):
+            done = "ban"
+            calls = [("ban_sender_chat", (ctx.chat, sender_chat))]
+            details["sender_chat"] = {"id": sender_chat.id, "title": sender_chat.title}
+        else:
+            done = "kick_requested"
+    elif action.startswith("mute:"):
+        until = ctx.now + parse_duration(action[5:])
+        if ctx.can(Capability.RESTRICT):
+            calls = [("restrict", (ctx.chat, target, until))]
+        else:
+            done = "warn"
+            await fallback(penalty_text(ctx, action), "RESTRICT", penalty_text(ctx, "warn"))
+    elif action == "kick":
+        if ctx.can(Capability.KICK):
+            calls = [("kick", (ctx.chat, target))]
+        elif ctx.can(Capability.BAN) and ctx.can(Capability.UNBAN):
+            calls = [("ban", (ctx.chat, target)), ("unban", (ctx.chat, target))]
+        else:
+            done = "kick_requested"
+    elif action == "ban":
+        if ctx.can(Capability.BAN):
+            calls = [("ban", (ctx.chat, target))]
+        elif ctx.can(Capability.KICK):
+            done = "kick"
+            calls = [("kick", (ctx.chat, target))]
+            await fallback(penalty_text(ctx, "ban"), "BAN", penalty_text(ctx, "kick"))
+        else:
+            done = "kick_requested"
     outcome.action = done
 
     details.update({"wanted": action, "done": done, "notes": outcome.notes})
@@ -176,19 +179,74 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
                                     source="rules", key=f"rules:{outcome.audit_id or ctx.now.isoformat()}:{target.id}",
                                     now=ctx.now)
 
-    # 5. The public notice (以儆效尤).
+    # 5. The public notice (以儆效尤): posted once the penalty went through; if the platform refused
+    # it, the notice says what was done instead (a warning, or a removal requested from the admins).
+    notice_text = fallback_text = None
     if notice and (done in ("warn", "kick", "ban", "kick_requested") or done.startswith("mute:")):
-        shown = penalty_text(ctx, done) if done != "warn" or message_id else ctx.t("rules.penalty.warn_only")
-        text = await render_notice(ctx, member=member, rule=rule_name, category=category,
-                                   penalty=shown, evidence=evidence, reason=reason,
-                                   strikes=0 if done in ("kick", "ban", "kick_requested") else strikes)
-        sent = await ctx.send(text)
-        outcome.notice_id = sent.message_id
-        if rs.notice_delete_after and sent.message_id:
-            await rules_repo.add_notice(ctx.session, chat_id=ctx.chat_row.id, platform=ctx.chat.platform,
-                                        external_chat_id=ctx.chat.id, message_id=sent.message_id,
-                                        delete_at=ctx.now + timedelta(seconds=rs.notice_delete_after))
+        async def notice_for(what: str) -> str:
+            shown = penalty_text(ctx, what) if what != "warn" or message_id else ctx.t("rules.penalty.warn_only")
+            return await render_notice(ctx, member=member, rule=rule_name, category=category, penalty=shown,
+                                       evidence=evidence, reason=reason,
+                                       strikes=0 if what in ("kick", "ban", "kick_requested") else strikes)
+        notice_text = await notice_for(done)
+        if calls:
+            fallback_text = await notice_for("warn" if done.startswith("mute:") else "kick_requested")
+    notice_args = {"delete_after": rs.notice_delete_after, "thread_id": ctx.thread_id}
+    if calls:
+        *first, (last_method, last_args) = calls
+        for method, args in first:
+            await getattr(platform, method)(*args)
+        await getattr(platform, last_method)(*last_args, then="rules.penalty", then_args={
+            **notice_args, "notice": notice_text, "fallback_notice": fallback_text, "audit_id": outcome.audit_id,
+            "member": member, "rule": rule_name, "evidence": evidence[:300], "wanted": action,
+            "fallback": "warn" if done.startswith("mute:") else "kick_requested",
+            "action_text": penalty_text(ctx, done) if done != "kick_requested" else done,
+        })
+    elif notice_text is not None:
+        await post_notice(ctx, notice_text, notice_args)
     return outcome
+
+
+async def post_notice(scope, text: str, args: dict) -> None:
+    then = "rules.notice_posted" if args.get("delete_after") else None
+    await scope.send(text, thread_id=args.get("thread_id"), then=then, then_args={"delete_after": args.get("delete_after")})
+
+
+@follow_up("rules.deleted")
+async def _deleted(scope, outcome, args) -> None:
+    if outcome.ok or outcome.reason == "not_found":
+        return
+    await scope.notify_admins(args["please_delete"])
+    await core_repo.amend_audit(scope.session, args["audit_id"], note=f"delete failed: {outcome.reason}: {outcome.detail}")
+
+
+@follow_up("rules.penalty")
+async def _penalty_carried_out(scope, outcome, args) -> None:
+    if outcome.ok:
+        if args.get("notice"):
+            await post_notice(scope, args["notice"], args)
+        return
+    fallback = args["fallback"]
+    log.warning("rules: %s in %s failed: %s %s", args["wanted"], scope.chat.key, outcome.reason, outcome.detail)
+    await scope.notify_admins(scope.t("rules.action_failed", member=args["member"], action=args["action_text"],
+                                      reason=outcome.detail or outcome.reason, right=outcome.right or "-"))
+    await core_repo.amend_audit(scope.session, args["audit_id"], action=fallback,
+                                note=f"{args['wanted']} failed: {outcome.reason}: {outcome.detail}")
+    await rules_repo.set_strike_action(scope.session, args["audit_id"], fallback)
+    if fallback == "kick_requested":
+        await scope.notify_admins(scope.t("rules.please_remove", member=args["member"], rule=args["rule"],
+                                          evidence=args["evidence"], audit_id=args["audit_id"]))
+    if args.get("fallback_notice"):
+        await post_notice(scope, args["fallback_notice"], args)
+
+
+@follow_up("rules.notice_posted")
+async def _notice_posted(scope, outcome, args) -> None:
+    """Remember the notice so the tick deletes it after `notice_delete_after` seconds."""
+    if outcome.ok and outcome.message_id and args.get("delete_after"):
+        await rules_repo.add_notice(scope.session, chat_id=scope.chat_row.id, platform=scope.chat.platform,
+                                    external_chat_id=scope.chat.id, message_id=outcome.message_id,
+                                    delete_at=scope.now + timedelta(seconds=args["delete_after"]))
 
 
 async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: str, evidence: str, strikes: int,
@@ -216,8 +274,6 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
 
 
 async def _member_row(ctx, user: UserRef):
-    from storage import core_repo
-
     if ctx.member_row is not None and ctx.member_row.user_id == user.id:
         return ctx.member_row
     return await core_repo.get_member(ctx.session, ctx.chat_row.id, user.id)

@@ -13,6 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from bot.dispatch import Router
+from bot.actions import follow_up
 from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, UserRef
 from bot.platform import ActionFailed, Capability, CapabilityMissing
 from handlers.rules import texts
@@ -46,6 +47,12 @@ class FloodTracker:
             q.popleft()
         return q
 
+    def with_message(self, chat: str, user: str, at: datetime, fingerprint: str, *, keep_seconds: int) -> list:
+        """The window as it would be with this message, without storing it: the message counts only
+        once its event commits (`add` after commit), so a retried event is not a repeat of itself."""
+        q = self.recent.get((chat, user), ())
+        return [(t, f) for t, f in q if (at - t).total_seconds() <= keep_seconds][-199:] + [(at, fingerprint)]
+
     def forget(self, chat: str, user: str) -> None:
         self.recent.pop((chat, user), None)
 
@@ -68,8 +75,10 @@ def _flood_hits(ctx, text: str) -> list[Hit]:
     rs = ctx.settings.rules
     views = normalize(text) if text else None
     fingerprint = hashlib.sha1(views.squeezed.encode()).hexdigest() if views and views.squeezed else ""
-    q = _tracker(ctx.app).add(ctx.chat.key, ctx.user.id, ctx.now, fingerprint,
-                              keep_seconds=max(rs.flood_seconds, rs.repeat_seconds))
+    tracker, keep = _tracker(ctx.app), max(rs.flood_seconds, rs.repeat_seconds)
+    chat_key, user_id, now = ctx.chat.key, ctx.user.id, ctx.now
+    q = tracker.with_message(chat_key, user_id, now, fingerprint, keep_seconds=keep)
+    ctx.after_commit(lambda: tracker.add(chat_key, user_id, now, fingerprint, keep_seconds=keep))
     hits = []
     recent = [t for t, _ in q if (ctx.now - t).total_seconds() <= rs.flood_seconds]
     if len(recent) >= rs.flood_messages:
@@ -216,16 +225,11 @@ async def note_join(ctx) -> None:
 async def delete_due_notices(app) -> None:
     now = app.clock.now()
     _tracker(app).prune(now, 24 * 3600)
-    async with app.sessions() as session:
-        async with session.begin():
-            for notice in await rules_repo.due_notices(session, now):
-                platform = app.platforms.get(notice.platform)
-                if platform is not None and platform.can(Capability.DELETE):
-                    try:
-                        await platform.delete(ChatRef(notice.platform, notice.external_chat_id), notice.message_id)
-                    except (ActionFailed, CapabilityMissing) as exc:
-                        log.info("rules: notice %s not deleted: %s", notice.message_id, exc)
-                notice.done_at = now
+    async with app.work() as (session, actions):
+        for notice in await rules_repo.due_notices(session, now):
+            if notice.platform in app.platforms and app.platforms[notice.platform].can(Capability.DELETE):
+                await actions.platform(notice.platform).delete(ChatRef(notice.platform, notice.external_chat_id), notice.message_id)
+            notice.done_at = now
 
 
 # --- admin commands ------------------------------------------------------------------------------
@@ -494,20 +498,24 @@ async def cmd_undo(ctx) -> None:
         row = await core_repo.get_member(ctx.session, ctx.chat_row.id, entry.target_user_id)
         target = UserRef(ctx.chat.platform, entry.target_user_id, name=row.display_name if row else None,
                          username=row.username if row else None)
-    notes = []
-    try:
-        if entry.action == "mute" and target and ctx.can(Capability.RESTRICT):
-            await ctx.platform.unrestrict(ctx.chat, target)
-        elif entry.action == "ban" and target and ctx.can(Capability.UNBAN):
-            await ctx.platform.unban(ctx.chat, target)
-    except (ActionFailed, CapabilityMissing) as exc:
-        notes.append(str(exc))
     strikes = await rules_repo.strikes_of_audit(ctx.session, audit_id)
     await rules_repo.clear_strikes(ctx.session, [s.id for s in strikes], ctx.user.key, ctx.now)
     await core_repo.mark_undone(ctx.session, audit_id, ctx.user.key, ctx.now)
-    await ctx.audit("undo", target=target, actor=ctx.user.key, details={"audit_id": audit_id, "action": entry.action, "notes": notes})
+    undo = await ctx.audit("undo", target=target, actor=ctx.user.key, details={"audit_id": audit_id, "action": entry.action, "notes": []})
+    # A refusal to lift it is noted on the undo's audit row (see rules.lifted).
+    lift = {"then": "rules.lifted", "then_args": {"audit_id": undo.id}}
+    if entry.action == "mute" and target and ctx.can(Capability.RESTRICT):
+        await ctx.platform.unrestrict(ctx.chat, target, **lift)
+    elif entry.action == "ban" and target and ctx.can(Capability.UNBAN):
+        await ctx.platform.unban(ctx.chat, target, **lift)
     await ctx.reply(ctx.t("rules.undo_done", audit_id=audit_id, action=entry.action,
                           member=ctx.mention(target) if target else "-"))
+
+
+@follow_up("rules.lifted")
+async def _lifted(scope, outcome, args) -> None:
+    if not outcome.ok:
+        await core_repo.amend_audit(scope.session, args["audit_id"], note=f"{outcome.reason}: {outcome.detail}")
 
 
 @router.command("modlog", "处理记录", description=texts.COMMAND_DESCRIPTIONS["modlog"], **ADMIN)

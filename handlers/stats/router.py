@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from bot.dispatch import Router
 from bot.events import MemberJoined, MemberLeft, MessageReceived
 from bot.i18n import register
-from bot.platform import ActionFailed, Capability, CapabilityMissing
+from bot.actions import follow_up
+from bot.platform import Capability, CapabilityMissing
 from handlers.stats import charts
 from storage import core_repo, stats_repo
 
@@ -245,12 +246,20 @@ async def _post_charts(ctx: Context, days: int) -> None:
     font = chart_font(ctx.app, ctx.settings)
     activity = await asyncio.to_thread(charts.activity_png, series, start, group=group, group_key=ctx.chat.key, language=ctx.lang, chart_font=font)
     retention = await asyncio.to_thread(charts.retention_png, points, size, since, group=group, group_key=ctx.chat.key, language=ctx.lang, chart_font=font)
+    instead = ctx.t("stats.no_photo", platform=ctx.platform.name, commands=f"qunzhu chart -c CONFIG --group {ctx.chat.key} --what activity -o activity.png")
     try:
-        await ctx.platform.send_photo(ctx.chat, activity, ctx.t("stats.chart_caption_activity", days=days))
-        await ctx.platform.send_photo(ctx.chat, retention, ctx.t("stats.chart_caption_retention", since=f"{since:%Y-%m-%d}"))
-    except (ActionFailed, CapabilityMissing) as exc:
-        log.warning("posting a chart in %s failed: %s", ctx.chat.key, exc)
-        await ctx.reply(ctx.t("stats.no_photo", platform=ctx.platform.name, commands=f"qunzhu chart -c CONFIG --group {ctx.chat.key} --what activity -o activity.png"))
+        await ctx.platform.send_photo(ctx.chat, activity, ctx.t("stats.chart_caption_activity", days=days), thread_id=ctx.thread_id,
+                                      then="stats.chart_posted", then_args={"instead": instead, "thread_id": ctx.thread_id})
+        await ctx.platform.send_photo(ctx.chat, retention, ctx.t("stats.chart_caption_retention", since=f"{since:%Y-%m-%d}"), thread_id=ctx.thread_id)
+    except CapabilityMissing:
+        await ctx.reply(instead)
+
+
+@follow_up("stats.chart_posted")
+async def _chart_posted(scope, outcome, args) -> None:
+    if not outcome.ok and not outcome.uncertain:
+        log.warning("posting a chart in %s failed: %s %s", scope.chat.key, outcome.reason, outcome.detail)
+        await scope.send(args["instead"], thread_id=args.get("thread_id"))
 
 
 # --- privacy: blank old evidence ----------------------------------------------------------------
