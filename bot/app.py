@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from bot.actions import Actions, Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
-from bot.dispatch import Dispatcher, DispatchResult, Router
+from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
@@ -34,7 +34,8 @@ class App:
 
         self.config = config
         self.clock = clock or Clock()
-        self.engine = create_engine(config.database_url, echo=config.database.echo)
+        self.engine = create_engine(config.database_url, echo=config.database.echo,
+                                    busy_timeout=config.database.busy_timeout_seconds)
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
@@ -115,8 +116,8 @@ class App:
                 await actions.persist(session)
         await actions.carry_out()
 
-    async def dispatch(self, event: Event) -> DispatchResult:
-        return await self.dispatcher.dispatch(event)
+    async def dispatch(self, event: Event, *, intake: IntakeMark | None = None) -> DispatchResult:
+        return await self.dispatcher.dispatch(event, intake=intake)
 
     async def tick(self) -> None:
         """Run every router's due work once. Ticks never overlap."""

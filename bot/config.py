@@ -70,6 +70,8 @@ class DatabaseSection(Strict):
     # this many seconds, doubling up to retry_max_seconds; it is never dropped.
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
+    # SQLite: how long a write waits for another writer's lock before it counts as a failure.
+    busy_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("url")
     @classmethod

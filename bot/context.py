@@ -175,6 +175,16 @@ class Context(GroupScope):
             return await self.send(text, buttons=buttons, reply_to=message_id, then=then, then_args=then_args)
         return await self.send(text, buttons=buttons, then=then, then_args=then_args)
 
+    async def tell_admins_once(self, key: str, text: str) -> bool:
+        """Tell the admins `text` the first time `key` comes up in this group (remembered in the
+        audit log as `told:KEY`), not at every message. True when told now."""
+        action = f"told:{key}"[:64]
+        if await core_repo.audit_entries(self.session, self.chat_row.id, action=action, limit=1):
+            return False
+        await core_repo.audit(self.session, chat_id=self.chat_row.id, at=self.now, actor="bot", action=action)
+        await self.notify_admins(text)
+        return True
+
     async def dm_or_reply(self, text: str, *, sent_note: str) -> None:
         """Send `text` to the member privately and say `sent_note` in the group; where the platform
         cannot DM or the member does not accept it, reply with `text` in the group instead."""

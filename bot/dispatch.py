@@ -67,6 +67,8 @@ class Handler:
             return False
         if event.chat.private and not self.router.private_chats:
             return False
+        if event.chat.is_channel and not self.router.channels:
+            return False  # a channel's subscribers are not members: no onboarding, rules or points
         if self.command and not (isinstance(event, CommandInvoked) and event.name in self.command.names):
             return False
         if self.button_prefix is not None and not (
@@ -83,12 +85,14 @@ class Handler:
 
 class Router:
     """One per feature. Higher priority runs first. `private_chats=False`: the router sees only
-    group chats, never a member's one-to-one chat with the bot."""
+    group chats, never a member's one-to-one chat with the bot. `channels=True`: it also sees
+    broadcast channels (no router does by default)."""
 
-    def __init__(self, name: str, priority: int = 0, *, private_chats: bool = True):
+    def __init__(self, name: str, priority: int = 0, *, private_chats: bool = True, channels: bool = False):
         self.name = name
         self.priority = priority
         self.private_chats = private_chats
+        self.channels = channels
         self.handlers: list[Handler] = []
         self.startup: list[Callable[["App"], Awaitable[None]]] = []
         self.shutdown: list[Callable[["App"], Awaitable[None]]] = []

@@ -60,6 +60,13 @@ register(
             "zh-CN": "✅ 数据库已恢复，积压的 {count} 条消息已处理（中断约 {seconds} 秒）。",
             "en": "✅ The database is back; {count} held update(s) were handled (outage of about {seconds} s).",
         },
+        "core.upgrade_supergroup": {
+            "zh-CN": "ℹ️ 「{chat}」是普通群，Telegram 只允许在超级群里禁言成员，所以机器人只能警告或移出。"
+            "把群升级为超级群即可（群设置里公开群链接、开启“新成员可见历史消息”或添加更多管理员权限时会自动升级），群数据会跟着迁移。",
+            "en": "ℹ️ \"{chat}\" is a basic group: Telegram lets bots mute members only in supergroups, so the bot can only warn "
+            "or remove there. Upgrade it to a supergroup (making it public, letting new members see the history, or giving "
+            "admins more rights upgrades it); the group's data moves with it.",
+        },
         "core.help_header": {
             "zh-CN": "可用命令：",
             "en": "Commands:",

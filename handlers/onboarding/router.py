@@ -678,7 +678,7 @@ async def on_message(ctx: Context) -> None:
         return
     if _is_private(ctx.chat, ctx.user):
         for run, member, chat_row in await onboarding_repo.pending_runs_of_user(ctx.session, ctx.chat.platform, ctx.user.id, via="dm"):
-            scope = await Scope.load(ctx.app, ctx.session, chat_row)
+            scope = await Scope.load(ctx.app, ctx.session, chat_row, ctx.actions)
             question = scope.s.questions[run.step] if run.step < len(scope.s.questions) else None
             if question is None or not _typed(scope, question):
                 continue

@@ -123,7 +123,11 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
             calls = [("restrict", (ctx.chat, target, until))]
         else:
             done = "warn"
-            await fallback(penalty_text(ctx, action), "RESTRICT", penalty_text(ctx, "warn"))
+            if ctx.chat.kind == "group":  # a Telegram basic group: the cure is an upgrade, said once
+                await ctx.tell_admins_once("upgrade_supergroup", ctx.t("core.upgrade_supergroup", chat=ctx.chat.title or ctx.chat.id))
+                outcome.notes.append("no RESTRICT in a basic group: warned")
+            else:
+                await fallback(penalty_text(ctx, action), "RESTRICT", penalty_text(ctx, "warn"))
     elif action == "kick":
         if ctx.can(Capability.KICK):
             calls = [("kick", (ctx.chat, target))]

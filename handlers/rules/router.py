@@ -94,7 +94,7 @@ def _flood_hits(ctx, text: str) -> list[Hit]:
 
 async def _exempt(ctx, user: UserRef | None = None) -> bool:
     user = user or ctx.user
-    if user.id in ctx.settings.rules.exempt:
+    if user.id in ctx.settings.rules.exempt or user.id == ctx.chat.id:  # the group itself: an anonymous admin
         return True
     return await ctx.is_admin(user)
 
@@ -169,7 +169,11 @@ async def _judge(ctx, *, edited: bool) -> None:
 
     text = event.text or ""
     captions = [m.caption for m in event.media if m.caption and m.caption not in text]
-    full = "\n".join([text, *captions]).strip()
+    # Links the text hides (a word linked to an invite, URL buttons, caption entities) and members
+    # named by id are judged like written ones.
+    hidden = [link for link in event.links if link not in text]
+    hidden += [f"@{u.username}" for u in event.mentioned if u.username and f"@{u.username}" not in text]
+    full = "\n".join([text, *captions, *hidden]).strip()
     handles = _HANDLE.findall(full)
     known = await rules_repo.known_usernames(ctx.session, ctx.chat_row.id, handles) if handles else set()
     subject = Subject(
@@ -200,7 +204,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     evidence = verdict.evidence() or full[:200]
     outcome = await apply_penalty(
         ctx, ctx.user, decision.action, rule=primary.rule, category=primary.category, evidence=evidence,
-        message_id=event.message_id, strike=decision.strike,
+        message_id=event.message_id, strike=decision.strike, sender_chat=event.sender_chat,
         details={"hits": [h.as_dict() for h in verdict.hits[:12]], "score": verdict.score, "source": decision.source,
                  "step": decision.step, "newcomer": newcomer, "edited": edited, "text": full[:500]},
     )
