@@ -279,6 +279,9 @@ class Actions:
         ])
         for action, action_id in zip(self.items, ids):
             action.id = action_id
+        # Ours until carried out: recovery leaves them alone (and a rolled-back transaction's ids
+        # never become rows, so holding them does no harm).
+        self.app.outbox.own(ids)
 
     async def carry_out(self) -> list[Outcome]:
         """After commit: each action in order, its state recorded, its follow-up run."""
@@ -294,7 +297,10 @@ class Outbox:
 
     def __init__(self, app: "App"):
         self.app = app
-        self._in_flight: set[int] = set()
+        self._in_flight: set[int] = set()  # rows this process has queued and not yet carried out
+
+    def own(self, ids: list[int]) -> None:
+        self._in_flight.update(ids)
 
     async def perform(self, action: Action, *, depth: int = 0) -> Outcome:
         if action.id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from contextlib import asynccontextmanager
@@ -18,6 +19,8 @@ from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
 from storage.db import create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
+
+KEEP_DAYS = 7
 
 
 class App:
@@ -45,6 +48,7 @@ class App:
         self.run_scheduler = run_scheduler
         self.scheduler = None
         self._tick_lock = asyncio.Lock()
+        self._last_purge = None
         self.started = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -128,6 +132,26 @@ class App:
                         await ticker(self)
                     except Exception:
                         log.exception("tick of %s failed", router.name)
+            try:
+                await self._housekeeping()
+            except Exception:
+                log.exception("housekeeping failed")
+
+    async def _housekeeping(self) -> None:
+        """Actions another process left stale (it died) are recovered; de-duplication keys, handled
+        updates and finished actions older than KEEP_DAYS go (redeliveries come within minutes)."""
+        await self.outbox.recover()
+        now = self.clock.now()
+        if self._last_purge is not None and now - self._last_purge < timedelta(hours=1):
+            return
+        self._last_purge = now
+        from storage import core_repo, intake_repo
+
+        before = now - timedelta(days=KEEP_DAYS)
+        async with self.sessions() as session, session.begin():
+            await core_repo.forget_seen_before(session, before)
+            await intake_repo.forget_done_before(session, before)
+            await intake_repo.forget_actions_before(session, before)
 
     def settings_for(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
         return self.config.group_settings(chat_key, stored)

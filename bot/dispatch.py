@@ -97,6 +97,7 @@ class Router:
         self.startup: list[Callable[["App"], Awaitable[None]]] = []
         self.shutdown: list[Callable[["App"], Awaitable[None]]] = []
         self.tickers: list[Callable[["App"], Awaitable[None]]] = []
+        self.preparers: list[Callable[["App", Event], Awaitable[dict[str, Any]]]] = []
 
     def on(self, *event_types: type[Event], filter: Filter | None = None):
         def register(fn: HandlerFn) -> HandlerFn:
@@ -139,6 +140,13 @@ class Router:
 
     def on_shutdown(self, fn):
         self.shutdown.append(fn)
+        return fn
+
+    def prepare(self, fn):
+        """`async def fn(app, event) -> dict` runs before the event's transaction opens, for reads from
+        the platform (downloads) that must not hold the database's write lock; what it returns is in
+        `ctx.data` for the handlers."""
+        self.preparers.append(fn)
         return fn
 
     def on_tick(self, fn):
@@ -189,25 +197,32 @@ class Dispatcher:
         # Events of one chat are handled in order; different chats run concurrently.
         lock = self._chat_locks.setdefault(event.chat.key, asyncio.Lock())
         async with lock:
-            await self._warm(event)
-            ctx, result = await self._handle(event, intake)
+            prepared = await self._prepare(event)
+            ctx, result = await self._handle(event, intake, prepared)
             if ctx is not None:
                 ctx.committed()
                 await ctx.actions.carry_out()
             return result
 
-    async def _warm(self, event: Event) -> None:
+    async def _prepare(self, event: Event) -> dict[str, Any]:
         """Read what handlers will ask the platform before the transaction opens (the admin list,
-        cached by the adapter), so no HTTP request waits inside it."""
+        cached by the adapter; the routers' preparers), so no HTTP request waits inside it."""
+        data: dict[str, Any] = {}
         platform = self.app.platforms.get(event.chat.platform)
-        if platform is None or event.chat.private or not platform.can(Capability.ADMIN_LIST):
-            return
-        try:
-            await platform.admin_ids(event.chat)
-        except (ActionFailed, CapabilityMissing):
-            pass
+        if platform is not None and not event.chat.private and platform.can(Capability.ADMIN_LIST):
+            try:
+                await platform.admin_ids(event.chat)
+            except (ActionFailed, CapabilityMissing):
+                pass
+        for router in self.routers:
+            for prepare in router.preparers:
+                try:
+                    data.update(await prepare(self.app, event))
+                except Exception:
+                    log.exception("preparing %s for %s failed", type(event).__name__, router.name)
+        return data
 
-    async def _handle(self, event: Event, intake: IntakeMark | None) -> tuple["Context | None", DispatchResult]:
+    async def _handle(self, event: Event, intake: IntakeMark | None, prepared: dict[str, Any]) -> tuple["Context | None", DispatchResult]:
         from bot.context import Context
 
         result = DispatchResult()
@@ -234,6 +249,7 @@ class Dispatcher:
                 stored = await core_repo.stored_overrides(session, chat_row.id)
                 settings = self.app.config.group_settings(chat_row.key, stored)
                 ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
+                ctx.data.update(prepared)
                 for handler in self.handlers:
                     if ctx.stopped:
                         break

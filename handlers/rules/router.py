@@ -99,27 +99,33 @@ async def _exempt(ctx, user: UserRef | None = None) -> bool:
     return await ctx.is_admin(user)
 
 
-async def _qr_texts(ctx, event: MessageReceived | MessageEdited) -> list[str]:
+@router.prepare
+async def read_qr_codes(app, event) -> dict:
+    """Before the event's transaction opens (a download must not hold the database's write lock):
+    the texts of QR codes in the message's images."""
+    if not isinstance(event, (MessageReceived, MessageEdited)) or not event.media or event.chat.private:
+        return {}
+    platform = app.platforms.get(event.chat.platform)
+    if platform is None or not platform.can_in(event.chat, Capability.DOWNLOAD):
+        return {}
     out: list[str] = []
     for media in event.media:
         if media.kind not in ("photo", "image", "document", "sticker") or not media.file_id:
             continue
         if media.kind == "document" and not (media.mime or "").startswith("image/"):
             continue
-        if not ctx.can(Capability.DOWNLOAD):
-            break
         try:
-            data = await ctx.platform.download(media)
+            data = await platform.download(media)
         except (ActionFailed, CapabilityMissing) as exc:
-            log.warning("rules: cannot download %s in %s: %s", media.file_id, ctx.chat.key, exc)
+            log.warning("rules: cannot download %s in %s: %s", media.file_id, event.chat.key, exc)
             continue
         try:
             out += await asyncio.to_thread(decode_qr, data)  # CPU work off the event loop
         except ValueError as exc:
-            log.warning("rules: skipped image %s in %s: %s", media.file_id, ctx.chat.key, exc)
+            log.warning("rules: skipped image %s in %s: %s", media.file_id, event.chat.key, exc)
         except Exception:  # zxing or pillow choking on a crafted file: log and go on
-            log.exception("rules: QR decoding failed on %s in %s", media.file_id, ctx.chat.key)
-    return out
+            log.exception("rules: QR decoding failed on %s in %s", media.file_id, event.chat.key)
+    return {"qr_texts": out}
 
 
 async def _links_allowed(ctx) -> bool:
@@ -178,7 +184,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     known = await rules_repo.known_usernames(ctx.session, ctx.chat_row.id, handles) if handles else set()
     subject = Subject(
         text=full,
-        qr_texts=tuple(await _qr_texts(ctx, event)),
+        qr_texts=tuple(ctx.data.get("qr_texts", ())),
         card_kinds=tuple(m.kind for m in event.media),
         newcomer=newcomer,
         known_handles=frozenset(known),
