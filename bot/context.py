@@ -110,7 +110,10 @@ class Context(GroupScope):
 
     # --- saying things ----------------------------------------------------------------------
     async def send(self, text: str, *, buttons: Buttons | None = None, reply_to: str | None = None) -> SentMessage:
-        return await self.platform.send(self.chat, text, buttons=buttons, reply_to=reply_to)
+        # In a forum topic, what the bot says about a message goes to the same topic.
+        thread_id = getattr(self.event, "thread_id", None)
+        extra = {"thread_id": thread_id} if thread_id else {}
+        return await self.platform.send(self.chat, text, buttons=buttons, reply_to=reply_to, **extra)
 
     async def reply(self, text: str, *, buttons: Buttons | None = None) -> SentMessage:
         message_id = getattr(self.event, "message_id", None)
