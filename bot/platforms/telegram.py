@@ -1021,6 +1021,8 @@ class TelegramPlatform(BasePlatform):
 
     async def unban(self, chat: ChatRef, user: UserRef) -> None:
         user_id = self._person(user, "unbanChatMember")
+        if self._kind(chat) == "group":
+            return  # a basic group keeps nobody out (Telegram has no unban there): they may simply be added again
         await self._act(
             "unbanChatMember", lambda cid: self.bot.unban_chat_member(cid, user_id, only_if_banned=True),
             chat=chat, right=RIGHT_RESTRICT, action="unban",
@@ -1030,6 +1032,8 @@ class TelegramPlatform(BasePlatform):
         """Ban, then lift the ban so they may come back; checked with getChatMember."""
         user_id = self._person(user, "banChatMember")
         await self.ban(chat, user)
+        if self._kind(chat) == "group":
+            return  # removed from a basic group, they may come back: nothing to lift
         for _ in range(3):
             await self.unban(chat, user)
             member = await self._act("getChatMember", lambda cid: self.bot.get_chat_member(cid, user_id), chat=chat)
