@@ -164,6 +164,7 @@ class Call:
     params: dict[str, Any]
     at: float  # time.monotonic() when it arrived
     status: int = 200
+    description: str | None = None  # the refusal's text ("Bad Request: …") when status is not 200
 
 
 @dataclass
@@ -453,10 +454,11 @@ class FakeTelegram:
         """`thread_id`: posted in that forum topic; `reply_markup`: inline buttons under the message
         (e.g. URL buttons of an inline bot's message, with `via_bot`)."""
         reply = self._reply_part(chat, reply_to)
+        fields = {"reply_to_message": reply, **self._topic_fields(chat, thread_id, reply)}
         msg = self._message(chat, user, text=text, entities=entities, message_id=message_id,
-                            reply_to_message=reply, forward_origin=forward_origin, sender_chat=sender_chat,
+                            forward_origin=forward_origin, sender_chat=sender_chat,
                             reply_markup=reply_markup, via_bot=via_bot, is_automatic_forward=is_automatic_forward,
-                            **self._topic_fields(chat, thread_id, reply))
+                            **fields)
         return self.message_update(msg)
 
     def sender_chat_update(self, chat: dict, sender_chat: dict, text: str, **kw: Any) -> dict:
@@ -663,6 +665,7 @@ class FakeTelegram:
             status = 200
         except TelegramAPIError as exc:
             status = exc.status
+            call.description = exc.description
             body = {"ok": False, "error_code": exc.status, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
