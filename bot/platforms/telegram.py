@@ -16,8 +16,21 @@ In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `
 - a webhook redelivery of an update already handled (same update_id) is skipped; a button press no
   handler answered is answered silently, so the client's spinner stops;
 - `edited_message` → `MessageEdited` (only the rules re-judge it: an ad edited into an old message).
+- new and edited messages also carry: `thread_id` (the forum topic, also on commands and button presses),
+  `links` (url / text_link entities of text and caption, URL / login / web-app buttons — an inline bot's
+  message included, `via_bot` naming that bot), `mentioned` (text_mention users) and `sender_chat` (the
+  channel a message was posted as; an anonymous admin posting as the group itself stays the group as
+  `user`, with no sender_chat; a linked channel's automatic forward is skipped). Every ChatRef carries
+  the Telegram chat type in `kind`, and the adapter remembers each chat's type for `can_in`: no
+  RESTRICT in basic groups (Telegram mutes only in supergroups), only posting/editing/deleting in channels.
 
-Out: every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
+Out: texts are always plain (no parse_mode) and never unfurl links (link previews off: a notice quoting a
+spammer's link must not advertise it); `mention()` of a member without a username becomes a text_mention
+entity (UTF-16 offsets, kept whole across the 4,096-character split); sends in a forum topic pass
+`message_thread_id`; `delete_many` → deleteMessages (≤ 100 ids a call); a chat given where a user is
+expected (negative id) is refused without a call (`ban_sender_chat` keeps a channel out); DMs to someone
+who just asked to join use the chat their join request opened (Telegram allows it for 5 minutes).
+Every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
 bot, for everything that posts), `429 retry_after` obeyed and the call repeated (delivered once), network
 errors and 5xx retried with backoff, Telegram's refusals turned into `ActionFailed` reasons. When the bot
 lacks an admin right (delete, restrict, invite) the adapter raises `ActionFailed('no_rights', right=…)` and
@@ -208,6 +221,12 @@ def _utf16(text: str) -> int:
 _MENTION_RE = re.compile("\ue000([0-9a-f]{8})\ue001([^\ue000-\ue002]*)\ue002")
 _MARKER_CHARS = re.compile("[\ue000-\ue002]")
 MENTIONS_KEPT = 20000
+
+
+def _plain(text: str) -> str:
+    """The text with mention markers turned into bare names, for places without entities (button labels,
+    the pop-up answer to a button press)."""
+    return _MARKER_CHARS.sub("", _MENTION_RE.sub(lambda m: m.group(2), text))
 
 
 class TelegramPlatform(BasePlatform):
@@ -874,7 +893,7 @@ class TelegramPlatform(BasePlatform):
             for b in row:
                 if len(b.data.encode()) > 64:
                     raise ActionFailed("other", f"button data longer than Telegram's 64 bytes: {b.data!r}")
-        return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in buttons])
+        return InlineKeyboardMarkup([[InlineKeyboardButton(_plain(b.text), callback_data=b.data) for b in row] for row in buttons])
 
     async def _post(
         self, chat: ChatRef, text: str, reply_to: str | None, buttons: Buttons | None, *, dm: bool,
@@ -1059,7 +1078,7 @@ class TelegramPlatform(BasePlatform):
         try:
             await self._act(
                 "answerCallbackQuery",
-                lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and text[:200], show_alert=alert),
+                lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and _plain(text)[:200], show_alert=alert),
             )
         except ActionFailed as exc:
             log.info("telegram: answering button %s failed: %s", callback_id, exc)

@@ -12,13 +12,31 @@ Point python-telegram-bot (or `qunzhu run`) at it through `base_url` / `base_fil
 and turns lines typed into it ("alice: hello", ":join bob", ":press alice 3 DATA") into updates.
 
 Methods answered (form, multipart or JSON bodies, like the real server): getMe, getUpdates (long-poll
-from a queue the test pushes into), sendMessage, sendPhoto, editMessageText, deleteMessage,
-restrictChatMember, banChatMember, unbanChatMember, getChatMember, getChatAdministrators, getChat,
-answerCallbackQuery, approveChatJoinRequest, declineChatJoinRequest, setMyCommands, getMyCommands,
-deleteWebhook, setWebhook, getWebhookInfo, getFile and file downloads (GET /file/bot<token>/<path>),
-leaveChat, close/logOut. Anything else answers 404 "method not found" (and is recorded).
+from a queue the test pushes into), sendMessage, sendPhoto, editMessageText, deleteMessage, deleteMessages,
+restrictChatMember, promoteChatMember, banChatMember, unbanChatMember, banChatSenderChat,
+unbanChatSenderChat, getChatMember, getChatAdministrators, getChat, answerCallbackQuery,
+approveChatJoinRequest, declineChatJoinRequest, setMyCommands, getMyCommands, deleteWebhook, setWebhook,
+getWebhookInfo, getFile and file downloads (GET /file/bot<token>/<path>), leaveChat, close/logOut.
+Anything else answers 404 "method not found" (and is recorded).
 
-Recording — every call is kept in order as a `Call(method, params, at)`:
+As strict as Telegram (a kinder fake hides bugs) — refused with Telegram's own texts:
+    a parameter the method does not take (KNOWN_PARAMS) → "Bad Request: unknown parameter NAME"
+        (the real server ignores it silently; here our typos surface)
+    text over 4,096 characters → "Bad Request: message is too long"; caption over 1,024 → "Bad Request:
+        message caption is too long"
+    message_thread_id outside a forum, or a topic the forum lacks → "Bad Request: message thread not found"
+    restrictChatMember in a basic group, a channel or a private chat → "Bad Request: method is available
+        only for supergroups"; unban / promote in a basic group → "Bad Request: method is available for
+        supergroup and channel chats only"
+    a chat's (negative) id as user_id → "Bad Request: invalid user_id specified"
+    deleteMessages: no ids / more than 100 / a bad id → "Bad Request: message identifiers are not
+        specified" / "too many message identifiers specified" / "invalid message identifier specified";
+        ids already gone are skipped, as Telegram does
+    a DM to a user who never started the bot (block_dms) → 403, except for 5 minutes after that user's
+        join request (join_request_update), as on Telegram
+
+Recording — every call is kept in order as a `Call(method, params, at, status, description)`
+(`description`: the refusal's text for a failed call):
     fake.calls                          # all of them
     fake.calls_to("sendMessage")        # only one method (successful and failed ones)
     fake.sent("sendMessage")            # only those that succeeded
@@ -43,6 +61,8 @@ State the fake keeps like Telegram does (ids are ints in the fake, strings in pa
     fake.add_file(file_id, data)        # for getFile + download (photo updates add theirs)
     fake.webhook                        # {"url": …, "secret_token": …} after setWebhook, else None
     fake.commands[("default", "zh")]    # setMyCommands lists by (scope type, language_code or "")
+    fake.topics[chat_id]                # {thread id: name} of a forum
+    fake.banned_sender_chats            # {(chat id, sender chat id)} after banChatSenderChat
 
 Scripted failures (consumed in order, one per matching call):
     fake.fail("sendMessage", status=429, retry_after=2)        # "Too Many Requests: retry after 2"
@@ -57,10 +77,18 @@ Updates — builders return the update dict (with a fresh update_id); `fake.push
 getUpdates (webhook mode: the harness POSTs it instead):
     fake.user("alice")                  # a user dict, the same id for the same name
     fake.group(chat_id=-1001000000001, title="Test group", type="supergroup")  # a chat dict
-    fake.text_update(chat, user, "hi", reply_to=None, entities=None, forward_origin=None, sender_chat=None)
-    fake.command_update(chat, user, "/warn@qunzhu_test_bot 1d")   # a text update with the
+    fake.basic_group(chat_id=-4000000001)                         # type "group": no restrictions
+    fake.channel(chat_id=-1002000000001, title="Deals Channel", username="deals")
+    fake.forum(chat_id=-1003000000001, topics={4: "Deals"})      # is_forum; topic id = its first message's id
+    fake.text_update(chat, user, "hi", reply_to=None, entities=None, forward_origin=None, sender_chat=None,
+                     thread_id=None, reply_markup=None, via_bot=None, is_automatic_forward=None)
+                                        # thread_id: posted in that topic (message_thread_id, is_topic_message)
+    fake.sender_chat_update(chat, channel_or_chat, "hi", **kw)   # posted as a channel (from Channel_Bot)
+                                        # or as the group itself (an anonymous admin, GroupAnonymousBot)
+    fake.command_update(chat, user, "/warn@qunzhu_test_bot 1d", thread_id=None)   # a text update with the
                                         # bot_command entity Telegram adds
-    fake.photo_update(chat, user, data=b"…", caption="…")        # registers the file for getFile
+    fake.photo_update(chat, user, data=b"…", caption="…", caption_entities=None, thread_id=None)
+                                        # registers the file for getFile
     fake.document_update(chat, user, data, file_name="a.pdf", mime_type="application/pdf", caption="")
     fake.contact_update(chat, user, phone_number="+86…", first_name="…")
     fake.forward_update(chat, user, text, origin={"type": "channel", "chat": {...}, …})
