@@ -318,3 +318,19 @@ async def test_a_join_requester_can_be_written_to_before_starting_the_bot(sqlite
         await h.request_join("newcomer", bio="a friend")
         sent = await h.platform.dm(newcomer, "welcome, one question first")
         assert h.fake.last("sendMessage").params["chat_id"] == newcomer.id and sent.message_id
+
+
+async def test_in_a_basic_group_a_mute_becomes_a_warning(sqlite_url, tmp_path):
+    async with running_telegram_app(sqlite_url, str(tmp_path), {"defaults": {"language": "en"}}) as h:
+        basic = h.fake.basic_group()
+        spammer = h.user("spammer", username="deals_spammer")
+        for text in ("hi all", "nice group", "good morning"):
+            await h.send_text(spammer, text, chat=basic)
+            h.app.clock.advance(minutes=1)
+        await h.send_text(spammer, "加我薇信 abc12345 日赚500，车队接料", chat=basic)
+        h.app.clock.advance(minutes=5)
+        second = await h.send_text(spammer, "联系QQ 123456789 有意私聊", chat=basic)
+        assert str(second.message_id) in [c.params["message_id"] for c in h.calls("deleteMessage")]
+        assert not h.fake.calls_to("restrictChatMember"), "Telegram cannot mute in a basic group"
+        notice = h.fake.texts(basic["id"])[-1]
+        assert "@deals_spammer" in notice and "warning" in notice and "strike 2" in notice
