@@ -379,7 +379,10 @@ class TelegramPlatform(BasePlatform):
         return _chat_ref(chat)
 
     def _kind(self, chat: ChatRef) -> str | None:
-        return chat.kind or self._kinds.get(chat.id) or self._kinds.get(self._chat_id(chat.id))
+        target = self._chat_id(chat.id)
+        if target != chat.id:  # a basic group that became a supergroup: the old ref's kind is stale
+            return self._kinds.get(target, "supergroup")
+        return chat.kind or self._kinds.get(chat.id)
 
     def can_in(self, chat: ChatRef, capability: Capability) -> bool:
         """Telegram restricts members only in supergroups; in a channel the bot only posts, edits and
@@ -863,17 +866,21 @@ class TelegramPlatform(BasePlatform):
         ]
         return entities or None
 
-    def _pieces(self, text: str, size: int = MAX_TEXT) -> list[tuple[str, list[MessageEntity] | None]]:
-        """The text split into parts Telegram accepts (≤ `size`, cut at a line break when there is one
-        in the second half, never inside a mention), each with its entities."""
+    def _pieces(self, text: str, size: int = MAX_TEXT, first: int | None = None) -> list[tuple[str, list[MessageEntity] | None]]:
+        """The text split into parts Telegram accepts (≤ `size`, the first ≤ `first` — a caption —,
+        cut at a line break when there is one in the second half, never inside a mention), each with
+        its entities."""
         plain, spans = self._render(text)
         plain = plain or " "
-        pieces = []
+        pieces: list[tuple[str, list[MessageEntity] | None]] = []
         start = 0
-        while len(plain) - start > size:
-            end = start + size
+        while True:
+            limit = first if first is not None and not pieces else size
+            if len(plain) - start <= limit:
+                break
+            end = start + limit
             cut = plain.rfind("\n", start, end)
-            cut = cut if cut > start + size // 2 else end
+            cut = cut if cut > start + limit // 2 else end
             for s, e, _ in spans:
                 if s < cut < e:
                     cut = s if s > start else e
@@ -938,7 +945,7 @@ class TelegramPlatform(BasePlatform):
         return await self._post(ChatRef(PLATFORM, chat_id, user.name, private=True, kind="private"), text, None, buttons, dm=True)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
-        pieces = self._pieces(caption, MAX_CAPTION) if caption else [("", None)]
+        pieces = self._pieces(caption, MAX_TEXT, first=MAX_CAPTION) if caption else [("", None)]
         (head, entities), rest = pieces[0], pieces[1:]
         thread = int(thread_id) if thread_id else None
         if not head.strip():
@@ -951,7 +958,7 @@ class TelegramPlatform(BasePlatform):
             chat=chat, pace="chat:", right=RIGHT_POST, action="send",
         )
         if rest:
-            # The caption's remainder as ordinary messages (each ≤ 1,024 already, so well within 4,096).
+            # The caption's remainder as ordinary messages.
             await self._post(chat, "", None, None, dm=False, thread_id=thread_id, pieces=rest)
         return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title, kind=chat.kind), str(sent.message_id))
 

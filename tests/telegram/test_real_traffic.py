@@ -334,3 +334,10 @@ async def test_in_a_basic_group_a_mute_becomes_a_warning(sqlite_url, tmp_path):
         assert not h.fake.calls_to("restrictChatMember"), "Telegram cannot mute in a basic group"
         notice = h.fake.texts(basic["id"])[-1]
         assert "@deals_spammer" in notice and "warning" in notice and "strike 2" in notice
+
+
+async def test_a_long_caption_goes_on_in_full_messages(sqlite_url, tmp_path):
+    async with running_telegram_app(sqlite_url, str(tmp_path), routers=[]) as h:
+        await h.platform.send_photo(h.chat_ref, b"png", "c" * 6000)
+        assert len(h.fake.last("sendPhoto").params["caption"]) == 1024
+        assert [len(c.params["text"]) for c in h.fake.sent("sendMessage")] == [4096, 880]
