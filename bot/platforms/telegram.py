@@ -543,7 +543,8 @@ class TelegramPlatform(BasePlatform):
                 return []
             self._migrations_seen.add((old, new))
             who = user or UserRef(PLATFORM, "0", name="Telegram")
-            return [ChatMigrated(ChatRef(PLATFORM, old, chat.title), who, now, new_chat=ChatRef(PLATFORM, new, chat.title))]
+            return [ChatMigrated(ChatRef(PLATFORM, old, chat.title, kind="group"), who, now,
+                                 new_chat=ChatRef(PLATFORM, new, chat.title, kind="supergroup"))]
         if message.new_chat_members:
             events: list[Event] = []
             for member in message.new_chat_members:
@@ -923,7 +924,14 @@ class TelegramPlatform(BasePlatform):
                 right=None if dm else RIGHT_POST, action="send",
             )
         assert sent is not None
-        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title, kind=chat.kind), str(sent.message_id))
+        return self._sent(chat, sent)
+
+    def _sent(self, chat: ChatRef, sent: TgMessage) -> SentMessage:
+        kind = sent.chat.type or chat.kind
+        if kind:
+            self._kinds[str(sent.chat.id)] = kind
+        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title, private=kind == "private", kind=kind),
+                           str(sent.message_id))
 
     async def send(
         self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
@@ -960,7 +968,7 @@ class TelegramPlatform(BasePlatform):
         if rest:
             # The caption's remainder as ordinary messages.
             await self._post(chat, "", None, None, dm=False, thread_id=thread_id, pieces=rest)
-        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title, kind=chat.kind), str(sent.message_id))
+        return self._sent(chat, sent)
 
     async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
         markup = self._markup(buttons)
