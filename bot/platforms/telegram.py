@@ -16,8 +16,21 @@ In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `
 - a webhook redelivery of an update already handled (same update_id) is skipped; a button press no
   handler answered is answered silently, so the client's spinner stops;
 - `edited_message` → `MessageEdited` (only the rules re-judge it: an ad edited into an old message).
+- new and edited messages also carry: `thread_id` (the forum topic, also on commands and button presses),
+  `links` (url / text_link entities of text and caption, URL / login / web-app buttons — an inline bot's
+  message included, `via_bot` naming that bot), `mentioned` (text_mention users) and `sender_chat` (the
+  channel a message was posted as; an anonymous admin posting as the group itself stays the group as
+  `user`, with no sender_chat; a linked channel's automatic forward is skipped). Every ChatRef carries
+  the Telegram chat type in `kind`, and the adapter remembers each chat's type for `can_in`: no
+  RESTRICT in basic groups (Telegram mutes only in supergroups), only posting/editing/deleting in channels.
 
-Out: every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
+Out: texts are always plain (no parse_mode) and never unfurl links (link previews off: a notice quoting a
+spammer's link must not advertise it); `mention()` of a member without a username becomes a text_mention
+entity (UTF-16 offsets, kept whole across the 4,096-character split); sends in a forum topic pass
+`message_thread_id`; `delete_many` → deleteMessages (≤ 100 ids a call); a chat given where a user is
+expected (negative id) is refused without a call (`ban_sender_chat` keeps a channel out); DMs to someone
+who just asked to join use the chat their join request opened (Telegram allows it for 5 minutes).
+Every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
 bot, for everything that posts), `429 retry_after` obeyed and the call repeated (delivered once), network
 errors and 5xx retried with backoff, Telegram's refusals turned into `ActionFailed` reasons. When the bot
 lacks an admin right (delete, restrict, invite) the adapter raises `ActionFailed('no_rights', right=…)` and
@@ -33,7 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 import time
+from collections import OrderedDict
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -48,6 +64,8 @@ from telegram import (
     ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MessageEntity,
     ReplyParameters,
     Update,
 )
@@ -92,6 +110,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member",
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+REQUESTER_DM_SECONDS = 300.0  # how long a join request lets the bot DM someone who never started it
+MAX_DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a notice quoting a spammer's link must not unfurl it
 MIN_UNTIL_SECONDS = 35  # restrictions ending sooner than 30 s from now are permanent on Telegram
 # A join or leave seen from one source (service message / chat_member update) hides the same
 # transition from the other source for this long.
@@ -160,7 +181,55 @@ def _user_ref(user: TgUser) -> UserRef:
 
 def _chat_ref(chat) -> ChatRef:
     title = chat.title or getattr(chat, "full_name", None) or None
-    return ChatRef(PLATFORM, str(chat.id), title, private=chat.type == "private")
+    return ChatRef(PLATFORM, str(chat.id), title, private=chat.type == "private", kind=chat.type)
+
+
+def _links(message: TgMessage) -> tuple[str, ...]:
+    """The URLs a message carries, shown or not: url and text_link entities of the text and of the
+    caption, and the URL buttons under it (url, login_url, web_app)."""
+    found: list[str] = []
+    for entities, parse in ((message.entities, message.parse_entity), (message.caption_entities, message.parse_caption_entity)):
+        for entity in entities or ():
+            if entity.type == MessageEntity.TEXT_LINK and entity.url:
+                found.append(entity.url)
+            elif entity.type == MessageEntity.URL:
+                try:
+                    found.append(parse(entity))
+                except (RuntimeError, IndexError):
+                    continue
+    markup = message.reply_markup
+    for row in (markup.inline_keyboard if markup is not None else ()):
+        for button in row:
+            for url in (button.url, getattr(button.login_url, "url", None), getattr(button.web_app, "url", None)):
+                if url:
+                    found.append(url)
+    return tuple(dict.fromkeys(u for u in found if u))
+
+
+def _mentioned(message: TgMessage) -> tuple[UserRef, ...]:
+    """Members named by a text_mention (a mention that carries the user, for people without a username)."""
+    users: dict[int, UserRef] = {}
+    for entity in (*(message.entities or ()), *(message.caption_entities or ())):
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+            users.setdefault(entity.user.id, _user_ref(entity.user))
+    return tuple(users.values())
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# A mention of a member without a username: mention() returns this marker, the send path turns it into
+# the plain name plus a text_mention entity (so the member is notified without any parse_mode markup).
+_MENTION_RE = re.compile("\ue000([0-9a-f]{8})\ue001([^\ue000-\ue002]*)\ue002")
+_MARKER_CHARS = re.compile("[\ue000-\ue002]")
+MENTIONS_KEPT = 20000
+
+
+def _plain(text: str) -> str:
+    """The text with mention markers turned into bare names, for places without entities (button labels,
+    the pop-up answer to a button press)."""
+    return _MARKER_CHARS.sub("", _MENTION_RE.sub(lambda m: m.group(2), text))
 
 
 class TelegramPlatform(BasePlatform):
@@ -169,6 +238,7 @@ class TelegramPlatform(BasePlatform):
         Capability.SEND | Capability.REPLY | Capability.DELETE | Capability.RESTRICT | Capability.KICK
         | Capability.BAN | Capability.UNBAN | Capability.BUTTONS | Capability.DM | Capability.JOIN_REQUESTS
         | Capability.ADMIN_LIST | Capability.DOWNLOAD | Capability.SEND_PHOTO | Capability.EDIT
+        | Capability.BAN_SENDER_CHAT
     )
 
     def __init__(self, config: "TelegramSection", app: "App"):
@@ -191,6 +261,11 @@ class TelegramPlatform(BasePlatform):
         self._recent_updates: set[int] = set()
         self._recent_order: deque[int] = deque()
         self._answered: set[str] = set()  # callback ids a handler answered during their dispatch
+        self._kinds: dict[str, str] = {}  # chat id → Telegram chat type, as updates show them
+        # user id → (the private chat a join request opened, until when): Telegram lets the bot write
+        # to a requester who never started it for 5 minutes after the request.
+        self._requester_chats: dict[str, tuple[int, float]] = {}
+        self._mentions: OrderedDict[str, tuple[int, str]] = OrderedDict()  # marker token → (user id, name)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _build(self) -> Application:
@@ -299,6 +374,33 @@ class TelegramPlatform(BasePlatform):
                 except ActionFailed as exc:
                     log.warning("telegram: could not register the command list (%s)", exc)
 
+    # --- chat kinds ----------------------------------------------------------------------------
+    def _ref(self, chat) -> ChatRef:
+        """The ChatRef of a Telegram chat, remembering its type (basic group, supergroup, channel …)."""
+        if chat.type:
+            self._kinds[str(chat.id)] = chat.type
+        return _chat_ref(chat)
+
+    def _kind(self, chat: ChatRef) -> str | None:
+        target = self._chat_id(chat.id)
+        if target != chat.id:  # a basic group that became a supergroup: the old ref's kind is stale
+            return self._kinds.get(target, "supergroup")
+        return chat.kind or self._kinds.get(chat.id)
+
+    def can_in(self, chat: ChatRef, capability: Capability) -> bool:
+        """Telegram restricts members only in supergroups; in a channel the bot only posts, edits and
+        deletes posts (subscribers are not muted, kicked or asked to join)."""
+        if not self.can(capability):
+            return False
+        kind = self._kind(chat)
+        if kind == "group":
+            return not capability & (Capability.RESTRICT | Capability.BAN_SENDER_CHAT)
+        if kind == "channel":
+            return not capability & (
+                Capability.RESTRICT | Capability.KICK | Capability.BAN | Capability.UNBAN | Capability.JOIN_REQUESTS
+            )
+        return True
+
     # --- test hook -------------------------------------------------------------------------------
     def expect(self, update_id: int) -> asyncio.Future:
         """A future resolved with the list of DispatchResults once this update has been handled."""
@@ -387,14 +489,16 @@ class TelegramPlatform(BasePlatform):
         if update.chat_member is not None:
             return self._from_chat_member(update, now)
         if update.my_chat_member is not None:
-            chat_id = str(update.my_chat_member.chat.id)
+            chat_id = self._ref(update.my_chat_member.chat).id
             # The bot's own rights changed: re-read the admin list and report a missing right again.
             self._admins.pop(chat_id, None)
             self._told = {k for k in self._told if k[0] != chat_id}
             return []
         if update.chat_join_request is not None:
             req = update.chat_join_request
-            return [JoinRequested(_chat_ref(req.chat), _user_ref(req.from_user), now, bio=req.bio)]
+            if req.user_chat_id:
+                self._remember_requester(str(req.from_user.id), int(req.user_chat_id))
+            return [JoinRequested(self._ref(req.chat), _user_ref(req.from_user), now, bio=req.bio)]
         return []
 
     def _sender(self, message: TgMessage) -> UserRef | None:
@@ -406,8 +510,29 @@ class TelegramPlatform(BasePlatform):
             return _user_ref(message.from_user)
         return None
 
+    def _remember_requester(self, user_id: str, user_chat_id: int) -> None:
+        now = time.monotonic()
+        if len(self._requester_chats) > 10000:
+            self._requester_chats = {k: v for k, v in self._requester_chats.items() if v[1] > now}
+        self._requester_chats[user_id] = (user_chat_id, now + REQUESTER_DM_SECONDS)
+
+    def _sender_chat(self, message: TgMessage) -> ChatRef | None:
+        """The chat a message was posted in the name of, when it is another chat (a channel); an
+        anonymous admin posting as the group itself is not a foreign sender."""
+        sender = message.sender_chat
+        if sender is None or sender.id == message.chat.id:
+            return None
+        return self._ref(sender)
+
+    @staticmethod
+    def _thread_id(message) -> str | None:
+        """The forum topic of a message (None outside forums and in the General topic)."""
+        if getattr(message, "is_topic_message", None) and getattr(message, "message_thread_id", None):
+            return str(message.message_thread_id)
+        return None
+
     def _from_message(self, message: TgMessage, now: datetime) -> list[Event]:
-        chat = _chat_ref(message.chat)
+        chat = self._ref(message.chat)
         user = self._sender(message)
         if message.migrate_to_chat_id or message.migrate_from_chat_id:
             if message.migrate_to_chat_id:
@@ -415,12 +540,14 @@ class TelegramPlatform(BasePlatform):
             else:
                 old, new = str(message.migrate_from_chat_id), str(message.chat.id)
             self._migrated[old] = new
+            self._kinds[new] = "supergroup"
             self._admins.pop(old, None)
             if (old, new) in self._migrations_seen:
                 return []
             self._migrations_seen.add((old, new))
             who = user or UserRef(PLATFORM, "0", name="Telegram")
-            return [ChatMigrated(ChatRef(PLATFORM, old, chat.title), who, now, new_chat=ChatRef(PLATFORM, new, chat.title))]
+            return [ChatMigrated(ChatRef(PLATFORM, old, chat.title, kind="group"), who, now,
+                                 new_chat=ChatRef(PLATFORM, new, chat.title, kind="supergroup"))]
         if message.new_chat_members:
             events: list[Event] = []
             for member in message.new_chat_members:
@@ -455,15 +582,27 @@ class TelegramPlatform(BasePlatform):
                     CommandInvoked(
                         chat, user, now, message_id=message_id, name=parsed[0], args=parsed[1],
                         text=message.text, reply_to=reply_to, reply_to_user=reply_user,
+                        thread_id=self._thread_id(message),
                     )
                 ]
         return [
             MessageReceived(
                 chat, user, now, message_id=message_id, text=text, media=self._media(message),
                 forwarded_from=self._forward_origin(message), reply_to=reply_to,
-                dedupe_key=f"{PLATFORM}:{chat.id}:{message_id}",
+                dedupe_key=f"{PLATFORM}:{chat.id}:{message_id}", **self._extras(message),
             )
         ]
+
+    def _extras(self, message: TgMessage) -> dict[str, Any]:
+        """What new and edited messages both carry beyond their text: topic, hidden links, mentions,
+        the chat posted as, the inline bot that made it."""
+        return {
+            "thread_id": self._thread_id(message),
+            "links": _links(message),
+            "mentioned": _mentioned(message),
+            "sender_chat": self._sender_chat(message),
+            "via_bot": (message.via_bot.username or str(message.via_bot.id)) if message.via_bot is not None else None,
+        }
 
     def _from_member(self, message: TgMessage, user: UserRef | None) -> bool:
         """Not a linked channel's own post, a service message we do not translate, or the bot's own."""
@@ -477,10 +616,11 @@ class TelegramPlatform(BasePlatform):
         if not text and not message.photo:
             return []
         edited = int(message.edit_date.timestamp()) if message.edit_date else int(now.timestamp())
-        chat = _chat_ref(message.chat)
+        chat = self._ref(message.chat)
         return [MessageEdited(chat, user, now, message_id=str(message.message_id), text=text,
                               media=self._media(message),
-                              dedupe_key=f"{PLATFORM}:{chat.id}:{message.message_id}:edit:{edited}")]
+                              dedupe_key=f"{PLATFORM}:{chat.id}:{message.message_id}:edit:{edited}",
+                              **self._extras(message))]
 
     @staticmethod
     def _media(message: TgMessage) -> tuple[Media, ...]:
@@ -538,7 +678,7 @@ class TelegramPlatform(BasePlatform):
 
     def _from_chat_member(self, update: Update, now: datetime) -> list[Event]:
         change = update.chat_member
-        chat = _chat_ref(change.chat)
+        chat = self._ref(change.chat)
         old, new = change.old_chat_member, change.new_chat_member
         if old.status in ADMIN_STATES or new.status in ADMIN_STATES:
             self._admins.pop(chat.id, None)  # an admin was added, removed or changed
@@ -566,8 +706,9 @@ class TelegramPlatform(BasePlatform):
             return []  # a button on an inline-mode message: no chat to dispatch to
         return [
             ButtonPressed(
-                _chat_ref(message.chat), _user_ref(query.from_user), now,
+                self._ref(message.chat), _user_ref(query.from_user), now,
                 message_id=str(message.message_id), data=query.data or "", callback_id=query.id,
+                thread_id=self._thread_id(message),
             )
         ]
 
@@ -685,7 +826,77 @@ class TelegramPlatform(BasePlatform):
 
     # --- the Platform protocol -------------------------------------------------------------------
     def mention(self, user: UserRef) -> str:
-        return f"@{user.username}" if user.username else (user.name or user.id)
+        """A mention that notifies: @username when there is one, else the name as a text_mention (the
+        marker returned here becomes the entity when the text is sent; texts stay plain, no parse_mode)."""
+        if user.username:
+            return f"@{user.username}"
+        name = _MARKER_CHARS.sub("", user.name or "") or user.id
+        if not user.id.isdigit():
+            return name  # a chat posting as itself has no user to mention
+        token = secrets.token_hex(4)
+        self._mentions[token] = (int(user.id), name)
+        while len(self._mentions) > MENTIONS_KEPT:
+            self._mentions.popitem(last=False)
+        return f"\ue000{token}\ue001{name}\ue002"
+
+    def _render(self, text: str) -> tuple[str, list[tuple[int, int, int]]]:
+        """The plain text to send, and the mentions in it as (start, end, user id) in str positions.
+        Marker characters that did not come from mention() (e.g. inside a member's text) are dropped."""
+        out: list[str] = []
+        spans: list[tuple[int, int, int]] = []
+        length = 0
+        pos = 0
+        for match in _MENTION_RE.finditer(text):
+            plain = _MARKER_CHARS.sub("", text[pos:match.start()])
+            out.append(plain)
+            length += len(plain)
+            name = match.group(2)
+            known = self._mentions.get(match.group(1))
+            if known is not None and name:
+                spans.append((length, length + len(name), known[0]))
+            out.append(name)
+            length += len(name)
+            pos = match.end()
+        out.append(_MARKER_CHARS.sub("", text[pos:]))
+        return "".join(out), spans
+
+    @staticmethod
+    def _entities(text: str, spans: list[tuple[int, int, int]], start: int, end: int) -> list[MessageEntity] | None:
+        """text_mention entities for the part text[start:end] (offsets and lengths in UTF-16 units)."""
+        entities = [
+            MessageEntity(
+                MessageEntity.TEXT_MENTION, _utf16(text[start:s]), _utf16(text[s:e]),
+                user=TgUser(uid, text[s:e] or str(uid), is_bot=False),
+            )
+            for s, e, uid in spans if start <= s and e <= end
+        ]
+        return entities or None
+
+    def _pieces(self, text: str, size: int = MAX_TEXT, first: int | None = None) -> list[tuple[str, list[MessageEntity] | None]]:
+        """The text split into parts Telegram accepts (≤ `size`, the first ≤ `first` — a caption —,
+        cut at a line break when there is one in the second half, never inside a mention), each with
+        its entities."""
+        plain, spans = self._render(text)
+        plain = plain or " "
+        pieces: list[tuple[str, list[MessageEntity] | None]] = []
+        start = 0
+        while True:
+            limit = first if first is not None and not pieces else size
+            if len(plain) - start <= limit:
+                break
+            end = start + limit
+            cut = plain.rfind("\n", start, end)
+            cut = cut if cut > start + limit // 2 else end
+            for s, e, _ in spans:
+                if s < cut < e:
+                    cut = s if s > start else e
+            pieces.append((plain[start:cut], self._entities(plain, spans, start, cut)))
+            start = cut
+            while start < len(plain) and plain[start] == "\n":
+                start += 1
+        if start < len(plain) or not pieces:
+            pieces.append((plain[start:], self._entities(plain, spans, start, len(plain))))
+        return pieces
 
     @staticmethod
     def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
@@ -695,65 +906,85 @@ class TelegramPlatform(BasePlatform):
             for b in row:
                 if len(b.data.encode()) > 64:
                     raise ActionFailed("other", f"button data longer than Telegram's 64 bytes: {b.data!r}")
-        return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in buttons])
+        return InlineKeyboardMarkup([[InlineKeyboardButton(_plain(b.text), callback_data=b.data) for b in row] for row in buttons])
 
-    @staticmethod
-    def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
-        if len(text) <= size:
-            return [text]
-        chunks = []
-        while len(text) > size:
-            cut = text.rfind("\n", 0, size)
-            cut = cut if cut > size // 2 else size
-            chunks.append(text[:cut])
-            text = text[cut:].lstrip("\n")
-        if text:
-            chunks.append(text)
-        return chunks
-
-    async def _post(self, chat: ChatRef, text: str, reply_to: str | None, buttons: Buttons | None, *, dm: bool) -> SentMessage:
+    async def _post(
+        self, chat: ChatRef, text: str, reply_to: str | None, buttons: Buttons | None, *, dm: bool,
+        thread_id: str | None = None, pieces: list[tuple[str, list[MessageEntity] | None]] | None = None,
+    ) -> SentMessage:
         markup = self._markup(buttons)
-        chunks = self._chunks(text or " ")
+        pieces = pieces if pieces is not None else self._pieces(text)
+        thread = int(thread_id) if thread_id else None
         sent = None
-        for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
+        for i, (chunk, entities) in enumerate(pieces):
+            last = i == len(pieces) - 1
             reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to and i == 0 else None
             sent = await self._act(
                 "sendMessage",
-                lambda cid, c=chunk, r=reply, m=(markup if last else None): self.bot.send_message(
-                    cid, c, reply_parameters=r, reply_markup=m
+                lambda cid, c=chunk, e=entities, r=reply, m=(markup if last else None): self.bot.send_message(
+                    cid, c, entities=e, reply_parameters=r, reply_markup=m, message_thread_id=thread,
+                    link_preview_options=NO_PREVIEW,
                 ),
                 chat=chat, pace=f"dm:{chat.id}" if dm else "chat:", dm=dm,
                 right=None if dm else RIGHT_POST, action="send",
             )
         assert sent is not None
-        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title), str(sent.message_id))
+        return self._sent(chat, sent)
 
-    async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None) -> SentMessage:
-        return await self._post(chat, text, reply_to, buttons, dm=False)
+    def _sent(self, chat: ChatRef, sent: TgMessage) -> SentMessage:
+        kind = sent.chat.type or chat.kind
+        if kind:
+            self._kinds[str(sent.chat.id)] = kind
+        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title, private=kind == "private", kind=kind),
+                           str(sent.message_id))
+
+    async def send(
+        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
+        thread_id: str | None = None,
+    ) -> SentMessage:
+        return await self._post(chat, text, reply_to, buttons, dm=False, thread_id=thread_id)
 
     async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
-        if user.id.startswith("-"):
+        if not user.id.isdigit():
             # A chat posting as itself (an anonymous admin, a channel) has no private chat.
             raise ActionFailed("dm_blocked", f"{user.id} is a chat, not a person")
-        return await self._post(ChatRef(PLATFORM, user.id, user.name), text, None, buttons, dm=True)
+        chat_id = user.id
+        opened = self._requester_chats.get(user.id)
+        if opened is not None:
+            if opened[1] > time.monotonic():
+                chat_id = str(opened[0])  # the chat their join request opened
+            else:
+                self._requester_chats.pop(user.id, None)
+        return await self._post(ChatRef(PLATFORM, chat_id, user.name, private=True, kind="private"), text, None, buttons, dm=True)
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
-        head, rest = caption[:MAX_CAPTION], caption[MAX_CAPTION:]
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
+        pieces = self._pieces(caption, MAX_TEXT, first=MAX_CAPTION) if caption else [("", None)]
+        (head, entities), rest = pieces[0], pieces[1:]
+        thread = int(thread_id) if thread_id else None
+        if not head.strip():
+            head, entities = "", None
         sent = await self._act(
-            "sendPhoto", lambda cid: self.bot.send_photo(cid, photo, caption=head or None),
+            "sendPhoto",
+            lambda cid: self.bot.send_photo(
+                cid, photo, caption=head or None, caption_entities=entities, message_thread_id=thread,
+            ),
             chat=chat, pace="chat:", right=RIGHT_POST, action="send",
         )
         if rest:
-            await self.send(chat, rest)
-        return SentMessage(ChatRef(PLATFORM, str(sent.chat.id), chat.title), str(sent.message_id))
+            # The caption's remainder as ordinary messages.
+            await self._post(chat, "", None, None, dm=False, thread_id=thread_id, pieces=rest)
+        return self._sent(chat, sent)
 
     async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
         markup = self._markup(buttons)
+        head, entities = self._pieces(text)[0]  # an edit is one message: the rest is cut
         try:
             await self._act(
                 "editMessageText",
-                lambda cid: self.bot.edit_message_text(text[:MAX_TEXT], chat_id=cid, message_id=int(message_id), reply_markup=markup),
+                lambda cid: self.bot.edit_message_text(
+                    head, chat_id=cid, message_id=int(message_id), reply_markup=markup, entities=entities,
+                    link_preview_options=NO_PREVIEW,
+                ),
                 chat=chat,
             )
         except ActionFailed as exc:
@@ -767,62 +998,107 @@ class TelegramPlatform(BasePlatform):
             chat=chat, right=RIGHT_DELETE, action="delete",
         )
 
+    async def delete_many(self, chat: ChatRef, message_ids: list[str]) -> None:
+        """deleteMessages, at most 100 ids a call; ids already gone are skipped by Telegram."""
+        ids = list(dict.fromkeys(int(m) for m in message_ids if str(m).isdigit()))
+        for i in range(0, len(ids), MAX_DELETE_BATCH):
+            batch = ids[i:i + MAX_DELETE_BATCH]
+            try:
+                await self._act(
+                    "deleteMessages", lambda cid, b=batch: self.bot.delete_messages(cid, b),
+                    chat=chat, right=RIGHT_DELETE, action="delete",
+                )
+            except ActionFailed as exc:
+                if exc.reason != "not_found":
+                    raise
+
     def _until(self, until: datetime | None) -> datetime | None:
         """Telegram treats an end less than 30 s away as "forever": a short mute stays short."""
         if until is None:
             return None
         return max(until, self.app.clock.now() + timedelta(seconds=MIN_UNTIL_SECONDS))
 
+    @staticmethod
+    def _person(user: UserRef, what: str) -> int:
+        """The user id to act on; a chat (negative id: a channel or the group posting as itself) is
+        refused here, without asking Telegram (ban_sender_chat is the way to keep a channel out)."""
+        if not user.id.isdigit():
+            raise ActionFailed("other", f"{what}: {user.id} is a chat, not a user (use ban_sender_chat for channels)")
+        return int(user.id)
+
     async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None) -> None:
+        user_id = self._person(user, "restrictChatMember")
         until = self._until(until)
         await self._act(
             "restrictChatMember",
             lambda cid: self.bot.restrict_chat_member(
-                cid, int(user.id), ChatPermissions.no_permissions(), until_date=until,
+                cid, user_id, ChatPermissions.no_permissions(), until_date=until,
                 use_independent_chat_permissions=True,
             ),
             chat=chat, right=RIGHT_RESTRICT, action="restrict",
         )
 
     async def unrestrict(self, chat: ChatRef, user: UserRef) -> None:
+        user_id = self._person(user, "restrictChatMember")
         # All permissions True lifts the restriction: the member falls back to the group's defaults.
         await self._act(
             "restrictChatMember",
             lambda cid: self.bot.restrict_chat_member(
-                cid, int(user.id), ChatPermissions.all_permissions(), use_independent_chat_permissions=True
+                cid, user_id, ChatPermissions.all_permissions(), use_independent_chat_permissions=True
             ),
             chat=chat, right=RIGHT_RESTRICT, action="unrestrict",
         )
 
-    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None) -> None:
+    async def ban(self, chat: ChatRef, user: UserRef, until: datetime | None = None, *, revoke_messages: bool = False) -> None:
+        user_id = self._person(user, "banChatMember")
         until = self._until(until)
         await self._act(
-            "banChatMember", lambda cid: self.bot.ban_chat_member(cid, int(user.id), until_date=until),
+            "banChatMember",
+            lambda cid: self.bot.ban_chat_member(cid, user_id, until_date=until, revoke_messages=revoke_messages or None),
             chat=chat, right=RIGHT_RESTRICT, action="ban",
         )
 
     async def unban(self, chat: ChatRef, user: UserRef) -> None:
+        user_id = self._person(user, "unbanChatMember")
+        if self._kind(chat) == "group":
+            return  # a basic group keeps nobody out (Telegram has no unban there): they may simply be added again
         await self._act(
-            "unbanChatMember", lambda cid: self.bot.unban_chat_member(cid, int(user.id), only_if_banned=True),
+            "unbanChatMember", lambda cid: self.bot.unban_chat_member(cid, user_id, only_if_banned=True),
             chat=chat, right=RIGHT_RESTRICT, action="unban",
         )
 
     async def kick(self, chat: ChatRef, user: UserRef) -> None:
         """Ban, then lift the ban so they may come back; checked with getChatMember."""
+        user_id = self._person(user, "banChatMember")
         await self.ban(chat, user)
+        if self._kind(chat) == "group":
+            return  # removed from a basic group, they may come back: nothing to lift
         for _ in range(3):
             await self.unban(chat, user)
-            member = await self._act("getChatMember", lambda cid: self.bot.get_chat_member(cid, int(user.id)), chat=chat)
+            member = await self._act("getChatMember", lambda cid: self.bot.get_chat_member(cid, user_id), chat=chat)
             if member.status != ChatMember.BANNED:
                 return
         raise ActionFailed("other", f"{user.id} was removed but is still banned in {chat.id}; unban them by hand")
+
+    async def ban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None:
+        """A channel's posts in the group stop (and the member behind it cannot post as any of their channels)."""
+        await self._act(
+            "banChatSenderChat", lambda cid: self.bot.ban_chat_sender_chat(cid, int(sender_chat.id)),
+            chat=chat, right=RIGHT_RESTRICT, action="ban",
+        )
+
+    async def unban_sender_chat(self, chat: ChatRef, sender_chat: ChatRef) -> None:
+        await self._act(
+            "unbanChatSenderChat", lambda cid: self.bot.unban_chat_sender_chat(cid, int(sender_chat.id)),
+            chat=chat, right=RIGHT_RESTRICT, action="unban",
+        )
 
     async def answer_button(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
         self._answered.add(callback_id)
         try:
             await self._act(
                 "answerCallbackQuery",
-                lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and text[:200], show_alert=alert),
+                lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and _plain(text)[:200], show_alert=alert),
             )
         except ActionFailed as exc:
             log.info("telegram: answering button %s failed: %s", callback_id, exc)

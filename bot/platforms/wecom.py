@@ -792,7 +792,8 @@ class WecomPlatform(BasePlatform):
         return SentMessage(chat, str(msgid) if msgid else f"wecom-local-{next(self._ids)}")
 
     async def send(
-        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None
+        self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
+        thread_id: str | None = None,
     ) -> SentMessage:
         # WeCom has no threaded replies and no inline buttons: `reply_to` and `buttons` are not
         # expressible (BUTTONS and REPLY are not declared, so handlers do not pass them).
@@ -840,7 +841,7 @@ class WecomPlatform(BasePlatform):
             right=f'[wecom] robots."{cid}"',
         )
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "") -> SentMessage:
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str = "", *, thread_id: str | None = None) -> SentMessage:
         """Robots take the image inline (base64, ≤ 2 MB); app chats and DMs take an uploaded
         media_id. A caption goes out as a text just before the image (WeCom images have none)."""
         cid = chat.id

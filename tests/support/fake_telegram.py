@@ -12,13 +12,31 @@ Point python-telegram-bot (or `qunzhu run`) at it through `base_url` / `base_fil
 and turns lines typed into it ("alice: hello", ":join bob", ":press alice 3 DATA") into updates.
 
 Methods answered (form, multipart or JSON bodies, like the real server): getMe, getUpdates (long-poll
-from a queue the test pushes into), sendMessage, sendPhoto, editMessageText, deleteMessage,
-restrictChatMember, banChatMember, unbanChatMember, getChatMember, getChatAdministrators, getChat,
-answerCallbackQuery, approveChatJoinRequest, declineChatJoinRequest, setMyCommands, getMyCommands,
-deleteWebhook, setWebhook, getWebhookInfo, getFile and file downloads (GET /file/bot<token>/<path>),
-leaveChat, close/logOut. Anything else answers 404 "method not found" (and is recorded).
+from a queue the test pushes into), sendMessage, sendPhoto, editMessageText, deleteMessage, deleteMessages,
+restrictChatMember, promoteChatMember, banChatMember, unbanChatMember, banChatSenderChat,
+unbanChatSenderChat, getChatMember, getChatAdministrators, getChat, answerCallbackQuery,
+approveChatJoinRequest, declineChatJoinRequest, setMyCommands, getMyCommands, deleteWebhook, setWebhook,
+getWebhookInfo, getFile and file downloads (GET /file/bot<token>/<path>), leaveChat, close/logOut.
+Anything else answers 404 "method not found" (and is recorded).
 
-Recording — every call is kept in order as a `Call(method, params, at)`:
+As strict as Telegram (a kinder fake hides bugs) — refused with Telegram's own texts:
+    a parameter the method does not take (KNOWN_PARAMS) → "Bad Request: unknown parameter NAME"
+        (the real server ignores it silently; here our typos surface)
+    text over 4,096 characters → "Bad Request: message is too long"; caption over 1,024 → "Bad Request:
+        message caption is too long"
+    message_thread_id outside a forum, or a topic the forum lacks → "Bad Request: message thread not found"
+    restrictChatMember in a basic group, a channel or a private chat → "Bad Request: method is available
+        only for supergroups"; unban / promote in a basic group → "Bad Request: method is available for
+        supergroup and channel chats only"
+    a chat's (negative) id as user_id → "Bad Request: invalid user_id specified"
+    deleteMessages: no ids / more than 100 / a bad id → "Bad Request: message identifiers are not
+        specified" / "too many message identifiers specified" / "invalid message identifier specified";
+        ids already gone are skipped, as Telegram does
+    a DM to a user who never started the bot (block_dms) → 403, except for 5 minutes after that user's
+        join request (join_request_update), as on Telegram
+
+Recording — every call is kept in order as a `Call(method, params, at, status, description)`
+(`description`: the refusal's text for a failed call):
     fake.calls                          # all of them
     fake.calls_to("sendMessage")        # only one method (successful and failed ones)
     fake.sent("sendMessage")            # only those that succeeded
@@ -43,6 +61,8 @@ State the fake keeps like Telegram does (ids are ints in the fake, strings in pa
     fake.add_file(file_id, data)        # for getFile + download (photo updates add theirs)
     fake.webhook                        # {"url": …, "secret_token": …} after setWebhook, else None
     fake.commands[("default", "zh")]    # setMyCommands lists by (scope type, language_code or "")
+    fake.topics[chat_id]                # {thread id: name} of a forum
+    fake.banned_sender_chats            # {(chat id, sender chat id)} after banChatSenderChat
 
 Scripted failures (consumed in order, one per matching call):
     fake.fail("sendMessage", status=429, retry_after=2)        # "Too Many Requests: retry after 2"
@@ -57,10 +77,18 @@ Updates — builders return the update dict (with a fresh update_id); `fake.push
 getUpdates (webhook mode: the harness POSTs it instead):
     fake.user("alice")                  # a user dict, the same id for the same name
     fake.group(chat_id=-1001000000001, title="Test group", type="supergroup")  # a chat dict
-    fake.text_update(chat, user, "hi", reply_to=None, entities=None, forward_origin=None, sender_chat=None)
-    fake.command_update(chat, user, "/warn@qunzhu_test_bot 1d")   # a text update with the
+    fake.basic_group(chat_id=-4000000001)                         # type "group": no restrictions
+    fake.channel(chat_id=-1002000000001, title="Deals Channel", username="deals")
+    fake.forum(chat_id=-1003000000001, topics={4: "Deals"})      # is_forum; topic id = its first message's id
+    fake.text_update(chat, user, "hi", reply_to=None, entities=None, forward_origin=None, sender_chat=None,
+                     thread_id=None, reply_markup=None, via_bot=None, is_automatic_forward=None)
+                                        # thread_id: posted in that topic (message_thread_id, is_topic_message)
+    fake.sender_chat_update(chat, channel_or_chat, "hi", **kw)   # posted as a channel (from Channel_Bot)
+                                        # or as the group itself (an anonymous admin, GroupAnonymousBot)
+    fake.command_update(chat, user, "/warn@qunzhu_test_bot 1d", thread_id=None)   # a text update with the
                                         # bot_command entity Telegram adds
-    fake.photo_update(chat, user, data=b"…", caption="…")        # registers the file for getFile
+    fake.photo_update(chat, user, data=b"…", caption="…", caption_entities=None, thread_id=None)
+                                        # registers the file for getFile
     fake.document_update(chat, user, data, file_name="a.pdf", mime_type="application/pdf", caption="")
     fake.contact_update(chat, user, phone_number="+86…", first_name="…")
     fake.forward_update(chat, user, text, origin={"type": "channel", "chat": {...}, …})
@@ -93,8 +121,62 @@ DEFAULT_CHAT_ID = -1001000000001
 # Params whose value PTB sends JSON-encoded; the fake decodes them for easy assertions.
 JSON_PARAMS = {
     "reply_markup", "permissions", "commands", "scope", "allowed_updates", "entities",
-    "caption_entities", "reply_parameters", "link_preview_options", "media",
+    "caption_entities", "reply_parameters", "link_preview_options", "media", "message_ids",
 }
+
+# The parameters each method takes (Bot API 10.0), for the methods the bot uses: anything else is
+# refused with "Bad Request: unknown parameter …", so a misspelt parameter of ours fails loudly
+# instead of being ignored (the real server would ignore it silently, hiding the mistake).
+_SEND_COMMON = {
+    "business_connection_id", "chat_id", "message_thread_id", "direct_messages_topic_id", "parse_mode",
+    "disable_notification", "protect_content", "allow_paid_broadcast", "message_effect_id",
+    "suggested_post_parameters", "reply_parameters", "reply_markup",
+    "reply_to_message_id", "allow_sending_without_reply",  # still accepted, superseded by reply_parameters
+}
+KNOWN_PARAMS: dict[str, set[str]] = {
+    "getMe": set(), "logOut": set(), "close": set(), "getWebhookInfo": set(),
+    "getUpdates": {"offset", "limit", "timeout", "allowed_updates"},
+    "setWebhook": {"url", "certificate", "ip_address", "max_connections", "allowed_updates",
+                   "drop_pending_updates", "secret_token"},
+    "deleteWebhook": {"drop_pending_updates"},
+    "sendMessage": _SEND_COMMON | {"text", "entities", "link_preview_options", "disable_web_page_preview"},
+    "sendPhoto": _SEND_COMMON | {"photo", "caption", "caption_entities", "show_caption_above_media", "has_spoiler"},
+    "editMessageText": {"business_connection_id", "chat_id", "message_id", "inline_message_id", "text", "parse_mode",
+                        "entities", "link_preview_options", "reply_markup", "disable_web_page_preview"},
+    "deleteMessage": {"chat_id", "message_id"},
+    "deleteMessages": {"chat_id", "message_ids"},
+    "restrictChatMember": {"chat_id", "user_id", "permissions", "use_independent_chat_permissions", "until_date"},
+    "promoteChatMember": {"chat_id", "user_id", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                          "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info",
+                          "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories",
+                          "can_post_messages", "can_edit_messages", "can_pin_messages", "can_manage_topics",
+                          "can_manage_direct_messages"},
+    "banChatMember": {"chat_id", "user_id", "until_date", "revoke_messages"},
+    "unbanChatMember": {"chat_id", "user_id", "only_if_banned"},
+    "banChatSenderChat": {"chat_id", "sender_chat_id"},
+    "unbanChatSenderChat": {"chat_id", "sender_chat_id"},
+    "getChatMember": {"chat_id", "user_id"},
+    "getChatAdministrators": {"chat_id"},
+    "getChat": {"chat_id"},
+    "leaveChat": {"chat_id"},
+    "answerCallbackQuery": {"callback_query_id", "text", "show_alert", "url", "cache_time"},
+    "approveChatJoinRequest": {"chat_id", "user_id"},
+    "declineChatJoinRequest": {"chat_id", "user_id"},
+    "setMyCommands": {"commands", "scope", "language_code"},
+    "getMyCommands": {"scope", "language_code"},
+    "deleteMyCommands": {"scope", "language_code"},
+    "getFile": {"file_id"},
+}
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+REQUESTER_DM_SECONDS = 300  # a join request lets the bot write to the requester for 5 minutes
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+SUPERGROUPS_ONLY = "Bad Request: method is available only for supergroups"
+SUPERGROUPS_AND_CHANNELS_ONLY = "Bad Request: method is available for supergroup and channel chats only"
+INVALID_USER_ID = "Bad Request: invalid user_id specified"
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
 
 ALL_RIGHTS = {
     "can_manage_chat": True, "can_delete_messages": True, "can_restrict_members": True,
@@ -110,6 +192,7 @@ class Call:
     params: dict[str, Any]
     at: float  # time.monotonic() when it arrived
     status: int = 200
+    description: str | None = None  # the refusal's text ("Bad Request: …") when status is not 200
 
 
 @dataclass
@@ -163,6 +246,9 @@ class FakeTelegram:
         self.files: dict[str, bytes] = {}
         self.chats: dict[int, dict] = {}
         self.commands: dict[tuple[str, str], list[dict]] = {}  # (scope type, language) -> commands
+        self.topics: dict[int, dict[int, str]] = {}  # forum chat id -> {topic (thread) id: name}
+        self.banned_sender_chats: set[tuple[int, int]] = set()  # (chat id, sender chat id)
+        self.join_requests: dict[int, float] = {}  # user_chat_id -> when the join request was made
         self.webhook: dict | None = None
         self.bot = {"id": BOT_ID, "is_bot": True, "first_name": "Qunzhu", "username": BOT_USERNAME,
                     "can_join_groups": True, "can_read_all_group_messages": False,
@@ -317,6 +403,47 @@ class FakeTelegram:
         self.chats[int(chat_id)] = chat
         return chat
 
+    def basic_group(self, chat_id: int = -4000000001, title: str = "Basic group") -> dict:
+        """A basic group ("group"): ids without the -100 prefix; no restrictions, no topics."""
+        return self.group(chat_id, title, "group")
+
+    def channel(self, chat_id: int = -1002000000001, title: str = "Deals Channel", username: str | None = "deals") -> dict:
+        chat = {"id": int(chat_id), "title": title, "type": "channel"}
+        if username:
+            chat["username"] = username
+        self.chats[int(chat_id)] = chat
+        return chat
+
+    def forum(self, chat_id: int = -1003000000001, title: str = "Forum group", topics: dict[int, str] | None = None) -> dict:
+        """A supergroup with topics on. A topic's id is the id of the service message that created it
+        (as on Telegram), so those message ids are taken; `topics` defaults to {4: "Deals"}."""
+        chat = {"id": int(chat_id), "title": title, "type": "supergroup", "is_forum": True}
+        self.chats[int(chat_id)] = chat
+        for thread_id, name in (topics if topics is not None else {4: "Deals"}).items():
+            self.add_topic(chat, thread_id, name)
+        return chat
+
+    def add_topic(self, chat: dict, thread_id: int, name: str = "Topic") -> None:
+        owner = self.user("owner")
+        self.topics.setdefault(int(chat["id"]), {})[int(thread_id)] = name
+        self._message(chat, owner, message_id=int(thread_id), message_thread_id=int(thread_id), is_topic_message=True,
+                      forum_topic_created={"name": name, "icon_color": 7322096})
+        counter = self._message_ids.get(int(chat["id"]))
+        current = next(counter) if counter is not None else 1
+        self._message_ids[int(chat["id"])] = itertools.count(max(current, int(thread_id) + 1))
+
+    def _topic_fields(self, chat: dict, thread_id: int | None, reply: dict | None) -> dict:
+        """What a message posted in forum topic `thread_id` carries: the thread id, is_topic_message,
+        and (when it replies to nothing else) a reply to the topic's creation message."""
+        if thread_id is None:
+            return {}
+        if int(thread_id) not in self.topics.get(int(chat["id"]), {}):
+            raise AssertionError(f"chat {chat['id']} has no topic {thread_id}; add it with fake.forum(topics=…)")
+        fields = {"message_thread_id": int(thread_id), "is_topic_message": True}
+        if reply is None:
+            fields["reply_to_message"] = self._reply_part(chat, int(thread_id))
+        return fields
+
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(int(chat_id), itertools.count(1)))
 
@@ -349,11 +476,24 @@ class FakeTelegram:
 
     def text_update(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None,
                     entities: list[dict] | None = None, forward_origin: dict | None = None,
-                    sender_chat: dict | None = None, message_id: int | None = None) -> dict:
+                    sender_chat: dict | None = None, message_id: int | None = None,
+                    thread_id: int | None = None, reply_markup: dict | None = None, via_bot: dict | None = None,
+                    is_automatic_forward: bool | None = None) -> dict:
+        """`thread_id`: posted in that forum topic; `reply_markup`: inline buttons under the message
+        (e.g. URL buttons of an inline bot's message, with `via_bot`)."""
+        reply = self._reply_part(chat, reply_to)
+        fields = {"reply_to_message": reply, **self._topic_fields(chat, thread_id, reply)}
         msg = self._message(chat, user, text=text, entities=entities, message_id=message_id,
-                            reply_to_message=self._reply_part(chat, reply_to),
-                            forward_origin=forward_origin, sender_chat=sender_chat)
+                            forward_origin=forward_origin, sender_chat=sender_chat,
+                            reply_markup=reply_markup, via_bot=via_bot, is_automatic_forward=is_automatic_forward,
+                            **fields)
         return self.message_update(msg)
+
+    def sender_chat_update(self, chat: dict, sender_chat: dict, text: str, **kw: Any) -> dict:
+        """A message posted in the name of a chat: a channel (from Channel_Bot), or the group itself
+        (an anonymous admin, from GroupAnonymousBot)."""
+        user = ANONYMOUS_ADMIN if sender_chat["id"] == chat["id"] else CHANNEL_BOT
+        return self.text_update(chat, user, text, sender_chat=sender_chat, **kw)
 
     def edited_text_update(self, chat: dict, user: dict, message_id: int, text: str) -> dict:
         """The member edited an earlier message of theirs (Telegram sends the whole message again)."""
@@ -362,9 +502,10 @@ class FakeTelegram:
         self.messages[(chat["id"], int(message_id))] = FakeMessage(chat["id"], int(message_id), user["id"], text, raw=msg)
         return self.message_update(msg, kind="edited_message")
 
-    def command_update(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None) -> dict:
+    def command_update(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None,
+                       thread_id: int | None = None) -> dict:
         length = len(text.split(" ", 1)[0])
-        return self.text_update(chat, user, text, reply_to=reply_to,
+        return self.text_update(chat, user, text, reply_to=reply_to, thread_id=thread_id,
                                 entities=[{"type": "bot_command", "offset": 0, "length": length}])
 
     def private_text_update(self, user: dict, text: str) -> dict:
@@ -375,7 +516,8 @@ class FakeTelegram:
             entities = [{"type": "bot_command", "offset": 0, "length": len(text.split(" ", 1)[0])}]
         return self.message_update(self._message(chat, user, text=text, entities=entities))
 
-    def photo_update(self, chat: dict, user: dict, data: bytes = b"\x89PNG fake", *, caption: str | None = None) -> dict:
+    def photo_update(self, chat: dict, user: dict, data: bytes = b"\x89PNG fake", *, caption: str | None = None,
+                     caption_entities: list[dict] | None = None, thread_id: int | None = None) -> dict:
         n = next(self._file_ids)
         small, big = f"photo-{n}-s", f"photo-{n}-m"
         self.add_file(small, data[: max(1, len(data) // 4)])
@@ -384,7 +526,8 @@ class FakeTelegram:
             {"file_id": small, "file_unique_id": f"u{small}", "width": 90, "height": 90, "file_size": len(data) // 4},
             {"file_id": big, "file_unique_id": f"u{big}", "width": 800, "height": 800, "file_size": len(data)},
         ]
-        return self.message_update(self._message(chat, user, photo=photo, caption=caption))
+        return self.message_update(self._message(chat, user, photo=photo, caption=caption, caption_entities=caption_entities,
+                                                 **self._topic_fields(chat, thread_id, None)))
 
     def document_update(self, chat: dict, user: dict, data: bytes = b"%PDF-1.4 fake", *, file_name: str = "file.pdf",
                         mime_type: str = "application/pdf", caption: str | None = None) -> dict:
@@ -449,6 +592,9 @@ class FakeTelegram:
         return {"update_id": self.next_update_id(), "my_chat_member": body}
 
     def join_request_update(self, chat: dict, user: dict, *, bio: str | None = None) -> dict:
+        """For 5 minutes after it, the bot may write to the requester's private chat (user_chat_id)
+        even if they never started the bot."""
+        self.join_requests[int(user["id"])] = time.monotonic()
         body = {"chat": chat, "from": user, "user_chat_id": user["id"], "date": int(time.time())}
         if bio:
             body["bio"] = bio
@@ -462,6 +608,9 @@ class FakeTelegram:
                 raise AssertionError(f"message {message_id} has no button with data {data!r}; it has {offered}")
         message = {"message_id": int(message_id), "date": int(time.time()), "chat": chat, "from": self.bot,
                    "text": stored.text if stored else ""}
+        for key in ("message_thread_id", "is_topic_message"):
+            if stored is not None and key in stored.raw:
+                message[key] = stored.raw[key]
         if stored is not None and stored.reply_markup:
             message["reply_markup"] = stored.reply_markup
         body = {"id": f"cb{next(self._callback_ids)}", "from": user, "chat_instance": f"ci{chat['id']}",
@@ -532,6 +681,11 @@ class FakeTelegram:
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 raise TelegramAPIError(404, "Not Found: method not found")
+            known = KNOWN_PARAMS.get(method)
+            if known is not None:
+                unknown = sorted(set(params) - known)
+                if unknown:
+                    raise TelegramAPIError(400, f"Bad Request: unknown parameter {unknown[0]}")
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -539,6 +693,7 @@ class FakeTelegram:
             status = 200
         except TelegramAPIError as exc:
             status = exc.status
+            call.description = exc.description
             body = {"ok": False, "error_code": exc.status, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
@@ -625,32 +780,57 @@ class FakeTelegram:
         stored.reply_markup = fields.get("reply_markup")
         return msg
 
+    def _may_write(self, chat_id: int) -> None:
+        """A private chat is open to the bot once the user started it, or for 5 minutes after the
+        user asked to join a group the bot manages."""
+        if chat_id > 0 and chat_id in self.dm_blocked:
+            asked = self.join_requests.get(chat_id)
+            if asked is None or time.monotonic() - asked > REQUESTER_DM_SECONDS:
+                raise TelegramAPIError(403, "Forbidden: bot can't initiate conversation with a user")
+
+    def _thread(self, chat_id: int, p) -> dict:
+        """The topic fields of a message the bot posts with `message_thread_id` (refused outside a
+        forum, and for a topic the forum does not have)."""
+        raw = p.get("message_thread_id")
+        if raw in (None, ""):
+            return {}
+        thread_id = int(raw)
+        if not self._chat(chat_id).get("is_forum") or thread_id not in self.topics.get(chat_id, {}):
+            raise TelegramAPIError(400, THREAD_NOT_FOUND)
+        return {"message_thread_id": thread_id, "is_topic_message": True}
+
     def _api_sendMessage(self, p):
         chat_id = int(p["chat_id"])
-        if chat_id > 0 and chat_id in self.dm_blocked:
-            raise TelegramAPIError(403, "Forbidden: bot can't initiate conversation with a user")
+        self._may_write(chat_id)
         text = p.get("text", "")
         if not text:
             raise TelegramAPIError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if len(text) > MAX_TEXT:
             raise TelegramAPIError(400, "Bad Request: message is too long")
+        thread = self._thread(chat_id, p)
         reply = None
         if isinstance(p.get("reply_parameters"), dict):
             reply = p["reply_parameters"].get("message_id")
         elif p.get("reply_to_message_id"):
             reply = p["reply_to_message_id"]
         return self._store_bot_message(chat_id, text=text, reply_markup=self._reply_markup(p),
-                                       reply_to_message=self._reply_part(self._chat(chat_id), reply))
+                                       entities=p.get("entities") or None,
+                                       reply_to_message=self._reply_part(self._chat(chat_id), reply), **thread)
 
     def _api_sendPhoto(self, p):
         chat_id = int(p["chat_id"])
+        self._may_write(chat_id)
+        if len(p.get("caption") or "") > MAX_CAPTION:
+            raise TelegramAPIError(400, "Bad Request: message caption is too long")
+        thread = self._thread(chat_id, p)
         photo = p.get("photo")
         data = photo if isinstance(photo, bytes) else b""
         file_id = f"sent-photo-{next(self._file_ids)}"
         self.add_file(file_id, data)
         sizes = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800, "height": 800, "file_size": len(data)}]
         return self._store_bot_message(chat_id, photo=sizes, caption=p.get("caption") or None,
-                                       reply_markup=self._reply_markup(p))
+                                       caption_entities=p.get("caption_entities") or None,
+                                       reply_markup=self._reply_markup(p), **thread)
 
     def _api_editMessageText(self, p):
         key = (int(p["chat_id"]), int(p["message_id"]))
@@ -662,8 +842,13 @@ class FakeTelegram:
         markup = self._reply_markup(p)
         if message.text == p.get("text") and message.reply_markup == markup:
             raise TelegramAPIError(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+        if len(p.get("text", "")) > MAX_TEXT:
+            raise TelegramAPIError(400, "Bad Request: message is too long")
         message.text, message.reply_markup = p.get("text", ""), markup
         raw = dict(message.raw, text=message.text)
+        raw.pop("entities", None)
+        if p.get("entities"):
+            raw["entities"] = p["entities"]
         if markup:
             raw["reply_markup"] = markup
         message.raw = raw
@@ -679,10 +864,44 @@ class FakeTelegram:
         message.deleted = True
         return True
 
+    def _api_deleteMessages(self, p):
+        chat_id = int(p["chat_id"])
+        ids = p.get("message_ids")
+        if not isinstance(ids, list) or not ids:
+            raise TelegramAPIError(400, "Bad Request: message identifiers are not specified")
+        if len(ids) > 100:
+            raise TelegramAPIError(400, "Bad Request: too many message identifiers specified")
+        if any(not isinstance(i, int) or i <= 0 for i in ids):
+            raise TelegramAPIError(400, "Bad Request: invalid message identifier specified")
+        found = [m for m in (self.messages.get((chat_id, i)) for i in ids) if m is not None and not m.deleted]
+        if any(m.from_id != BOT_ID for m in found):
+            self._need(chat_id, "can_delete_messages", "Bad Request: message can't be deleted")
+        for message in found:  # ids that are gone are skipped, as Telegram does
+            message.deleted = True
+        return True
+
+    def _supergroup_only(self, chat_id, description: str = SUPERGROUPS_ONLY, *, channels: bool = False) -> None:
+        kind = self._chat(chat_id).get("type")
+        if kind == "group" or kind == "private" or (kind == "channel" and not channels):
+            raise TelegramAPIError(400, description)
+
+    @staticmethod
+    def _user_id(p) -> int:
+        """A user id as Telegram checks it: a chat's (negative) id is not a user."""
+        try:
+            user_id = int(p.get("user_id"))
+        except (TypeError, ValueError):
+            raise TelegramAPIError(400, INVALID_USER_ID) from None
+        if user_id <= 0:
+            raise TelegramAPIError(400, INVALID_USER_ID)
+        return user_id
+
     def _set_status(self, chat_id, user_id, status: str, **extra) -> None:
         self.members[(int(chat_id), int(user_id))] = {"status": status, **extra}
 
     def _api_restrictChatMember(self, p):
+        self._supergroup_only(p["chat_id"])
+        self._user_id(p)
         self._need(p["chat_id"], "can_restrict_members", "Bad Request: not enough rights to restrict/unrestrict chat member")
         perms = p.get("permissions") or {}
         lifted = bool(perms) and all(v for k, v in perms.items() if k.startswith("can_"))
@@ -694,6 +913,7 @@ class FakeTelegram:
         return True
 
     def _api_banChatMember(self, p):
+        self._user_id(p)
         self._need(p["chat_id"], "can_restrict_members", "Bad Request: not enough rights to restrict/unrestrict chat member")
         if int(p["user_id"]) == BOT_ID:
             raise TelegramAPIError(400, "Bad Request: can't remove chat owner")
@@ -701,11 +921,45 @@ class FakeTelegram:
         return True
 
     def _api_unbanChatMember(self, p):
+        # A basic group keeps nobody out, so there is nothing to lift there.
+        self._supergroup_only(p["chat_id"], SUPERGROUPS_AND_CHANNELS_ONLY, channels=True)
+        self._user_id(p)
         self._need(p["chat_id"], "can_restrict_members", "Bad Request: not enough rights to restrict/unrestrict chat member")
         current = self.member_status(p["chat_id"], p["user_id"])
         if str(p.get("only_if_banned")).lower() == "true" and current != "kicked":
             return True
         self._set_status(p["chat_id"], p["user_id"], "left")
+        return True
+
+    def _api_promoteChatMember(self, p):
+        self._supergroup_only(p["chat_id"], SUPERGROUPS_AND_CHANNELS_ONLY, channels=True)
+        self._user_id(p)
+        self._need(p["chat_id"], "can_promote_members", "Bad Request: not enough rights")
+        rights = {k: str(v).lower() == "true" for k, v in p.items() if k.startswith("can_")}
+        self._set_status(p["chat_id"], p["user_id"], "administrator" if any(rights.values()) else "member", rights=rights)
+        return True
+
+    def _sender_chat_id(self, p) -> int:
+        try:
+            sender_chat_id = int(p.get("sender_chat_id"))
+        except (TypeError, ValueError):
+            raise TelegramAPIError(400, "Bad Request: invalid sender_chat_id specified") from None
+        if sender_chat_id >= 0:
+            raise TelegramAPIError(400, "Bad Request: invalid sender_chat_id specified")
+        return sender_chat_id
+
+    def _api_banChatSenderChat(self, p):
+        self._supergroup_only(p["chat_id"], channels=True)
+        sender_chat_id = self._sender_chat_id(p)
+        self._need(p["chat_id"], "can_restrict_members", "Bad Request: not enough rights to restrict/unrestrict chat member")
+        self.banned_sender_chats.add((int(p["chat_id"]), sender_chat_id))
+        return True
+
+    def _api_unbanChatSenderChat(self, p):
+        self._supergroup_only(p["chat_id"], channels=True)
+        sender_chat_id = self._sender_chat_id(p)
+        self._need(p["chat_id"], "can_restrict_members", "Bad Request: not enough rights to restrict/unrestrict chat member")
+        self.banned_sender_chats.discard((int(p["chat_id"]), sender_chat_id))
         return True
 
     def _api_getChatMember(self, p):

@@ -13,6 +13,7 @@ from bot.events import (
     JoinRequested,
     MemberJoined,
     MemberLeft,
+    MessageEdited,
     MessageReceived,
 )
 from bot.platform import ActionFailed, Button
@@ -32,7 +33,7 @@ class ProbeRouter(Router):
 def probe_router() -> ProbeRouter:
     r = ProbeRouter()
 
-    @r.on(MessageReceived, CommandInvoked, MemberJoined, MemberLeft, JoinRequested, ButtonPressed, ChatMigrated)
+    @r.on(MessageReceived, MessageEdited, CommandInvoked, MemberJoined, MemberLeft, JoinRequested, ButtonPressed, ChatMigrated)
     async def record(ctx):
         r.events.append(ctx.event)
 

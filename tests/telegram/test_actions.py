@@ -92,7 +92,9 @@ async def test_dm_and_the_refusal(sqlite_url, tmp_path):
     probe = probe_router()
     async with running_telegram_app(sqlite_url, str(tmp_path), routers=[probe]) as h:
         await h.command("alice", "/dmme")
-        assert h.fake.sent("sendMessage")[0].params == {"chat_id": str(h.user("alice")["id"]), "text": "psst"}
+        assert h.fake.sent("sendMessage")[0].params == {
+            "chat_id": str(h.user("alice")["id"]), "text": "psst", "link_preview_options": {"is_disabled": True},
+        }
         h.fake.block_dms(h.user("bob")["id"])
         await h.command("bob", "/dmme")
         assert probe.failures[-1].reason == "dm_blocked"
