@@ -57,6 +57,8 @@ CAPABILITY = {
     "ban_sender_chat": Capability.BAN_SENDER_CHAT, "unban_sender_chat": Capability.BAN_SENDER_CHAT,
 }
 
+REMOVALS = frozenset({"kick", "ban"})
+
 # A row left `queued` or `sending` this long by a process that is not carrying it out is recovered.
 RECOVER_AFTER = timedelta(seconds=120)
 
@@ -382,6 +384,19 @@ class Outbox:
             return
         await more.carry_out()
 
+    async def _came_back(self, action: Action, queued_at: datetime) -> bool:
+        """A removal left by a crash is carried out only if the member has not joined again since:
+        a kick re-run hours later must not remove someone the admins let back in."""
+        from storage import core_repo
+
+        chat, user = action.args.get("chat"), action.args.get("user")
+        if not isinstance(chat, ChatRef) or not isinstance(user, UserRef):
+            return False
+        async with self.app.sessions() as session:
+            row = await core_repo.get_chat(session, chat.platform, chat.id)
+            member = await core_repo.get_member(session, row.id, user.id) if row is not None else None
+        return member is not None and member.status == "active" and member.joined_at is not None and member.joined_at > queued_at
+
     async def recover(self) -> int:
         """Carry out what a previous run (or a process that died) left: `queued` rows run now (they
         never left); `sending` rows become `uncertain` and the admins of those chats are told."""
@@ -403,6 +418,11 @@ class Outbox:
                 continue
             action = Action(row.platform, row.method, chat if isinstance(chat, ChatRef) else None, decode(row.args),
                             row.follow_up, dict(row.follow_up_args or {}), id=row.id)
+            if row.method in REMOVALS and await self._came_back(action, row.created_at):
+                async with self.app.sessions() as session, session.begin():
+                    await intake_repo.set_action_state(session, row.id, "failed", self.app.clock.now(),
+                                                       "skipped: the member joined again after it was queued")
+                continue
             await self.perform(action)
             done += 1
         for chat_key, methods in uncertain.items():

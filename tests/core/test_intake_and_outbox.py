@@ -170,3 +170,32 @@ async def test_a_failing_handler_sends_nothing_of_its_own(tmp_path):
         _message_id, result = await console.say("alice", "anything")
         assert result.errors
         assert "half-done work" not in [m.text for m in console.bot_messages()]
+
+
+async def test_a_removal_interrupted_by_a_crash_is_done_once_and_not_to_a_member_who_came_back(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
+    async with running_app(url, str(tmp_path), FAST_RETRY) as (app, console):
+        chat = console.default_chat
+        await console.join("spammer")
+        await console.join("forgiven")
+        queued_at = app.clock.now()
+        rows = []
+        for name in ("spammer", "forgiven"):
+            args = {"chat": chat, "user": console.user(name)}
+            rows.append({"platform": "console", "chat_key": chat.key, "method": "kick", "args": encode(args),
+                         "state": "queued", "follow_up": None, "follow_up_args": {}, "created_at": queued_at,
+                         "updated_at": queued_at})
+        async with app.sessions() as session, session.begin():
+            await intake_repo.queue_actions(session, rows)
+        # "forgiven" left and was let back in after the kick was queued (the process died before it).
+        app.clock.advance(minutes=1)
+        await console.leave("forgiven")
+        app.clock.advance(minutes=1)
+        await console.join("forgiven")
+    async with running_app(url, str(tmp_path), FAST_RETRY) as (app, console):
+        async with app.sessions() as session:
+            states = {r.args["user"]["$user"][1]: (r.state, r.result or "") for r in await session.scalars(select(OutboxAction))}
+        # The spammer's removal was carried out by the new process (the console, which keeps no members
+        # across processes, answers that they are not there); the forgiven member's was not attempted.
+        assert states["spammer"][0] in ("done", "failed") and "joined again" not in states["spammer"][1]
+        assert states["forgiven"][0] == "failed" and "joined again" in states["forgiven"][1]
