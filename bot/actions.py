@@ -195,7 +195,9 @@ class ActionQueue:
         self._queue("delete", chat, then, then_args, chat=chat, message_id=message_id)
 
     async def delete_many(self, chat: ChatRef, message_ids: list[str], *, then=None, then_args=None) -> None:
-        if message_ids:
+        if len(message_ids) == 1:
+            self._queue("delete", chat, then, then_args, chat=chat, message_id=message_ids[0])
+        elif message_ids:
             self._queue("delete_many", chat, then, then_args, chat=chat, message_ids=list(message_ids))
 
     async def restrict(self, chat: ChatRef, user: UserRef, until: datetime | None, *, then=None, then_args=None) -> None:

@@ -16,14 +16,28 @@ from bot.events import (
     MessageEdited,
     MessageReceived,
 )
-from bot.platform import ActionFailed, Button
+from bot.actions import Outcome, follow_up
+from bot.platform import Button
+
+# The probe of the running test (follow-ups are registered by name, once per process).
+CURRENT: list["ProbeRouter"] = []
+
+
+@follow_up("probe.failed")
+async def _record_failure(scope, outcome: Outcome, args) -> None:
+    if not outcome.ok:
+        CURRENT[-1].failures.append(outcome)
+    elif args.get("ok_reply"):
+        await scope.send(args["ok_reply"], reply_to=args.get("reply_to"))
+    if not outcome.ok and args.get("fail_reply"):
+        await scope.send(args["fail_reply"].format(reason=outcome.reason), reply_to=args.get("reply_to"))
 
 
 class ProbeRouter(Router):
     def __init__(self) -> None:
         super().__init__("probe", 50)
         self.events: list = []
-        self.failures: list[ActionFailed] = []
+        self.failures: list[Outcome] = []  # refusals of the probe's actions (reason, right, detail)
         self.downloads: list[bytes] = []
 
     def of(self, kind: type) -> list:
@@ -32,6 +46,7 @@ class ProbeRouter(Router):
 
 def probe_router() -> ProbeRouter:
     r = ProbeRouter()
+    CURRENT.append(r)
 
     @r.on(MessageReceived, MessageEdited, CommandInvoked, MemberJoined, MemberLeft, JoinRequested, ButtonPressed, ChatMigrated)
     async def record(ctx):
@@ -50,11 +65,8 @@ def probe_router() -> ProbeRouter:
 
     @r.command("mute", description={"zh-CN": "禁言", "en": "Mute"})
     async def mute(ctx):
-        try:
-            await ctx.platform.restrict(ctx.chat, await target(ctx), ctx.now + timedelta(hours=1))
-            await ctx.reply("muted")
-        except ActionFailed as exc:
-            r.failures.append(exc)
+        await ctx.platform.restrict(ctx.chat, await target(ctx), ctx.now + timedelta(hours=1), then="probe.failed",
+                                    then_args={"ok_reply": "muted", "reply_to": ctx.event.message_id})
 
     @r.command("unmute", description={"zh-CN": "解除禁言", "en": "Unmute"})
     async def unmute(ctx):
@@ -84,12 +96,8 @@ def probe_router() -> ProbeRouter:
 
     @r.command("dmme", description={"zh-CN": "私信我", "en": "DM me"})
     async def dmme(ctx):
-        try:
-            await ctx.platform.dm(ctx.user, "psst")
-            await ctx.reply("sent you a DM")
-        except ActionFailed as exc:
-            r.failures.append(exc)
-            await ctx.reply(f"cannot DM you ({exc.reason})")
+        await ctx.platform.dm(ctx.user, "psst", chat=ctx.chat, then="probe.failed", then_args={
+            "ok_reply": "sent you a DM", "fail_reply": "cannot DM you ({reason})", "reply_to": ctx.event.message_id})
 
     @r.command("picture", description={"zh-CN": "发图", "en": "Send a picture"})
     async def picture(ctx):
@@ -102,10 +110,7 @@ def probe_router() -> ProbeRouter:
             if media.file_id:
                 r.downloads.append(await ctx.platform.download(media))
         if "spam" in event.text:
-            try:
-                await ctx.platform.delete(ctx.chat, event.message_id)
-            except ActionFailed as exc:
-                r.failures.append(exc)
+            await ctx.platform.delete(ctx.chat, event.message_id, then="probe.failed")
 
     @r.join_requested()
     async def on_request(ctx):
