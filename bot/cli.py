@@ -59,12 +59,37 @@ def _load(path):
         raise SystemExit(2) from None
 
 
+def setup_logging(level: str) -> None:
+    """The one logging set-up of the long-running commands: secrets masked on every root handler,
+    and httpx/httpcore (which log each request URL — with the Telegram token in it — at INFO)
+    kept to warnings."""
+    from bot import redact
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact.install()
+
+
 def cmd_check_config(args) -> int:
     config = _load(args.config)
     platforms = ["console"] if config.console.enabled else []
     platforms += [name for name in ("telegram", "wecom") if getattr(config, name) and getattr(config, name).enabled]
     print(f"{args.config}: OK (platforms: {', '.join(platforms) or 'none'}; database: {config.database.url.split('://')[0]})")
+    # Where each secret and URL came from — never the value.
+    origins = config.origins
+    width = max(map(len, origins), default=0)
+    for key in sorted(origins):
+        print(f"  {key.ljust(width)}  {origins[key]}")
     return 0
+
+
+def _fail(exc: BaseException) -> int:
+    from bot import redact
+
+    logging.getLogger("qunzhu").debug("stopped by", exc_info=exc)
+    print(f"error: {redact.redact(str(exc))}", file=sys.stderr)
+    return 1
 
 
 def cmd_db_upgrade(args) -> int:
@@ -72,9 +97,12 @@ def cmd_db_upgrade(args) -> int:
 
     config = _load(args.config)
 
+    from storage.db import check_writable
+
     async def go():
         engine = create_engine(config.database_url)
         try:
+            await check_writable(engine, config.database_url)
             before = await current_heads(engine)
             print(f"database: {config.database_url.split('://')[0]}; at {', '.join(sorted(before)) or 'empty'}; upgrading …")
             await upgrade(engine)
@@ -83,7 +111,10 @@ def cmd_db_upgrade(args) -> int:
         finally:
             await engine.dispose()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        return _fail(exc)
     return 0
 
 
@@ -98,7 +129,7 @@ def cmd_run(args) -> int:
     from bot.app import App
 
     config = _load(args.config)
-    logging.basicConfig(level=config.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config.bot.log_level)
 
     async def go():
         app = App(config)
@@ -111,7 +142,11 @@ def cmd_run(args) -> int:
             logging.getLogger("qunzhu").info("running: %s", ", ".join(app.platforms))
             await stop.wait()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        # Start-up problems (database not writable, token refused, …) are phrased for the operator.
+        return _fail(exc)
     return 0
 
 
