@@ -11,7 +11,7 @@ from bot.config import Config, GroupSettings
 from bot.dispatch import Dispatcher, DispatchResult, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class App:
             self.platforms["wecom"] = WecomPlatform(cfg.wecom, self)
 
     async def start(self) -> None:
+        await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
         for router in self.routers:
             for hook in router.startup:
