@@ -154,7 +154,10 @@ def cmd_console(args) -> int:
     from bot.console_repl import run_console
 
     config = _load(args.config) if args.config else None
-    asyncio.run(run_console(config))
+    try:
+        asyncio.run(run_console(config))
+    except RuntimeError as exc:
+        return _fail(exc)
     return 0
 
 
