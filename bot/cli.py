@@ -59,13 +59,19 @@ def _load(path):
         raise SystemExit(2) from None
 
 
-def setup_logging(level: str) -> None:
-    """The one logging set-up of the long-running commands: secrets masked on every root handler,
-    and httpx/httpcore (which log each request URL — with the Telegram token in it — at INFO)
-    kept to warnings."""
+def setup_logging(level: str, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+    """The logging set-up of every command: secrets masked on every root handler, and
+    httpx/httpcore (which log each request URL — with the Telegram token in it — at INFO) kept
+    to warnings. `main` sets up warnings for every command; `run` sets it again at its log level."""
     from bot import redact
 
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_qunzhu", False)]:
+        root.removeHandler(handler)
+    before = set(root.handlers)
+    logging.basicConfig(level=level, format=fmt)
+    for handler in set(root.handlers) - before:
+        handler._qunzhu = True  # type: ignore[attr-defined]
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     redact.install()
@@ -164,6 +170,8 @@ def cmd_console(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:  # (a test calling main() in-process keeps pytest's handlers)
+        setup_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
