@@ -36,7 +36,10 @@ _pattern: re.Pattern[str] | None = None
 def register(*secrets: str | None) -> None:
     """Remember secrets to mask from now on (None, empty and very short values are ignored)."""
     global _pattern
+    from urllib.parse import quote
+
     new = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_LENGTH}
+    new |= {quote(s, safe="") for s in new}  # the same secret inside a URL (a token's ':' as %3A)
     with _lock:
         if new <= _secrets:
             return

@@ -117,9 +117,15 @@ async def check_writable(engine: AsyncEngine, url: str) -> None:
         async with engine.connect() as connection:
             transaction = await connection.begin()
             try:
-                # SQLite: BEGIN IMMEDIATE already took the write lock; both: one real write, undone.
-                await connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS qunzhu_probe (x INTEGER)")
-                await connection.exec_driver_sql("INSERT INTO qunzhu_probe (x) VALUES (1)")
+                if engine.dialect.name == "sqlite":
+                    # BEGIN IMMEDIATE already took the write lock; one real write to the file, undone.
+                    await connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS qunzhu_probe (x INTEGER)")
+                    await connection.exec_driver_sql("INSERT INTO qunzhu_probe (x) VALUES (1)")
+                else:
+                    # A temporary table needs no CREATE right on the schema, yet a read-only server
+                    # (hot standby, default_transaction_read_only) refuses it.
+                    await connection.exec_driver_sql("CREATE TEMPORARY TABLE qunzhu_probe (x INTEGER) ON COMMIT DROP")
+                    await connection.exec_driver_sql("INSERT INTO qunzhu_probe (x) VALUES (1)")
             finally:
                 await transaction.rollback()
     except Exception as exc:  # driver errors differ by database; all mean the same to the operator

@@ -106,3 +106,16 @@ def test_an_unreachable_postgresql_server_is_named_by_host_and_port_without_the_
     result = run_with(tmp_path, f"postgresql+asyncpg://bot:Sup3r-Secret-PW@127.0.0.1:{port}/qunzhu", "db", "upgrade")
     assert_refused(result, f"127.0.0.1:{port}")
     assert "Sup3r-Secret-PW" not in result.stderr + result.stdout
+
+
+async def test_a_read_only_postgresql_database(pg_url, tmp_path):
+    import asyncpg
+
+    name = pg_url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    finally:
+        await conn.close()
+    result = run_with(tmp_path, pg_url)
+    assert_refused(result, "PostgreSQL server at", f"database '{name}'", "read-only transaction")
