@@ -372,6 +372,8 @@ def _register_raw_secrets(data: dict[str, Any]) -> None:
 
     values = []
     for (section, key) in _SECRET_ENV:
+        if key == "corp_id":  # an identifier shown in WeCom's own callbacks, not a secret
+            continue
         table = data.get(section)
         if isinstance(table, dict) and isinstance(table.get(key), str):
             values.append(redact.url_password(table[key]) if key == "url" else table[key])
