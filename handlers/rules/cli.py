@@ -88,7 +88,12 @@ def _dumps(obj: dict) -> str:
         line.encode("utf-8")
     except UnicodeEncodeError:
         line = json.dumps(obj, ensure_ascii=True)
-    return line
+    # Characters that str.splitlines() and many readers take for a line break; JSON lets them stay
+    # raw inside strings, but then one answer could read as two lines.
+    return line.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 def cmd_moderate(args) -> int:

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GOOD = {"今天加班到十点": "allow", "加我薇信 abc12345 日赚500": "violation", "进群 t.me/+AbCdEf": "violation"}
+GOOD = {"今天加班到十点": "allow", "加我薇信 abc12345 日赚500": "violation", "进群 t.me/+AbCdEf": "violation",
+        # U+0085, U+2028, U+2029: line breaks to str.splitlines(); the answer must stay one line.
+        "next\x85line\u2028sep\u2029para": "allow"}
 
 HOSTILE = [
     b'{"text": "\\ud800"}',  # a lone surrogate escape
