@@ -16,7 +16,7 @@ from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class App:
             self.platforms["wecom"] = WecomPlatform(cfg.wecom, self)
 
     async def start(self) -> None:
+        await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
         for router in self.routers:
             for hook in router.startup:

@@ -59,12 +59,43 @@ def _load(path):
         raise SystemExit(2) from None
 
 
+def setup_logging(level: str, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+    """The logging set-up of every command: secrets masked on every root handler, and
+    httpx/httpcore (which log each request URL — with the Telegram token in it — at INFO) kept
+    to warnings. `main` sets up warnings for every command; `run` sets it again at its log level."""
+    from bot import redact
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_qunzhu", False)]:
+        root.removeHandler(handler)
+    before = set(root.handlers)
+    logging.basicConfig(level=level, format=fmt)
+    for handler in set(root.handlers) - before:
+        handler._qunzhu = True  # type: ignore[attr-defined]
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact.install()
+
+
 def cmd_check_config(args) -> int:
     config = _load(args.config)
     platforms = ["console"] if config.console.enabled else []
     platforms += [name for name in ("telegram", "wecom") if getattr(config, name) and getattr(config, name).enabled]
     print(f"{args.config}: OK (platforms: {', '.join(platforms) or 'none'}; database: {config.database.url.split('://')[0]})")
+    # Where each secret and URL came from — never the value.
+    origins = config.origins
+    width = max(map(len, origins), default=0)
+    for key in sorted(origins):
+        print(f"  {key.ljust(width)}  {origins[key]}")
     return 0
+
+
+def _fail(exc: BaseException) -> int:
+    from bot import redact
+
+    logging.getLogger("qunzhu").debug("stopped by", exc_info=exc)
+    print(f"error: {redact.redact(str(exc))}", file=sys.stderr)
+    return 1
 
 
 def cmd_db_upgrade(args) -> int:
@@ -72,9 +103,12 @@ def cmd_db_upgrade(args) -> int:
 
     config = _load(args.config)
 
+    from storage.db import check_writable
+
     async def go():
         engine = create_engine(config.database_url)
         try:
+            await check_writable(engine, config.database_url)
             before = await current_heads(engine)
             print(f"database: {config.database_url.split('://')[0]}; at {', '.join(sorted(before)) or 'empty'}; upgrading …")
             await upgrade(engine)
@@ -83,7 +117,10 @@ def cmd_db_upgrade(args) -> int:
         finally:
             await engine.dispose()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        return _fail(exc)
     return 0
 
 
@@ -98,7 +135,7 @@ def cmd_run(args) -> int:
     from bot.app import App
 
     config = _load(args.config)
-    logging.basicConfig(level=config.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config.bot.log_level)
 
     async def go():
         app = App(config)
@@ -111,7 +148,11 @@ def cmd_run(args) -> int:
             logging.getLogger("qunzhu").info("running: %s", ", ".join(app.platforms))
             await stop.wait()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        # Start-up problems (database not writable, token refused, …) are phrased for the operator.
+        return _fail(exc)
     return 0
 
 
@@ -119,13 +160,18 @@ def cmd_console(args) -> int:
     from bot.console_repl import run_console
 
     config = _load(args.config) if args.config else None
-    asyncio.run(run_console(config))
+    try:
+        asyncio.run(run_console(config))
+    except RuntimeError as exc:
+        return _fail(exc)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:  # (a test calling main() in-process keeps pytest's handlers)
+        setup_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from handlers.columns.settings import ColumnsGlobal, ColumnsSettings
 from handlers.onboarding.settings import OnboardingSettings
@@ -229,6 +229,8 @@ class Config(Strict):
 
     # Not from the file: where it was read, for resolving relative paths.
     source: Path | None = Field(default=None, exclude=True)
+    # Not from the file: where each secret/URL key's value came from ('file', 'env QUNZHU_…', 'unset').
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("groups")
     @classmethod
@@ -247,6 +249,10 @@ class Config(Strict):
             except ValidationError as exc:
                 raise ValueError(_describe(exc, prefix=f"groups.{key!r}")) from None
         return self
+
+    @property
+    def origins(self) -> dict[str, str]:
+        return dict(self._origins)
 
     @property
     def base_dir(self) -> Path:
@@ -297,12 +303,41 @@ _SECRET_ENV = {
 }
 
 
-def _apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
+def _apply_env(data: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """The environment wins over the file. Returns where each secret/URL key's value came from:
+    'env QUNZHU_…', 'file' or 'unset'. A section the file does not have is not created for a
+    platform's variable (a token in the environment does not switch a platform on), except
+    [database], whose URL may come from the environment alone."""
+    origins: dict[str, str] = {}
     for (section, key), var in _SECRET_ENV.items():
-        if env.get(var) and isinstance(data.get(section), dict):
-            data[section].setdefault(key, env[var])
-        elif env.get(var) and section == "database":
-            data.setdefault("database", {})[key] = env[var]
+        name = f"{section}.{key}"
+        table = data.get(section)
+        if env.get(var) and (isinstance(table, dict) or section == "database"):
+            if not isinstance(table, dict):
+                table = data[section] = {}
+            table[key] = env[var]
+            origins[name] = f"env {var}"
+        elif isinstance(table, dict) and table.get(key) not in (None, ""):
+            origins[name] = "file"
+        else:
+            origins[name] = "default" if section == "database" else "unset"
+    for section, keys in _URL_KEYS.items():
+        table = data.get(section)
+        for key in keys:
+            if isinstance(table, dict) and table.get(key) not in (None, ""):
+                origins[f"{section}.{key}"] = "file"
+            else:
+                origins[f"{section}.{key}"] = "default" if isinstance(table, dict) and key != "webhook_url" else "unset"
+    robots = data.get("wecom", {}).get("robots") if isinstance(data.get("wecom"), dict) else None
+    origins["wecom.robots"] = f"file ({len(robots)} keys)" if isinstance(robots, dict) and robots else "unset"
+    return origins
+
+
+# Keys that are URLs (shown by check-config with their origin, never their value).
+_URL_KEYS = {
+    "telegram": ("base_url", "base_file_url", "webhook_url"),
+    "wecom": ("api_base_url",),
+}
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:
@@ -321,15 +356,37 @@ def _describe(exc: ValidationError, prefix: str = "") -> str:
 
 
 def parse_config(data: dict[str, Any], source: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    from bot import redact
+
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    _apply_env(data, dict(os.environ) if env is None else env)
+    origins = _apply_env(data, dict(os.environ) if env is None else env)
     name = str(source) if source else "<config>"
+    # Secrets are masked in logs from here on, even if the config turns out invalid.
+    _register_raw_secrets(data)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{name}: {_describe(exc)}") from None
+        raise ConfigError(redact.redact(f"{name}: {_describe(exc)}")) from None
     config.source = source
+    config._origins = origins
+    redact.register(*redact.config_secrets(config))
     return config
+
+
+def _register_raw_secrets(data: dict[str, Any]) -> None:
+    from bot import redact
+
+    values = []
+    for (section, key) in _SECRET_ENV:
+        if key == "corp_id":  # an identifier shown in WeCom's own callbacks, not a secret
+            continue
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            values.append(redact.url_password(table[key]) if key == "url" else table[key])
+    wecom = data.get("wecom")
+    if isinstance(wecom, dict) and isinstance(wecom.get("robots"), dict):
+        values += [v for v in wecom["robots"].values() if isinstance(v, str)]
+    redact.register(*values)
 
 
 def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Config:

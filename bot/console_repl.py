@@ -90,7 +90,9 @@ async def run_console(config: Config | None) -> None:
     console = app.platforms["console"]
     assert isinstance(console, ConsolePlatform)
     state = {"speaker": "alice"}
-    print(f"Qunzhu console — group '{console.default_chat.title}', database {config.database_url}")
+    from bot.redact import safe_url
+
+    print(f"Qunzhu console — group '{console.default_chat.title}', database {safe_url(config.database_url)}")
     print(HELP.format(speaker=state["speaker"]))
     loop = asyncio.get_running_loop()
     try:

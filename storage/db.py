@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,11 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and ":memory:" not in path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # check_writable says what is wrong, naming [database] url
+
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout})
         _tune_sqlite(engine, busy_timeout)
         return engine
@@ -60,8 +66,18 @@ def alembic_config():
     return cfg
 
 
+# pg_advisory_lock key of the migrations: any constant that no other code uses ("qunzhu" in ASCII).
+MIGRATION_LOCK = 0x71756E7A6875
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
-    """Apply migrations on the given engine (used by `qunzhu db upgrade` and at start)."""
+    """Apply migrations on the given engine (used by `qunzhu db upgrade` and at start).
+
+    Instances that start together on one database take turns: on PostgreSQL under a session-level
+    advisory lock held by the migrating connection (released after, or by the server if the
+    process dies); on SQLite the migration transaction is BEGIN IMMEDIATE (see _tune_sqlite),
+    which waits up to the busy timeout for the other writer. Whoever comes second finds the
+    schema at heads and has nothing to do."""
     from alembic import command
 
     def _run(sync_connection):
@@ -69,8 +85,113 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         cfg.attributes["connection"] = sync_connection
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_run)
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+        return
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(_run)
+        finally:
+            await connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            await connection.commit()
+
+
+async def check_writable(engine: AsyncEngine, url: str) -> None:
+    """Fail at start, in words, when the database cannot be written: a RuntimeError naming
+    `[database] url`, where (the file, or PostgreSQL's host:port — never the password) and why."""
+    from bot.redact import safe_url
+
+    if engine.dialect.name == "sqlite":
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and ":memory:" not in path:
+            _check_sqlite_path(Path(path))
+        where = f"SQLite file {path}"
+    else:
+        u = engine.url
+        where = f"PostgreSQL server at {u.host or 'localhost'}:{u.port or 5432} (database {u.database!r})"
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                if engine.dialect.name == "sqlite":
+                    # BEGIN IMMEDIATE already took the write lock; one real write to the file, undone.
+                    await connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS qunzhu_probe (x INTEGER)")
+                    await connection.exec_driver_sql("INSERT INTO qunzhu_probe (x) VALUES (1)")
+                else:
+                    # A temporary table needs no CREATE right on the schema, yet a read-only server
+                    # (hot standby, default_transaction_read_only) refuses it.
+                    await connection.exec_driver_sql("CREATE TEMPORARY TABLE qunzhu_probe (x INTEGER) ON COMMIT DROP")
+                    await connection.exec_driver_sql("INSERT INTO qunzhu_probe (x) VALUES (1)")
+            finally:
+                await transaction.rollback()
+    except Exception as exc:  # driver errors differ by database; all mean the same to the operator
+        reason = getattr(exc, "orig", None) or exc
+        text = str(reason).strip() or type(reason).__name__
+        if isinstance(reason, OSError) and engine.dialect.name != "sqlite":
+            text = f"unreachable: {text}"
+        if engine.dialect.name == "sqlite" and path and ":memory:" not in path:
+            text = _sqlite_reason(Path(path), text)
+        raise RuntimeError(safe_url(f"[database] url: cannot write to the {where}: {text}")) from None
+
+
+def _check_sqlite_path(path: Path) -> None:
+    """The operating system's own words for what stops us creating and writing the file and its
+    -wal/-shm/-journal companions (SQLite's 'unable to open database file' says none of it)."""
+    folder = path.parent
+
+    def fail(what: str, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        hint = ""
+        if exc.errno in (errno.EROFS,):
+            hint = " (the file system is mounted read-only)"
+        elif exc.errno in (errno.EPERM, errno.EACCES):
+            hint = " (check the owner, mode and `lsattr` immutable flag)"
+        elif exc.errno == errno.ENOSPC:
+            hint = " (the disk is full)"
+        raise RuntimeError(f"[database] url: cannot write the SQLite file {path}: {what}: {reason}{hint}") from None
+
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise RuntimeError(f"[database] url: cannot write the SQLite file {path}: {parent} is a file, not a folder")
+        if parent.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create the folder {folder}", exc)
+    if path.is_dir():
+        raise RuntimeError(f"[database] url: cannot write the SQLite file {path}: it is a folder")
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        fail("cannot open it for writing" if existed else f"cannot create it in the folder {folder}", exc)
+    probe = folder / f".{path.name}.qunzhu-probe-{os.getpid()}"
+    try:
+        with open(probe, "wb") as f:  # SQLite writes its journal and WAL files beside the database
+            f.write(b"\0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        fail(f"cannot write files in the folder {folder}", exc)
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+
+
+def _sqlite_reason(path: Path, text: str) -> str:
+    if "readonly" in text or "read-only" in text:
+        return f"{text} (the file or its folder is read-only for this process)"
+    if "disk" in text and "full" in text:
+        return f"{text} (the disk is full)"
+    return text
 
 
 async def current_heads(engine: AsyncEngine) -> set[str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.support.databases import create_pg_database, drop_pg_database
@@ -26,3 +28,40 @@ async def db_url(request, tmp_path):
     url, name = await create_pg_database()
     yield url
     await drop_pg_database(name)
+
+
+def _known_test_secrets() -> tuple[str, ...]:
+    """The secrets the shared test fixtures use (read from where they are defined, so they stay in step)."""
+    import inspect
+
+    from tests.support.fake_telegram import FakeTelegram
+    from tests.support.telegram_harness import WEBHOOK_SECRET
+    from tests.wecom.wire import AES_KEY, AIBOT_AES_KEY, SECRET
+
+    token = inspect.signature(FakeTelegram).parameters["token"].default
+    return (token, WEBHOOK_SECRET, SECRET, AES_KEY, AIBOT_AES_KEY)
+
+
+_SECRETS: tuple[str, ...] | None = None
+
+
+@pytest.fixture(autouse=True)
+def _no_test_secret_in_logs(caplog):
+    """Every test: no captured log record (message, %-args merged, traceback) names a test secret.
+    Our code must not log secrets even before bot.redact masks them in production."""
+    global _SECRETS
+    yield
+    if _SECRETS is None:
+        _SECRETS = _known_test_secrets()
+    formatter = logging.Formatter()
+    for when in ("setup", "call"):
+        for record in caplog.get_records(when):
+            try:
+                text = record.getMessage()
+            except Exception:
+                text = str(record.msg)
+            if record.exc_info:
+                text += formatter.formatException(record.exc_info)
+            for secret in _SECRETS:
+                if secret in text:
+                    pytest.fail(f"a log record of {record.name} contains the test secret {secret[:4]}…: {text[:300]}")

@@ -26,8 +26,8 @@ def settings_from(config_path: str | None, group: str | None):
     return config.group_settings(group or "console:" + config.console.chat_id).rules
 
 
-def moderate_texts(texts, settings, *, strikes: int = 0, newcomer: bool = False) -> list[dict]:
-    engine = RuleEngine.for_settings(settings)
+def moderate_texts(texts, settings, *, strikes: int = 0, newcomer: bool = False, engine: RuleEngine | None = None) -> list[dict]:
+    engine = engine or RuleEngine.for_settings(settings)
     out = []
     for text in texts:
         verdict = engine.check(Subject(text=text, newcomer=newcomer))
@@ -47,26 +47,88 @@ def moderate_texts(texts, settings, *, strikes: int = 0, newcomer: bool = False)
     return out
 
 
+class BadLine(ValueError):
+    """An input line that cannot be judged; the message says why (it goes into the error line)."""
+
+
+def _text_of(raw: bytes, jsonl: bool) -> str:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"not valid UTF-8 (byte {exc.start + 1} of the line: {raw[exc.start:exc.start + 1]!r})") from None
+    if not jsonl:
+        return line
+    try:
+        obj = json.loads(line)
+    except RecursionError:
+        raise BadLine("JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # an integer longer than Python's int_max_str_digits
+        limit = sys.get_int_max_str_digits()
+        why = f"a number longer than {limit} digits" if "digits" in str(exc) else str(exc)[:120]
+        raise BadLine(f"not usable JSON ({why})") from None
+    if not isinstance(obj, dict):
+        raise BadLine(f'not a JSON object with a string "text" (got a JSON {type(obj).__name__})')
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise BadLine('not a JSON object with a string "text"' + ("" if "text" not in obj else f" (\"text\" is a JSON {type(text).__name__})"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadLine(f'"text" holds a lone surrogate ({text[exc.start]!r} at character {exc.start + 1}), not a character') from None
+    return text
+
+
+def _dumps(obj: dict) -> str:
+    """One output line, always valid UTF-8: readable Chinese where possible, \\u escapes for what
+    UTF-8 cannot carry (a lone surrogate such as "\\ud800" from the input)."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj, ensure_ascii=True)
+    # Characters that str.splitlines() and many readers take for a line break; JSON lets them stay
+    # raw inside strings, but then one answer could read as two lines.
+    return line.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 def cmd_moderate(args) -> int:
+    """One output line per non-blank input line, in order: the verdict, or {"error": …, "line": N}
+    for a line that cannot be judged (the rest is judged all the same). Exit 0, unless stdin could
+    not be read (1), or --fail-on-error and some line was bad (1, after the last line)."""
     settings = settings_from(args.config, args.group)
     if not settings.enabled:
         print("note: rules.enabled is false for this group; judging anyway", file=sys.stderr)
-    for number, line in enumerate(sys.stdin, 1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        text = line
-        if args.jsonl:
-            try:
-                obj = json.loads(line)
-                text = obj["text"] if isinstance(obj, dict) else None
-                if not isinstance(text, str):
-                    raise KeyError
-            except (json.JSONDecodeError, KeyError):
-                print(json.dumps({"line": number, "error": "not a JSON object with a string \"text\""}, ensure_ascii=False))
+    engine = RuleEngine.for_settings(settings)
+    out = sys.stdout
+    bad = 0
+    number = 0
+    try:
+        for number, raw in enumerate(sys.stdin.buffer, 1):
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            if not raw.strip():
                 continue
-        result = moderate_texts([text], settings, strikes=args.strikes, newcomer=args.newcomer)[0]
-        print(json.dumps(result, ensure_ascii=False), flush=True)
+            try:
+                text = _text_of(raw, args.jsonl)
+                result = moderate_texts([text], settings, strikes=args.strikes, newcomer=args.newcomer, engine=engine)[0]
+            except BadLine as exc:
+                result = {"error": str(exc), "line": number}
+                bad += 1
+            except Exception as exc:  # a message the rules choke on must not stop the others
+                result = {"error": f"could not judge this line ({type(exc).__name__})", "line": number}
+                bad += 1
+            out.write(_dumps(result) + "\n")
+            out.flush()
+    except OSError as exc:
+        print(f"error: cannot read stdin after {number} lines: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if bad and args.fail_on_error:
+        print(f"{bad} line(s) could not be judged", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -119,4 +181,5 @@ def register(subparsers) -> None:
     p.add_argument("--jsonl", action="store_true", help='stdin lines are JSON objects with "text"')
     p.add_argument("--strikes", type=int, default=0, help="the member's strikes so far (which ladder step applies)")
     p.add_argument("--newcomer", action="store_true", help="judge as a newcomer's first messages")
+    p.add_argument("--fail-on-error", action="store_true", help="exit 1 at the end if any line could not be judged")
     p.set_defaults(func=cmd_moderate)
