@@ -160,15 +160,15 @@ class ActionQueue:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._platform, name)
 
-    def _queue(self, method: str, chat: ChatRef | None, then: str | None, then_args: dict | None, **args: Any) -> None:
+    def _queue(self, method: str, where: ChatRef | None, then: str | None, then_args: dict | None, /, **args: Any) -> None:
         capability = CAPABILITY.get(method)
         if capability is not None:
-            able = self._platform.can_in(chat, capability) if chat is not None else self._platform.can(capability)
+            able = self._platform.can_in(where, capability) if where is not None else self._platform.can(capability)
             if not able:
                 raise CapabilityMissing(self._platform.name, capability)
         if then is not None and then not in FOLLOW_UPS:
             raise KeyError(f"unknown follow-up {then!r}")
-        self._actions.items.append(Action(self._platform.name, method, chat, args, then, dict(then_args or {})))
+        self._actions.items.append(Action(self._platform.name, method, where, args, then, dict(then_args or {})))
 
     async def send(self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons=None,
                    thread_id: str | None = None, then: str | None = None, then_args: dict | None = None) -> SentMessage:
