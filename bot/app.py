@@ -9,7 +9,7 @@ from typing import Any
 from bot.actions import Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
-from bot.dispatch import Dispatcher, DispatchResult, Router
+from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
@@ -102,8 +102,8 @@ class App:
         await self.stop()
 
     # --- work --------------------------------------------------------------------------------
-    async def dispatch(self, event: Event) -> DispatchResult:
-        return await self.dispatcher.dispatch(event)
+    async def dispatch(self, event: Event, *, intake: IntakeMark | None = None) -> DispatchResult:
+        return await self.dispatcher.dispatch(event, intake=intake)
 
     async def tick(self) -> None:
         """Run every router's due work once. Ticks never overlap."""
