@@ -32,11 +32,13 @@ import json
 import logging
 import re
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.events import ChatRef, Event, MessageEdited, MessageReceived, UserRef
 from bot.intake import InboxItem, IntakeUnavailable
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from bot.platforms.telegram import TelegramPlatform
 
 log = logging.getLogger("bot.platforms.telegram")
+# We call getUpdates through do_api_request on purpose: raw dicts, so one bad update cannot fail the batch.
+warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates.*", category=PTBUserWarning)
 
 PLATFORM = "telegram"
 BACKOFF_FIRST = 0.5
