@@ -282,3 +282,17 @@ async def test_updates_of_one_chat_keep_their_order_while_chats_run_concurrently
         for chat in chats:
             assert [t for c, t in seen if c == str(chat["id"])] == [f"m{n}" for n in range(5)]
         assert running["max"] > 1, "different chats were handled one at a time"
+
+
+async def test_the_rules_judge_what_is_salvaged_from_an_unparseable_message(sqlite_url, tmp_path):
+    async with running_telegram_app(sqlite_url, str(tmp_path), {"defaults": {"language": "en"}}) as h:
+        spammer = h.user("spammer", username="deals_spammer")
+        for text in ("hi all", "nice group", "good morning"):
+            await h.send_text(spammer, text)
+            h.app.clock.advance(minutes=1)
+        update = h.fake.text_update(h.chat, spammer, "加我薇信 abc12345 日赚500，车队接料")
+        update["message"]["from"] = {k: v for k, v in spammer.items() if k != "is_bot"}  # PTB cannot read it
+        results = await h.deliver(update)
+        assert h.platform.unparseable_updates == 1
+        assert results and "rules.judge" in results[0].handled_by
+        assert str(update["message"]["message_id"]) in [c.params["message_id"] for c in h.calls("deleteMessage")]
