@@ -296,3 +296,29 @@ async def test_the_rules_judge_what_is_salvaged_from_an_unparseable_message(sqli
         assert h.platform.unparseable_updates == 1
         assert results and "rules.judge" in results[0].handled_by
         assert str(update["message"]["message_id"]) in [c.params["message_id"] for c in h.calls("deleteMessage")]
+
+
+async def test_stop_lets_the_update_in_hand_finish(sqlite_url, tmp_path):
+    r = Router("slow", 50)
+    started, finished = asyncio.Event(), []
+
+    @r.message()
+    async def slow(ctx):
+        started.set()
+        await asyncio.sleep(1.0)
+        finished.append(ctx.event.text)
+
+    async with running_telegram_app(sqlite_url, str(tmp_path), routers=[r]) as h:
+        await h.fake.push_raw(h.fake.text_update(h.chat, h.user("alice"), "in hand"))
+        await asyncio.wait_for(started.wait(), 10)
+        app = h.app
+        polls = h.fake.polls
+    # (the harness stopped the app here)
+    assert finished == ["in hand"]
+    assert h.fake.polls == polls, "no getUpdates after stop began"
+    from bot.app import App  # the database is closed with the app: read it through a fresh one
+    fresh = App(app.config, routers=[], run_scheduler=False)
+    try:
+        assert [r.done_at is not None for r in await inbox(fresh)] == [True]
+    finally:
+        await fresh.engine.dispose()
