@@ -32,7 +32,9 @@ expected (negative id) is refused without a call (`ban_sender_chat` keeps a chan
 who just asked to join use the chat their join request opened (Telegram allows it for 5 minutes).
 Every Bot API call goes through `_api`: the paced path (`bot.pacing.RateLimiter`, per group and per
 bot, for everything that posts), `429 retry_after` obeyed and the call repeated (delivered once), network
-errors and 5xx retried with backoff, Telegram's refusals turned into `ActionFailed` reasons. When the bot
+errors and 5xx retried with backoff — except for sends (SEND_METHODS) when the error may have come after
+the request left (a read/write timeout, a reset or protocol error): those raise `ActionUncertain` and are
+never repeated. Telegram's refusals are turned into `ActionFailed` reasons. When the bot
 lacks an admin right (delete, restrict, invite) the adapter raises `ActionFailed('no_rights', right=…)` and
 tells the group's admins once per chat and right (in the group's language, through `app.notify_admins`), so
 handlers need not say it again (the error carries `admins_told = True`); the "once" is forgotten when the
@@ -50,12 +52,10 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
@@ -71,9 +71,10 @@ from telegram import (
 )
 from telegram import Message as TgMessage
 from telegram import User as TgUser
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+import httpx
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.error import ChatMigrated as TgChatMigrated
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bot.events import (
     ButtonPressed,
@@ -93,12 +94,14 @@ from bot.events import (
 from bot import wire
 from bot.i18n import register, t
 from bot.pacing import RateLimiter
-from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
+from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, SentMessage
+from bot.platforms.telegram_intake import TelegramIntake, salvage
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.config import TelegramSection
     from bot.dispatch import DispatchResult
+    from bot.intake import InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,28 @@ _NOT_FOUND_MARKERS = (
     "message to edit not found",
     "message to delete not found",
 )
+
+
+# httpx errors that mean the request never reached the server (safe to send again) …
+_NEVER_SENT = (httpx.ConnectTimeout, httpx.ConnectError, httpx.PoolTimeout)
+# … and those that may have come after it did (the server may have carried it out).
+_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """For a request without an idempotency key: could Telegram have carried it out? PTB wraps httpx's
+    errors in TimedOut / NetworkError (`raise … from err`); an error answer from the server (5xx, 502)
+    has no httpx cause: Telegram answered, so it did not process it."""
+    cause: BaseException | None = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, _NEVER_SENT):
+            return False
+        if isinstance(cause, _MAYBE_SENT):
+            return True
+        if isinstance(cause, httpx.TransportError):
+            return True  # some other failure on the wire: assume the worst
+        cause = cause.__cause__
+    return isinstance(exc, TimedOut)  # a timeout of unknown origin: assume the worst
 
 
 def _seconds(value: Any) -> float:
@@ -258,8 +283,9 @@ class TelegramPlatform(BasePlatform):
         self._migrated: dict[str, str] = {}  # old chat id → new chat id
         self._migrations_seen: set[tuple[str, str]] = set()
         self.updates_handled = 0
-        self._recent_updates: set[int] = set()
-        self._recent_order: deque[int] = deque()
+        self.unparseable_updates = 0  # updates python-telegram-bot could not read (skipped, salvaged)
+        self.unparseable_by_kind: dict[str, int] = {}
+        self.intake = TelegramIntake(self)
         self._answered: set[str] = set()  # callback ids a handler answered during their dispatch
         self._kinds: dict[str, str] = {}  # chat id → Telegram chat type, as updates show them
         # user id → (the private chat a join request opened, until when): Telegram lets the bot write
@@ -276,17 +302,21 @@ class TelegramPlatform(BasePlatform):
             .base_url(self.cfg.base_url)
             .base_file_url(self.cfg.base_file_url)
             .local_mode(self.cfg.local_mode)
-            .concurrent_updates(self.cfg.concurrent_updates)
+            .updater(None)  # updates come in through bot.platforms.telegram_intake
             .connection_pool_size(max(8, self.cfg.concurrent_updates))
             .connect_timeout(self.cfg.request_timeout)
             .read_timeout(self.cfg.request_timeout)
             .write_timeout(self.cfg.request_timeout)
             .pool_timeout(self.cfg.request_timeout)
+            .get_updates_connect_timeout(self.cfg.request_timeout)
+            .get_updates_write_timeout(self.cfg.request_timeout)
+            .get_updates_pool_timeout(self.cfg.request_timeout)
         )
-        application = builder.build()
-        application.add_handler(TypeHandler(Update, self._on_update))
-        application.add_error_handler(self._on_error)
-        return application
+        return builder.build()
+
+    @staticmethod
+    def allowed_updates() -> list[str]:
+        return list(ALLOWED_UPDATES)
 
     async def start(self) -> None:
         self.application = self._build()
@@ -304,26 +334,11 @@ class TelegramPlatform(BasePlatform):
         me = self.application.bot.bot
         self.bot_id, self.bot_username = str(me.id), me.username
         await self.register_commands()
-        await self.application.start()
-        updater = self.application.updater
-        assert updater is not None
-        if self.cfg.mode == "webhook":
-            await updater.start_webhook(
-                listen=self.cfg.webhook_listen,
-                port=self.cfg.webhook_port,
-                url_path=self.cfg.webhook_path.lstrip("/"),
-                webhook_url=self.cfg.webhook_url,
-                secret_token=self.cfg.webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=3,
-            )
-        else:
-            await updater.start_polling(
-                poll_interval=self.cfg.poll_interval,
-                timeout=self.cfg.poll_timeout,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=3,
-            )
+        try:
+            await self.intake.start()  # unfinished updates of a previous run, then getUpdates or the webhook
+        except BaseException:
+            await self.stop()
+            raise
         log.info("telegram: @%s running (%s)", self.bot_username, self.cfg.mode)
 
     async def stop(self) -> None:
@@ -331,15 +346,9 @@ class TelegramPlatform(BasePlatform):
         if application is None:
             return
         try:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
+            await self.intake.stop()
         except Exception:
-            log.exception("telegram: stopping the update loop failed")
-        try:
-            if application.running:
-                await application.stop()
-        except Exception:
-            log.exception("telegram: stopping the application failed")
+            log.exception("telegram: stopping the update intake failed")
         try:
             await application.shutdown()
         finally:
@@ -409,55 +418,38 @@ class TelegramPlatform(BasePlatform):
         return future
 
     # --- updates in ------------------------------------------------------------------------------
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _handle_entry(self, entry: "InboxItem") -> None:
+        """One stored update: parse, translate, dispatch through the intake (which retries database
+        failures until they pass), then settle an unanswered button press."""
+        update_id = int(entry.key)
         results: list["DispatchResult"] = []
-        if self._seen_before(update.update_id):
-            # A webhook redelivery (Telegram did not see our answer in time): handled already.
-            waiter = self._waiters.pop(update.update_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(results)
-            return
         try:
-            # Translation is synchronous, so events reach the dispatcher's per-chat locks in update order.
-            events = self.translate(update)
+            try:
+                events = self.intake.events_of(entry)
+            except Exception:
+                log.exception("telegram: translating update %s failed; only its message is judged", entry.key)
+                events = salvage(entry.payload, self.app.clock.now(), self.bot_id)
+            results = await self.app.intake.handle(entry, events)
             for event in events:
-                results.append(await self._dispatch(event))
                 if isinstance(event, ButtonPressed) and event.callback_id:
                     await self._settle_button(event.callback_id)
-        except Exception as exc:
-            log.exception("telegram: update %s failed", update.update_id)
-            waiter = self._waiters.pop(update.update_id, None)
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                log.exception("telegram: update %s failed", update_id)
+            waiter = self._waiters.pop(update_id, None)
             if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
-            return
+                waiter.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            if isinstance(exc, Exception):
+                return
+            raise
         finally:
             self.updates_handled += 1
-        waiter = self._waiters.pop(update.update_id, None)
+        self._resolve(update_id, results)
+
+    def _resolve(self, update_id: int, results: list) -> None:
+        waiter = self._waiters.pop(int(update_id), None)
         if waiter is not None and not waiter.done():
             waiter.set_result(results)
-
-    def _seen_before(self, update_id: int) -> bool:
-        if update_id in self._recent_updates:
-            return True
-        self._recent_updates.add(update_id)
-        self._recent_order.append(update_id)
-        if len(self._recent_order) > 10000:
-            self._recent_updates.discard(self._recent_order.popleft())
-        return False
-
-    async def _dispatch(self, event: Event) -> "DispatchResult":
-        """Telegram will not send this update again once we have fetched it, so a database hiccup
-        (locked SQLite file, dropped PostgreSQL connection) is retried; the event's transaction was
-        rolled back, so nothing is stored twice."""
-        for attempt in range(3):
-            try:
-                return await self.app.dispatch(event)
-            except (OperationalError, InterfaceError) as exc:
-                if attempt == 2:
-                    raise
-                log.warning("telegram: storing %s failed (%s); retrying", type(event).__name__, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        raise AssertionError("unreachable")
 
     async def _settle_button(self, callback_id: str) -> None:
         """Telegram shows a spinner on the button until the press is answered: answer it (silently)
@@ -474,9 +466,6 @@ class TelegramPlatform(BasePlatform):
             self._admins.clear()
         else:
             self._admins.pop(self._chat_id(str(chat_id)), None)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram: %s", context.error, exc_info=context.error)
 
     def translate(self, update: Update) -> list[Event]:
         now = self.app.clock.now()
@@ -751,6 +740,8 @@ class TelegramPlatform(BasePlatform):
             except (BadRequest, Forbidden, InvalidToken):
                 raise
             except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, 502, connection errors
+                if what in SEND_METHODS and _may_have_arrived(exc):
+                    raise ActionUncertain(f"{what}: {exc}") from exc
                 failures += 1
                 if failures > self.cfg.retry_attempts:
                     raise ActionFailed("other", f"{what}: gave up after {failures} attempts: {exc}") from exc

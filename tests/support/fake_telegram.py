@@ -64,6 +64,11 @@ State the fake keeps like Telegram does (ids are ints in the fake, strings in pa
     fake.topics[chat_id]                # {thread id: name} of a forum
     fake.banned_sender_chats            # {(chat id, sender chat id)} after banChatSenderChat
 
+Slow answers, raw updates (intake tests):
+    fake.delay("sendMessage", 2.0, times=None, when=None)      # carried out at once, answered 2 s later
+    await fake.push_raw(update_dict)    # queued for getUpdates exactly as given (no building, no checks)
+    fake.polls, fake.get_updates_params()                      # getUpdates count and their params
+
 Scripted failures (consumed in order, one per matching call):
     fake.fail("sendMessage", status=429, retry_after=2)        # "Too Many Requests: retry after 2"
     fake.fail("sendMessage", status=500)                       # "Internal Server Error"
@@ -207,6 +212,14 @@ class Failure:
 
 
 @dataclass
+class Delay:
+    method: str
+    seconds: float
+    times: int | None = None  # None: every matching call
+    when: Callable[[dict[str, Any]], bool] | None = None
+
+
+@dataclass
 class FakeMessage:
     chat_id: int
     message_id: int
@@ -264,6 +277,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._polls = 0
         self._closing = False
+        self.delays: list[Delay] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> "FakeTelegram":
@@ -371,6 +385,35 @@ class FakeTelegram:
                 except asyncio.TimeoutError:
                     pass
         return self.sent(method)
+
+    # --- intake tests: slow answers, raw updates, getUpdates bookkeeping ---------------------------
+    def delay(self, method: str, seconds: float, *, times: int | None = None,
+              when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Carry out `method` at once but answer only `seconds` later (a slow network after the request
+        arrived): the effect happens even when the client has given up waiting."""
+        self.delays.append(Delay(method, seconds, times, when))
+
+    async def _delay_answer(self, method: str, params: dict[str, Any]) -> None:
+        for d in self.delays:
+            if d.method == method and (d.when is None or d.when(params)):
+                if d.times is not None:
+                    d.times -= 1
+                    if d.times <= 0:
+                        self.delays.remove(d)
+                await asyncio.sleep(d.seconds)
+                return
+
+    async def push_raw(self, *updates: dict) -> None:
+        """Queue update dicts exactly as given (real payloads, malformed ones): nothing is built or checked."""
+        await self.push(*updates)
+
+    @property
+    def polls(self) -> int:
+        """How many getUpdates calls arrived (answered or failed)."""
+        return len(self.calls_to("getUpdates"))
+
+    def get_updates_params(self) -> list[dict[str, Any]]:
+        return [c.params for c in self.calls if c.method == "getUpdates"]
 
     # --- updates -------------------------------------------------------------------------------
     async def push(self, *updates: dict) -> None:
@@ -689,6 +732,7 @@ class FakeTelegram:
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
+            await self._delay_answer(method, params)
             body = {"ok": True, "result": result}
             status = 200
         except TelegramAPIError as exc:

@@ -15,7 +15,7 @@
 starts a FakeTelegram (tests/support/fake_telegram.py) on a random loopback port, builds the App from
 `config` (deep-merged over a `[telegram]` section pointing at the fake; the console platform is off), and
 starts it (getMe, setMyCommands, then getUpdates long polling — or, with mode="webhook", setWebhook and
-PTB's webhook server on a free port; updates are then POSTed to it with the secret header). `clock`
+the adapter's aiohttp webhook server on a free port; updates are then POSTed to it with the secret header). `clock`
 defaults to FakeClock(tests.support.harness.START); `routers` defaults to every feature router. The
 scheduler does not run: call `await h.tick()`.
 
