@@ -75,7 +75,7 @@ from bot.events import (
 from bot import wire
 from bot.i18n import register, t
 from bot.pacing import RateLimiter
-from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
+from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, SentMessage
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -90,6 +90,18 @@ T = TypeVar("T")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
 # Methods without an idempotency key: a send that may have arrived is never repeated.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """A transport error after the request may have reached Telegram (a read timeout, a reset
+    connection); not one that stopped it before it left (no connection, a full pool) or an answer
+    from the server (5xx: it answered, it did not post)."""
+    import httpx
+
+    cause = exc.__cause__
+    if not isinstance(exc, NetworkError) or not isinstance(cause, httpx.TransportError):
+        return False
+    return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError))
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MIN_UNTIL_SECONDS = 35  # restrictions ending sooner than 30 s from now are permanent on Telegram
@@ -610,6 +622,9 @@ class TelegramPlatform(BasePlatform):
             except (BadRequest, Forbidden, InvalidToken):
                 raise
             except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, 502, connection errors
+                if what in SEND_METHODS and _may_have_arrived(exc):
+                    # No idempotency key for sends: a retry could post it twice. Not sent again.
+                    raise ActionUncertain(f"{what}: {exc}") from exc
                 failures += 1
                 if failures > self.cfg.retry_attempts:
                     raise ActionFailed("other", f"{what}: gave up after {failures} attempts: {exc}") from exc
