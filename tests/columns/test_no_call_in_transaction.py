@@ -1,0 +1,80 @@
+"""No platform call while the engine holds a database write transaction: every send, DM and admin
+lookup of a tick (a fan-out with a refused send and an uncertain one, the notes about them, and a
+note about a slot skipped past its grace) finds the SQLite database free for another writer."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.app import App
+from bot.clock import FakeClock
+from bot.platform import ActionFailed, ActionUncertain
+from bot.platforms.console import ConsolePlatform
+from storage import columns_repo
+from tests.columns.helpers import dms, utc
+from tests.support.harness import make_config, running_app
+
+
+async def test_the_engine_calls_the_platform_only_outside_write_transactions(sqlite_url, tmp_path):
+    path = sqlite_url.split(":///", 1)[1]
+    groups = [f"console:g{i}" for i in range(12)]
+    config = {"columns": {"fanout_concurrency": 1, "column": {
+        "zaobao": {"source": "morning", "times": ["08:00"], "groups": groups},
+        "early": {"source": "morning", "times": ["07:20"], "groups": groups},
+    }}}
+    clock = FakeClock(utc(2026, 3, 1, 23, 0))  # 07:00 in Shanghai: both columns and all groups known
+    async with running_app(sqlite_url, str(tmp_path), config, clock=clock):
+        pass
+    violations: list[str] = []
+    calls: list[str] = []
+
+    def probe(what: str) -> None:
+        calls.append(what)
+        conn = sqlite3.connect(path, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        except sqlite3.OperationalError as exc:
+            violations.append(f"{what}: {exc}")
+        finally:
+            conn.close()
+
+    clock.set(utc(2026, 3, 2, 0, 0))  # 08:00: zaobao is due, early's 07:20 is past its 30-minute grace
+    app = App(make_config(sqlite_url, str(tmp_path), config), clock=clock, run_scheduler=False)
+    console = app.platforms["console"] = ConsolePlatform(app)
+    if True:
+        send, dm, admin_ids = console.send, console.dm, console.admin_ids
+
+        async def guarded_send(chat, text, **kw):
+            probe(f"send {chat.id}")
+            if chat.id == "g3":
+                raise ActionUncertain("timed out after the request left")
+            if chat.id == "g5":
+                raise ActionFailed("no_rights", "not allowed to post")
+            return await send(chat, text, **kw)
+
+        async def guarded_dm(user, text, **kw):
+            probe(f"dm {user.id}")
+            return await dm(user, text, **kw)
+
+        async def guarded_admin_ids(chat):
+            probe(f"admin_ids {chat.id}")
+            return await admin_ids(chat)
+
+        console.send, console.dm, console.admin_ids = guarded_send, guarded_dm, guarded_admin_ids
+        async with app:  # the start-up tick does it all
+            await app.tick()
+            async with app.sessions() as session:
+                statuses = sorted(r.status for r in await columns_repo.posts_of(session, "zaobao") if r.slot == "2026-03-02T00:00Z")
+            # the probe itself: it does see a write transaction left open
+            async with app.sessions() as session, session.begin():
+                await columns_repo.first_notice(session, "probe-check", clock.now())
+                probe("inside a write transaction")
+            assert len(violations) == 1 and violations.pop().startswith("inside")
+        notes = dms(console)
+    assert violations == []
+    assert sum(c.startswith("send") for c in calls) == 12 and sum(c.startswith("dm") for c in calls) >= 3
+    assert statuses == ["failed"] + ["sent"] * 10 + ["unknown"]
+    assert any("可能收到也可能没收到" in n and "g3" in n for n in notes)
+    assert any("发送失败" in n and "g5" in n for n in notes)
+    assert any("本期跳过" in n for n in notes)
