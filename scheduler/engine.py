@@ -3,15 +3,19 @@ with a unique (source, chat, slot) row committed before sending, and fans out co
 each platform's own paced send path.
 
 Exactly-once, as far as a chat platform allows (see the README's columns section):
-claimed → sending → sent | failed. A row is inserted `claimed` (ON CONFLICT DO NOTHING: one
-instance wins each group); `sending` is a compare-and-set taken right before the platform call; so
-- a crash before `sending`: the claim expires after [columns] claim_lease_seconds and any instance
+claimed → sending → sent | failed | unknown. A row is inserted `claimed` (ON CONFLICT DO NOTHING:
+one instance wins each group); `sending` is a compare-and-set committed at the moment the request
+leaves (the adapter awaits `bot.wire.mark()` after its rate limiter's wait); a send the platform
+may have got (`ActionUncertain`) is `unknown` at once; so
+- a crash before `sending` (a post still waiting in the limiter included): the claim expires after [columns] claim_lease_seconds and any instance
   takes it over (again by compare-and-set) and posts it, if still within the grace window;
 - a crash between `sending` and `sent`: nobody can know whether the platform got it; after
   [columns] stale_send_minutes the row becomes `unknown` and the admins are told. It is never
   re-sent (a duplicate morning post in 300 groups is worse than one missing one, and the admins
   can post by hand). Only the sends in flight at the moment of the crash can end up like this.
 Cancelling a tick (graceful stop) lets the sends already started finish and record their state.
+No platform call is made while a write transaction is open: claims commit before the fan-out,
+each `sending` flip commits before its request, and notes go after their key is committed.
 """
 
 from __future__ import annotations
