@@ -7,8 +7,9 @@ claimed → sending → sent | failed | unknown. A row is inserted `claimed` (ON
 one instance wins each group); `sending` is a compare-and-set committed at the moment the request
 leaves (the adapter awaits `bot.wire.mark()` after its rate limiter's wait); a send the platform
 may have got (`ActionUncertain`) is `unknown` at once; so
-- a crash before `sending` (a post still waiting in the limiter included): the claim expires after [columns] claim_lease_seconds and any instance
-  takes it over (again by compare-and-set) and posts it, if still within the grace window;
+- a crash before `sending` (a post still waiting in the limiter included): the claim expires after
+  [columns] claim_lease_seconds and any instance takes it over (again by compare-and-set) and
+  posts it, if still within the grace window;
 - a crash between `sending` and `sent`: nobody can know whether the platform got it; after
   [columns] stale_send_minutes the row becomes `unknown` and the admins are told. It is never
   re-sent (a duplicate morning post in 300 groups is worse than one missing one, and the admins
@@ -34,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot import wire
 from bot.events import ChatRef, UserRef
 from bot.i18n import t
-from bot import wire
 from bot.platform import ActionFailed, ActionUncertain, Capability, CapabilityMissing
 from handlers.columns import texts  # noqa: F401  (registers the texts)
 from handlers.columns.settings import CampaignDef, ColumnDef, parse_hhmm
@@ -359,7 +360,8 @@ class ColumnEngine:
             if report.failed:
                 await self._notify_failed(column.title, column, slot_at, report.failed)
             if report.unknown:
-                await self._notify_unknown(column.name, column.title, slot, self._slot_text(slot_at, report.unknown[0]), report.unknown, "columns.note.uncertain")
+                await self._notify_unknown(column.name, column.title, slot, self._slot_text(slot_at, report.unknown[0]),
+                                           report.unknown, "columns.note.uncertain")
             if report.without_image:
                 await self._notify_admins_of(
                     report.without_image, f"noimage|{column.name}|{slot}", "columns.note.without_image",
