@@ -1,4 +1,4 @@
-"""No platform call while the engine holds a database write transaction: every send, DM and admin
+"""No platform call while the engine holds a database write transaction (SQLite and PostgreSQL): every send, DM and admin
 lookup of a tick (a fan-out with a refused send and an uncertain one, the notes about them, and a
 note about a slot skipped past its grace) finds the SQLite database free for another writer."""
 
@@ -15,22 +15,36 @@ from tests.columns.helpers import dms, utc
 from tests.support.harness import make_config, running_app
 
 
-async def test_the_engine_calls_the_platform_only_outside_write_transactions(sqlite_url, tmp_path):
-    path = sqlite_url.split(":///", 1)[1]
+async def test_the_engine_calls_the_platform_only_outside_write_transactions(db_url, tmp_path):
     groups = [f"console:g{i}" for i in range(12)]
     config = {"columns": {"fanout_concurrency": 1, "column": {
         "zaobao": {"source": "morning", "times": ["08:00"], "groups": groups},
         "early": {"source": "morning", "times": ["07:20"], "groups": groups},
     }}}
     clock = FakeClock(utc(2026, 3, 1, 23, 0))  # 07:00 in Shanghai: both columns and all groups known
-    async with running_app(sqlite_url, str(tmp_path), config, clock=clock):
+    async with running_app(db_url, str(tmp_path), config, clock=clock):
         pass
     violations: list[str] = []
     calls: list[str] = []
 
-    def probe(what: str) -> None:
+    pg = None
+    if db_url.startswith("postgresql"):
+        import asyncpg
+
+        pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+
+    async def probe(what: str) -> None:
+        """SQLite: can another writer start? PostgreSQL: does any session hold a transaction that wrote?"""
         calls.append(what)
-        conn = sqlite3.connect(path, timeout=0)
+        if pg is not None:
+            writing = await pg.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            )
+            if writing:
+                violations.append(f"{what}: {writing} write transaction(s) open")
+            return
+        conn = sqlite3.connect(db_url.split(":///", 1)[1], timeout=0)
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.rollback()
@@ -40,28 +54,28 @@ async def test_the_engine_calls_the_platform_only_outside_write_transactions(sql
             conn.close()
 
     clock.set(utc(2026, 3, 2, 0, 0))  # 08:00: zaobao is due, early's 07:20 is past its 30-minute grace
-    app = App(make_config(sqlite_url, str(tmp_path), config), clock=clock, run_scheduler=False)
+    app = App(make_config(db_url, str(tmp_path), config), clock=clock, run_scheduler=False)
     console = app.platforms["console"] = ConsolePlatform(app)
-    if True:
-        send, dm, admin_ids = console.send, console.dm, console.admin_ids
+    send, dm, admin_ids = console.send, console.dm, console.admin_ids
 
-        async def guarded_send(chat, text, **kw):
-            probe(f"send {chat.id}")
-            if chat.id == "g3":
-                raise ActionUncertain("timed out after the request left")
-            if chat.id == "g5":
-                raise ActionFailed("no_rights", "not allowed to post")
-            return await send(chat, text, **kw)
+    async def guarded_send(chat, text, **kw):
+        await probe(f"send {chat.id}")
+        if chat.id == "g3":
+            raise ActionUncertain("timed out after the request left")
+        if chat.id == "g5":
+            raise ActionFailed("no_rights", "not allowed to post")
+        return await send(chat, text, **kw)
 
-        async def guarded_dm(user, text, **kw):
-            probe(f"dm {user.id}")
-            return await dm(user, text, **kw)
+    async def guarded_dm(user, text, **kw):
+        await probe(f"dm {user.id}")
+        return await dm(user, text, **kw)
 
-        async def guarded_admin_ids(chat):
-            probe(f"admin_ids {chat.id}")
-            return await admin_ids(chat)
+    async def guarded_admin_ids(chat):
+        await probe(f"admin_ids {chat.id}")
+        return await admin_ids(chat)
 
-        console.send, console.dm, console.admin_ids = guarded_send, guarded_dm, guarded_admin_ids
+    console.send, console.dm, console.admin_ids = guarded_send, guarded_dm, guarded_admin_ids
+    try:
         async with app:  # the start-up tick does it all
             await app.tick()
             async with app.sessions() as session:
@@ -69,9 +83,12 @@ async def test_the_engine_calls_the_platform_only_outside_write_transactions(sql
             # the probe itself: it does see a write transaction left open
             async with app.sessions() as session, session.begin():
                 await columns_repo.first_notice(session, "probe-check", clock.now())
-                probe("inside a write transaction")
+                await probe("inside a write transaction")
             assert len(violations) == 1 and violations.pop().startswith("inside")
-        notes = dms(console)
+    finally:
+        if pg is not None:
+            await pg.close()
+    notes = dms(console)
     assert violations == []
     assert sum(c.startswith("send") for c in calls) == 12 and sum(c.startswith("dm") for c in calls) >= 3
     assert statuses == ["failed"] + ["sent"] * 10 + ["unknown"]
