@@ -1,6 +1,7 @@
-"""No platform call while the engine holds a database write transaction (SQLite and PostgreSQL): every send, DM and admin
+"""No platform call while the engine holds a database write transaction: every send, DM and admin
 lookup of a tick (a fan-out with a refused send and an uncertain one, the notes about them, and a
-note about a slot skipped past its grace) finds the SQLite database free for another writer."""
+note about a slot skipped past its grace) finds no write transaction open — on SQLite another
+writer could start, on PostgreSQL no session holds a transaction id."""
 
 from __future__ import annotations
 
