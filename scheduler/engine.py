@@ -3,15 +3,20 @@ with a unique (source, chat, slot) row committed before sending, and fans out co
 each platform's own paced send path.
 
 Exactly-once, as far as a chat platform allows (see the README's columns section):
-claimed → sending → sent | failed. A row is inserted `claimed` (ON CONFLICT DO NOTHING: one
-instance wins each group); `sending` is a compare-and-set taken right before the platform call; so
-- a crash before `sending`: the claim expires after [columns] claim_lease_seconds and any instance
-  takes it over (again by compare-and-set) and posts it, if still within the grace window;
+claimed → sending → sent | failed | unknown. A row is inserted `claimed` (ON CONFLICT DO NOTHING:
+one instance wins each group); `sending` is a compare-and-set committed at the moment the request
+leaves (the adapter awaits `bot.wire.mark()` after its rate limiter's wait); a send the platform
+may have got (`ActionUncertain`) is `unknown` at once; so
+- a crash before `sending` (a post still waiting in the limiter included): the claim expires after
+  [columns] claim_lease_seconds and any instance takes it over (again by compare-and-set) and
+  posts it, if still within the grace window;
 - a crash between `sending` and `sent`: nobody can know whether the platform got it; after
   [columns] stale_send_minutes the row becomes `unknown` and the admins are told. It is never
   re-sent (a duplicate morning post in 300 groups is worse than one missing one, and the admins
   can post by hand). Only the sends in flight at the moment of the crash can end up like this.
 Cancelling a tick (graceful stop) lets the sends already started finish and record their state.
+No platform call is made while a write transaction is open: claims commit before the fan-out,
+each `sending` flip commits before its request, and notes go after their key is committed.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot import wire
 from bot.events import ChatRef, UserRef
 from bot.i18n import t
-from bot.platform import ActionFailed, Capability, CapabilityMissing
+from bot.platform import ActionFailed, ActionUncertain, Capability, CapabilityMissing
 from handlers.columns import texts  # noqa: F401  (registers the texts)
 from handlers.columns.settings import CampaignDef, ColumnDef, parse_hhmm
-from scheduler import sources
+from scheduler import notes, sources
 from scheduler.sources import Content, ContentProblem
 from storage import columns_repo as repo
 from storage import core_repo
@@ -149,6 +155,16 @@ class FanoutReport:
     failed: list[tuple[Target, str]] = field(default_factory=list)
     # Groups whose platform cannot send photos: the text went out without the image.
     without_image: list[Target] = field(default_factory=list)
+    # Sends that may or may not have arrived (a timeout after the request left): recorded unknown.
+    unknown: list[Target] = field(default_factory=list)
+
+
+class _NotOurs(Exception):
+    """Raised from the about-to-send hook when this instance no longer owns the claim."""
+
+
+# Adapters known to await bot.wire.mark() right before a send leaves (others: `marks_sends = True`).
+MARKING_PLATFORMS = frozenset({"telegram", "console"})
 
 
 _ENGINES: "weakref.WeakKeyDictionary[Any, ColumnEngine]" = weakref.WeakKeyDictionary()
@@ -343,11 +359,13 @@ class ColumnEngine:
             report = await self.fan_out(jobs)
             if report.failed:
                 await self._notify_failed(column.title, column, slot_at, report.failed)
+            if report.unknown:
+                await self._notify_unknown(column.name, column.title, slot, self._slot_text(slot_at, report.unknown[0]),
+                                           report.unknown, "columns.note.uncertain")
             if report.without_image:
                 await self._notify_admins_of(
                     report.without_image, f"noimage|{column.name}|{slot}", "columns.note.without_image",
-                    title=column.title, slot=self._slot_text(slot_at, report.without_image[0]),
-                    count=len(report.without_image), groups=self._names(report.without_image),
+                    listed="groups", title=column.title, slot=self._slot_text(slot_at, report.without_image[0]),
                 )
 
     async def _skip_late(self, column: Column, slot_at: datetime, fresh: list[Target], expired: list[Target], rows: dict, now: datetime) -> None:
@@ -368,8 +386,7 @@ class ColumnEngine:
             grace = int(self._grace(column.spec.grace_minutes).total_seconds() // 60)
             await self._notify_column(
                 column, noted, f"skipped|{column.name}|{slot}|{now:%Y%m%d%H%M%S}", "columns.note.skipped",
-                title=column.title, slot=self._slot_text(slot_at, noted[0]), count=len(noted),
-                groups=self._names(noted), grace=grace,
+                listed="groups", title=column.title, slot=self._slot_text(slot_at, noted[0]), grace=grace,
             )
 
     # --- content ---------------------------------------------------------------------------
@@ -472,13 +489,40 @@ class ColumnEngine:
         return report
 
     async def _deliver(self, job: Job, report: FanoutReport) -> None:
-        async with self.app.sessions() as session, session.begin():
-            if not await repo.start_sending(session, job.post_id, self.owner, self.app.clock.now()):
-                return  # taken over by another instance meanwhile
+        """One post: `claimed → sending` is committed at the moment the request leaves (the adapter
+        awaits `bot.wire.mark()` after its rate limiter's wait), so a post still queued in the
+        limiter when the process dies stays `claimed` and is taken over later; then `sent`,
+        `failed`, or — when the request may have arrived (ActionUncertain) — `unknown`."""
+        platform = self.app.platforms[job.target.chat.platform]
+
+        async def about_to_send() -> None:
+            async with self.app.sessions() as session, session.begin():
+                ours = await repo.start_sending(session, job.post_id, self.owner, self.app.clock.now())
+            if not ours:
+                raise _NotOurs()  # taken over by another instance meanwhile: this request must not leave
+
+        if not getattr(platform, "marks_sends", platform.name in MARKING_PLATFORMS):
+            # An adapter that does not call wire.mark(): flip before the call, as close to it as we can.
+            try:
+                await about_to_send()
+            except _NotOurs:
+                return
+            token = None
+        else:
+            token = wire.about_to_send.set(about_to_send)
         try:
             message_id = await self.send(job.target, job.content)
-            if job.content.image is not None and not self.app.platforms[job.target.chat.platform].can(Capability.SEND_PHOTO):
+            if job.content.image is not None and not platform.can(Capability.SEND_PHOTO):
                 report.without_image.append(job.target)
+        except _NotOurs:
+            return
+        except ActionUncertain as exc:  # the request left and may have arrived: never sent again
+            detail = f"uncertain: {exc.detail or exc}"[:500]
+            log.warning("column post to %s may or may not have arrived: %s", job.target.chat.key, detail)
+            async with self.app.sessions() as session, session.begin():
+                await repo.finish(session, job.post_id, "unknown", self.app.clock.now(), detail=detail)
+            report.unknown.append(job.target)
+            return
         except Exception as exc:  # the platform refused or failed: recorded and reported, never retried blindly
             reason = exc.reason if isinstance(exc, ActionFailed) else type(exc).__name__
             detail = f"{reason}: {exc}"[:500]
@@ -488,6 +532,9 @@ class ColumnEngine:
                 await repo.finish(session, job.post_id, "failed", self.app.clock.now(), detail=detail)
             report.failed.append((job.target, detail))
             return
+        finally:
+            if token is not None:
+                wire.about_to_send.reset(token)
         async with self.app.sessions() as session, session.begin():
             await repo.finish(session, job.post_id, "sent", self.app.clock.now(), message_id=message_id)
         report.sent += 1
@@ -592,9 +639,11 @@ class ColumnEngine:
                 report = await self.fan_out(jobs)
                 if report.failed:
                     await self._notify_group(target, f"failed|{source}|{jobs[0].post_id}", "columns.campaign.failed", name=title, detail=report.failed[0][1])
+                if report.unknown:
+                    await self._notify_unknown(source, title, f"post{jobs[0].post_id}", "—", report.unknown, "columns.note.uncertain")
                 if report.without_image:
                     await self._notify_group(target, f"noimage|{source}|{jobs[0].post_id}", "columns.note.without_image",
-                                             title=title, slot="—", count=1, groups=target.name)
+                                             listed="groups", title=title, slot="—")
             if late:
                 steps_text = ", ".join(t(settings.language, "columns.step", day=steps[i - 1].day, time=steps[i - 1].time) for i, _ in late)
                 await self._notify_group(target, f"late|{source}|{late[0][1]:%Y%m%d%H%M}|{now:%Y%m%d%H%M%S}", "columns.campaign.skipped",
@@ -653,10 +702,7 @@ class ColumnEngine:
                 continue
             column = next((c for c in await self.columns() if c.name == source), None)
             title = column.title if column else source
-            await self._notify_admins_of(
-                targets, f"unknown|{source}|{slot}|{now:%Y%m%d%H%M%S}", "columns.note.unknown",
-                title=title, slot=self._slot_text(posts[0].slot_at, targets[0]), count=len(targets), groups=self._names(targets),
-            )
+            await self._notify_unknown(source, title, slot, self._slot_text(posts[0].slot_at, targets[0]), targets, "columns.note.unknown")
 
     async def _look_ahead(self, columns: list[Column], now: datetime, cache: dict) -> None:
         """A calendar entry missing for a slot in the next `lookahead_hours` is reported now."""
@@ -707,10 +753,11 @@ class ColumnEngine:
         return f"{local:%Y-%m-%d %H:%M} ({target.tz})"
 
     @staticmethod
-    def _names(targets: list[Target], limit: int = 10) -> str:
-        names = [t.name for t in targets[:limit]]
-        more = len(targets) - limit
-        return "、".join(names) + (f" … (+{more})" if more > 0 else "")
+    def _line(target: Target, detail: str | None = None) -> str:
+        name = target.name
+        if target.chat.title and target.chat.title != target.chat.external_id:
+            name += f" ({target.chat.external_id})"
+        return f"• {name}" + (f": {detail}" if detail else "")
 
     async def _first(self, key: str) -> bool:
         async with self.app.sessions() as session, session.begin():
@@ -721,26 +768,46 @@ class ColumnEngine:
 
     async def _notify_failed(self, title: str, column: Column, slot_at: datetime, failed: list[tuple[Target, str]]) -> None:
         targets = [t for t, _ in failed]
-        details = "; ".join(f"{t.name}: {d}" for t, d in failed[:5])
         await self._notify_admins_of(
             targets, f"failed|{column.name}|{slot_key(slot_at)}|{self.app.clock.now():%Y%m%d%H%M%S}", "columns.note.failed",
-            title=title, slot=self._slot_text(slot_at, targets[0]), count=len(targets), details=details,
+            listed="details", details_of=dict((t.chat.id, d) for t, d in failed),
+            title=title, slot=self._slot_text(slot_at, targets[0]),
+        )
+
+    async def _notify_unknown(self, source: str, title: str, slot: str, slot_text: str, targets: list[Target], text_key: str) -> None:
+        await self._notify_admins_of(
+            targets, f"unknown|{source}|{slot}|{self.app.clock.now():%Y%m%d%H%M%S}", text_key,
+            listed="groups", title=title, slot=slot_text,
         )
 
     async def _notify_group(self, target: Target, key: str, text_key: str, **values) -> None:
         await self._notify_admins_of([target], key, text_key, **values)
 
-    async def _notify_admins_of(self, targets: list[Target], key: str, text_key: str, **values) -> None:
-        """Say it once (the key is claimed in the database first) to the admins of these groups:
-        each admin by DM once, however many groups they run; where no admin of any group can be
-        reached by DM, in the first group."""
+    def _texts(self, platform, lang: str, text_key: str, targets: list[Target], listed: str | None,
+               details_of: dict[int, str] | None, values: dict) -> list[str]:
+        """The note for these groups: with `listed` (the template's placeholder for the group list),
+        a header and one line per group, split to fit the platform's message size."""
+        if not listed:
+            limit, unit = notes.text_budget(platform)
+            return notes.split_lines(t(lang, text_key, **values), [], limit, unit)
+        header = t(lang, text_key, **{**values, "count": len(targets), listed: ""}).rstrip()
+        lines = [self._line(target, (details_of or {}).get(target.chat.id)) for target in targets]
+        limit, unit = notes.text_budget(platform)
+        return notes.split_lines(header, lines, limit, unit)
+
+    async def _notify_admins_of(self, targets: list[Target], key: str, text_key: str, *, listed: str | None = None,
+                                details_of: dict[int, str] | None = None, **values) -> None:
+        """Say it once (the key is claimed in the database first — and committed — before any
+        platform call) to the admins of these groups: each admin by DM once, however many groups
+        they run. With `listed`, the note names every group (each admin: the groups they run),
+        split over several messages when long. Where no admin of any group can be reached by DM, it
+        is said in the groups themselves: a listed note in each group (naming that group), any
+        other note in the first group."""
         if not targets or not await self._first(key):
             return
         lang = targets[0].settings.language
-        text = t(lang, text_key, **values)
-        reached: set[tuple[str, str]] = set()
-        tried: set[tuple[str, str]] = set()
-        for target in targets[:50]:
+        audience: dict[tuple[str, str], list[Target]] = {}
+        for target in targets:
             platform = self.app.platforms.get(target.chat.platform)
             if platform is None or not platform.can(Capability.DM):
                 continue
@@ -750,24 +817,33 @@ class ColumnEngine:
                     ids |= await platform.admin_ids(target.ref)
                 except (ActionFailed, CapabilityMissing):
                     pass
-            for admin_id in sorted(ids):
-                who = (target.chat.platform, admin_id)
-                if who in tried:
-                    continue
-                tried.add(who)
-                try:
-                    await platform.dm(UserRef(target.chat.platform, admin_id), text)
-                    reached.add(who)
-                except (ActionFailed, CapabilityMissing):
-                    continue
                 except Exception:
-                    log.exception("DM to admin %s failed", admin_id)
-        if not reached:
-            first = targets[0]
+                    log.exception("reading the admins of %s failed", target.chat.key)
+            ids.discard(target.chat.external_id)  # Telegram lists the group itself (anonymous admins)
+            for admin_id in ids:
+                audience.setdefault((target.chat.platform, admin_id), []).append(target)
+        told: set[int] = set()
+        for (platform_name, admin_id), theirs in sorted(audience.items()):
+            platform = self.app.platforms[platform_name]
             try:
-                await self.app.platforms[first.chat.platform].send(first.ref, text)
+                for text in self._texts(platform, lang, text_key, theirs, listed, details_of, values):
+                    await platform.dm(UserRef(platform_name, admin_id), text)
+            except (ActionFailed, CapabilityMissing):
+                continue
             except Exception:
-                log.exception("could not tell the admins of %s: %s", first.chat.key, text)
+                log.exception("DM to admin %s failed", admin_id)
+                continue
+            told.update(target.chat.id for target in theirs)
+        untold = [target for target in targets if target.chat.id not in told and target.chat.platform in self.app.platforms]
+        if not listed:
+            untold = untold[:1] if not told else []
+        for target in untold:
+            platform = self.app.platforms[target.chat.platform]
+            try:
+                for text in self._texts(platform, lang, text_key, [target], listed, details_of, values):
+                    await platform.send(target.ref, text)
+            except Exception:
+                log.exception("could not tell the admins of %s (%s)", target.chat.key, text_key)
 
     # --- preview (admin command) --------------------------------------------------------------
     async def preview(self, column: Column, target: Target, session) -> Content:

@@ -2,8 +2,9 @@
 
 The claim protocol (see the README's columns section): a post row is inserted with ON CONFLICT DO
 NOTHING and committed before anything is sent; the one instance whose insert landed owns it.
-`start_sending` is a compare-and-set claimed → sending just before the platform call, so an
-expired claim taken over by another instance can never be sent by both.
+`start_sending` is a compare-and-set claimed → sending, committed on its own at the moment the
+request leaves (the engine's `bot.wire.about_to_send` hook), so an expired claim taken over by
+another instance can never be sent by both.
 """
 
 from __future__ import annotations

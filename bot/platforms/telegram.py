@@ -111,6 +111,7 @@ T = TypeVar("T")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member", "chat_join_request"]
 # Methods without an idempotency key: a send that may have arrived is never repeated.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
+
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 REQUESTER_DM_SECONDS = 300.0  # how long a join request lets the bot DM someone who never started it

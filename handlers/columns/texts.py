@@ -21,6 +21,10 @@ register(
             "zh-CN": "⚠️ 栏目「{title}」{slot}：机器人在发送途中停止，以下 {count} 个群可能收到也可能没收到；为避免重复，不会自动重发，请人工确认：{groups}",
             "en": "⚠️ Column \"{title}\" {slot}: the bot stopped while sending; these {count} group(s) may or may not have received it. To avoid a duplicate it is not re-sent — please check by hand: {groups}",
         },
+        "columns.note.uncertain": {
+            "zh-CN": "⚠️ 栏目「{title}」{slot}：平台没有及时答复，以下 {count} 个群可能收到也可能没收到；为避免重复，不会自动重发，请人工确认：{groups}",
+            "en": "⚠️ Column \"{title}\" {slot}: the platform did not answer in time; these {count} group(s) may or may not have received it. To avoid a duplicate it is not re-sent — please check by hand: {groups}",
+        },
         "columns.note.without_image": {
             "zh-CN": "🖼 栏目「{title}」{slot}：{count} 个群所在的平台不能发图片，只发出了文字：{groups}",
             "en": "🖼 Column \"{title}\" {slot}: the platform of {count} group(s) cannot send photos; only the text was posted: {groups}",

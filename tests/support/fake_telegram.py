@@ -78,6 +78,12 @@ Scripted failures (consumed in order, one per matching call):
     fake.fail(..., times=3)                                    # the same failure three times
     fake.fail(..., when=lambda params: params["chat_id"] == "42")  # only for matching calls
 
+Slow answers (a NEW knob, independent of the scripted failures): the call is recorded when it
+arrives and carried out (a sendMessage is stored) after the delay, as a slow Telegram would:
+    fake.slow("sendMessage", 2.0)                              # every sendMessage answers after 2 s
+    fake.slow("sendMessage", 2.0, when=lambda p: p["chat_id"].startswith("-"))  # only some
+    fake.slow("sendMessage", 0)                                # back to answering at once
+
 Updates — builders return the update dict (with a fresh update_id); `fake.push(update)` queues it for
 getUpdates (webhook mode: the harness POSTs it instead):
     fake.user("alice")                  # a user dict, the same id for the same name
@@ -337,6 +343,19 @@ class FakeTelegram:
             else:
                 description = _DESCRIPTIONS.get(status, f"Error {status}").format(retry_after=retry_after)
         self.failures.append(Failure(method, status, description, retry_after, migrate_to_chat_id, times, when))
+
+    def slow(self, method: str, seconds: float, *, when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Answer `method` after `seconds` (0: at once again); see the module docstring."""
+        delays = self.__dict__.setdefault("method_delays", {})
+        if seconds <= 0:
+            delays.pop(method, None)
+        else:
+            delays[method] = (float(seconds), when)
+
+    async def _slow_down(self, method: str, params: dict[str, Any]) -> None:
+        delay = self.__dict__.get("method_delays", {}).get(method)
+        if delay is not None and (delay[1] is None or delay[1](params)):
+            await asyncio.sleep(delay[0])
 
     def set_admins(self, chat_id: int, users: list[dict]) -> None:
         self.admins[int(chat_id)] = list(users)
@@ -713,6 +732,7 @@ class FakeTelegram:
         try:
             if request.match_info["token"] != self.token:
                 raise TelegramAPIError(401, "Unauthorized")
+            await self._slow_down(method, params)
             failure = self._scripted(method, params)
             if failure is not None:
                 parameters = {}
