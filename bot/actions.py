@@ -160,7 +160,7 @@ class ActionQueue:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._platform, name)
 
-    def _queue(self, method: str, chat: ChatRef | None, then: str | None, then_args: dict | None, **args: Any) -> None:
+    def _queue(self, method: str, chat: ChatRef | None, then: str | None, then_args: dict | None, /, **args: Any) -> None:
         capability = CAPABILITY.get(method)
         if capability is not None:
             able = self._platform.can_in(chat, capability) if chat is not None else self._platform.can(capability)

@@ -102,8 +102,8 @@ class App:
         await self.stop()
 
     # --- work --------------------------------------------------------------------------------
-    async def dispatch(self, event: Event) -> DispatchResult:
-        return await self.dispatcher.dispatch(event)
+    async def dispatch(self, event: Event, *, intake=None) -> DispatchResult:
+        return await self.dispatcher.dispatch(event, intake=intake)
 
     async def tick(self) -> None:
         """Run every router's due work once. Ticks never overlap."""
