@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.clock import FakeClock
 from bot.dispatch import Router
 from bot.events import ChatRef
-from bot.platform import ActionFailed, Capability
+from bot.platform import ActionFailed, Capability, CapabilityMissing
 from tests.support.harness import START
 from tests.wecom.conftest import CUSTOMER_2, OWNER, wecom_app
 from tests.wecom.wire import external_contact_xml, post_callback
@@ -63,7 +63,8 @@ async def test_no_welcome_code_no_welcome(sqlite_url, tmp_path, qyapi, vt):
 
 
 async def test_a_welcome_code_expires_after_20_seconds(sqlite_url, tmp_path, qyapi, vt):
-    """A handler that takes longer than WeCom's 20 s gets a clear refusal instead of a silent loss."""
+    """A handler that takes longer than WeCom's 20 s gets a clear refusal instead of a silent loss
+    (at once, when it queues the send: the window is closed)."""
     clock = FakeClock(START)
     log: list = []
     router = Router("slow", 90)
@@ -73,12 +74,12 @@ async def test_a_welcome_code_expires_after_20_seconds(sqlite_url, tmp_path, qya
         clock.advance(seconds=21)
         try:
             await ctx.send("too late")
-        except ActionFailed as exc:
-            log.append(exc.reason)
+        except CapabilityMissing:
+            log.append("no window")
 
     qyapi.welcome_codes.add("CODE-SLOW")
     async with wecom_app(sqlite_url, tmp_path, qyapi, vt, routers=[router], clock=clock) as (app, wecom):
         await post_callback(wecom.callback_url, external_contact_xml(OWNER, CUSTOMER_2, welcome_code="CODE-SLOW"))
         await wecom.drain()
-    assert log == ["dm_blocked"]
+    assert log == ["no window"]
     assert qyapi.calls_to("externalcontact/send_welcome_msg") == []
