@@ -83,3 +83,18 @@ async def test_a_welcome_code_expires_after_20_seconds(sqlite_url, tmp_path, qya
         await wecom.drain()
     assert log == ["no window"]
     assert qyapi.calls_to("externalcontact/send_welcome_msg") == []
+
+
+async def test_with_the_real_features_a_new_contact_gets_a_welcome_not_the_questionnaire(sqlite_url, tmp_path, qyapi, vt):
+    """The onboarding feature greets a customer who added an employee; it does not tell them they
+    cannot post until they answer (there is no group to post in)."""
+    from bot.i18n import t
+
+    qyapi.welcome_codes.add("WELCOME-REAL")
+    extra = {"defaults": {"onboarding": {"questions": [{"id": "src", "text": "您从哪里了解到我们？", "kind": "text"}]}}}
+    async with wecom_app(sqlite_url, tmp_path, qyapi, vt, extra=extra) as (app, wecom):
+        await post_callback(wecom.callback_url, external_contact_xml(OWNER, CUSTOMER_2, welcome_code="WELCOME-REAL"))
+        await wecom.drain()
+    sent = [c.body["text"]["content"] for c in qyapi.calls_to("externalcontact/send_welcome_msg")]
+    assert sent == [t("zh-CN", "onboarding.contact_welcome")]
+    assert "不能发言" not in sent[0]
