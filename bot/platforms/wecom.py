@@ -475,13 +475,37 @@ class WecomPlatform(BasePlatform):
         except InvalidSignatureException:
             return 403, "wrong signature"
         except InvalidCorpIdException:
+            if isinstance(encrypted, str) and self._suite_callback(crypto, encrypted):
+                return 204, "third-party suite callback"
             return 403, "wrong corp id"
         except Exception as exc:  # malformed XML, bad base64 or padding
             return 400, f"undecodable body ({type(exc).__name__})"
 
+    @staticmethod
+    def _suite_callback(crypto: WeChatCrypto, body: str) -> bool:
+        """A correctly signed message encrypted for another receive id: a third-party suite's
+        callback (its receive id is the SuiteId) when its XML has SuiteId/InfoType."""
+        import socket
+        import struct
+
+        from wechatpy.crypto import WeChatCipher
+
+        try:
+            encrypted = xmltodict.parse(body)["xml"]["Encrypt"]
+            plain = WeChatCipher(crypto.key).decrypt(base64.b64decode(encrypted))
+            content = plain[16:-plain[-1]]
+            length = socket.ntohl(struct.unpack(b"I", content[:4])[0])
+            data = xmltodict.parse(content[4:length + 4].decode("utf-8"))["xml"]
+            return bool(data.get("SuiteId") or data.get("InfoType"))
+        except Exception:
+            return False
+
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.text()
         status, plaintext = self._open(self.crypto, body, request.query)
+        if status == 204:
+            log.info("WeCom third-party suite callback (encrypted for the suite) ignored")
+            return web.Response(text="success")
         if status != 200:
             log.warning("WeCom callback refused (%s) from %s", plaintext, request.remote)
             return web.Response(status=status, text=plaintext)

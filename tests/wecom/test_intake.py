@@ -77,3 +77,19 @@ async def test_a_third_party_suite_callback_is_answered_success_and_ignored(sqli
         assert seen == [] and qyapi.calls == []
         async with app.sessions() as session:
             assert await intake_repo.pending_updates(session, "wecom") == []
+
+
+async def test_a_suite_callback_encrypted_for_the_suite_is_answered_success_too(sqlite_url, tmp_path, qyapi, vt):
+    """A suite's callbacks are encrypted with the SuiteId as receive id, not the corp id."""
+    router, seen = recorder()
+    suite_ticket = (
+        "<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType>"
+        "<TimeStamp>1403610513</TimeStamp><SuiteTicket><![CDATA[asdfasfdasdfasdf]]></SuiteTicket></xml>"
+    )
+    async with wecom_app(sqlite_url, tmp_path, qyapi, vt, routers=[router]) as (app, wecom):
+        assert await post_callback(wecom.callback_url, suite_ticket, corp="ww4asffe99e54c0fxxxx") == (200, "success")
+        # An ordinary message encrypted for another corp is still refused.
+        status, _ = await post_callback(wecom.callback_url, text_xml(OWNER, "x", 8100), corp="ww4asffe99e54c0fxxxx")
+        assert status == 403
+        await wecom.drain()
+        assert seen == [] and qyapi.calls == []
