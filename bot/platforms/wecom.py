@@ -22,6 +22,16 @@ over aiohttp. All sends are paced (bot/pacing.py): per robot (20/min) and per ap
 recipient; a message over the limit is queued in order instead of holding the handler (and its
 database transaction) for a minute. Errcode 45009 (too frequent) is waited out and retried,
 never dropped.
+
+Every verified callback is stored in the durable intake (bot/intake.py) before it is answered: a
+redelivery is answered "success" and dropped there, a database that cannot store it is answered 503
+(WeCom sends it again), and what a previous run stored but did not finish is handled at start.
+
+Sends have no idempotency key: `bot.wire.mark()` is awaited right before each request leaves (after
+the pacing wait), and a timeout once it has left is ActionUncertain — never retried blindly. Texts
+over WeCom's 2,048-byte limit are split into several messages. An access token WeCom keeps refusing
+(42001/40014) is refreshed at most once per call, with a capped backoff between refreshes, and the
+admins are told once.
 """
 
 from __future__ import annotations
@@ -43,13 +53,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+import xmltodict
+from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout, web
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.work import WeChatClient
 from wechatpy.work.crypto import WeChatCrypto
 from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.parser import parse_message
 
+from bot import wire
 from bot.events import (
     ChatRef,
     CommandInvoked,
@@ -61,9 +73,11 @@ from bot.events import (
     UserRef,
     parse_command,
 )
+from bot.i18n import register, t
+from bot.intake import InboxItem, IntakeUnavailable
 from bot.pacing import RateLimiter
-from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
-from storage import core_repo, wecom_repo
+from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
+from storage import wecom_repo
 from storage.wecom_repo import MemberInfo
 
 if TYPE_CHECKING:
@@ -82,6 +96,57 @@ NO_RIGHTS = {48002, 48001, 60011, 60020, 301002, 41054, 84061, 86004, 86008}
 NOT_FOUND = {40003, 46004, 60111, 60123, 86001, 86003, 40050, 40096, 90500, 701008}
 DM_BLOCKED = {41051, 41096, 41097, 81013}  # welcome code used/invalid; recipient not reachable
 LEADING_MENTION = re.compile(r"^\s*@\S+\s*")
+# access_token missing / invalid / expired: refresh the token (at most once per call) and try again.
+TOKEN_ERRORS = {41001, 40014, 42001}
+TOKEN_BACKOFF_FIRST = 2.0  # seconds before a second refresh while WeCom keeps refusing tokens ...
+TOKEN_BACKOFF_MAX = 300.0  # ... doubling up to this
+# Text limits, in UTF-8 bytes (developer.work.weixin.qq.com document 90236 message/send, 90248
+# appchat/send, 91770 group robot: "最长不超过2048个字节"; robot markdown 4096 bytes).
+TEXT_LIMIT = 2048
+MARKDOWN_LIMIT = 4096
+MENTION_NAME_MAX = 32  # longest display name looked up after an "@"
+
+register({
+    "wecom.token_refused": {
+        "zh-CN": "⚠️ 企业微信一直拒绝 Qunzhu 的 access_token（错误码 {code}），消息暂时发不出去。请检查应用的 Secret 与企业可信IP；恢复后会自动继续。",
+        "en": "⚠️ WeCom keeps refusing Qunzhu's access token (errcode {code}), so messages cannot be sent for now. "
+        "Please check the app's Secret and trusted IPs; Qunzhu carries on by itself once WeCom accepts it again.",
+    },
+    "wecom.token_back": {
+        "zh-CN": "✅ 企业微信已重新接受 Qunzhu 的 access_token，消息恢复发送。",
+        "en": "✅ WeCom accepts Qunzhu's access token again; messages are going out.",
+    },
+})
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """`text` in pieces of at most `limit` UTF-8 bytes: whole lines where they fit, a line longer
+    than `limit` cut between characters (never inside a UTF-8 sequence)."""
+    if len(text.encode("utf-8")) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current, size = "", 0
+    for line in text.splitlines(keepends=True):
+        n = len(line.encode("utf-8"))
+        if size + n <= limit:
+            current, size = current + line, size + n
+            continue
+        if current:
+            pieces.append(current)
+            current, size = "", 0
+        if n <= limit:
+            current, size = line, n
+            continue
+        for ch in line:  # one line longer than the limit: cut it between characters
+            w = len(ch.encode("utf-8"))
+            if size + w > limit:
+                pieces.append(current)
+                current, size = "", 0
+            current, size = current + ch, size + w
+    if current:
+        pieces.append(current)
+    # A piece that is only the line break between two others says nothing.
+    return [p.rstrip("\r\n") or p for p in pieces if p.strip("\r\n")] or [text[:1]]
 
 
 class QyapiClient(WeChatClient):
@@ -89,7 +154,9 @@ class QyapiClient(WeChatClient):
     (private deployments and tests use another host)."""
 
     def __init__(self, corp_id: str, secret: str, *, api_base_url: str, timeout: float):
-        super().__init__(corp_id, secret, timeout=timeout)
+        # auto_retry=False: wechatpy would refresh the token and call itself again for as long as
+        # WeCom answers 42001/40014 (unbounded recursion); WecomPlatform._api refreshes instead.
+        super().__init__(corp_id, secret, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base_url
 
     def fetch_access_token(self):
@@ -112,7 +179,8 @@ def dm_chat(userid: str) -> ChatRef:
 
 
 def contacts_chat(userid: str) -> ChatRef:
-    return ChatRef(PLATFORM, CONTACTS_PREFIX + userid)
+    """kind="contacts": not a group — a customer who adds the employee gets a welcome, no questionnaire."""
+    return ChatRef(PLATFORM, CONTACTS_PREFIX + userid, kind="contacts")
 
 
 def is_external(userid: str) -> bool:
@@ -130,6 +198,25 @@ def _failure(exc: WeChatClientException, what: str, right: str | None = None) ->
     if code in DM_BLOCKED:
         return ActionFailed("dm_blocked", detail)
     return ActionFailed("other", detail)
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a failed request may have reached WeCom: a read timeout or a connection dropped
+    after it was sent — not a refused or timed-out connect (nothing left then)."""
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return False
+    if isinstance(exc, requests.ReadTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        import urllib3.exceptions as u3
+
+        # urllib3 wraps a connect failure in NewConnectionError (inside MaxRetryError);
+        # "Connection aborted" (ProtocolError) comes after the request was written.
+        if isinstance(reason, u3.MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, u3.ProtocolError)
+    return isinstance(exc, requests.exceptions.ChunkedEncodingError)
 
 
 class WecomPlatform(BasePlatform):
@@ -152,6 +239,7 @@ class WecomPlatform(BasePlatform):
         self.app = app
         self._sleep = sleep or asyncio.sleep
         monotonic = monotonic or time.monotonic
+        self._monotonic = monotonic
         self.client = QyapiClient(cfg.corp_id, cfg.secret, api_base_url=cfg.api_base_url, timeout=cfg.http_timeout)
         try:
             self.crypto = WeChatCrypto(cfg.token, cfg.encoding_aes_key, cfg.corp_id)
@@ -162,8 +250,17 @@ class WecomPlatform(BasePlatform):
             raise ValueError(f"[wecom] encoding_aes_key / aibot_encoding_aes_key: not a valid EncodingAESKey ({exc})") from None
         self.robot_pace = RateLimiter(cfg.robot_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
         self.app_pace = RateLimiter(cfg.app_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._seen_max = 4096
+        # The access token: how often WeCom refused it in a row, when the next refresh may be tried,
+        # a generation count (a call that failed with an older token just retries), whom we told.
+        self._token_lock = asyncio.Lock()
+        self._token_gen = 0
+        self._token_refreshes = 0
+        self._token_retry_at = 0.0
+        self._token_reported = False
+        self._token_chats: dict[str, ChatRef] = {}
+        # Whom a mention names: "@<display>" → userid, so a robot post notifies them (mentioned_list).
+        self._mentions: OrderedDict[str, str] = OrderedDict()
+        self._by_name: dict[str, str] | None = None
         self._tasks: set[asyncio.Task] = set()
         self._chains: dict[str, asyncio.Task] = {}
         self._handling = asyncio.Semaphore(cfg.concurrent_callbacks)
@@ -203,6 +300,9 @@ class WecomPlatform(BasePlatform):
             web_app.router.add_post(self.cfg.aibot_path, self._aibot_callback)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
+        # What a previous run received and did not finish goes first, in the order it came.
+        for entry in await self.app.intake.pending(PLATFORM):
+            self._spawn(self._process(entry, fresh=False), order=self._order_of(entry.payload))
         site = web.TCPSite(self._runner, self.cfg.listen, self.cfg.port)
         await site.start()
         self.port = self._runner.addresses[0][1] if self.cfg.port == 0 else self.cfg.port
@@ -274,17 +374,6 @@ class WecomPlatform(BasePlatform):
         if not task.cancelled() and task.exception() is not None:
             log.error("handling a WeCom callback failed", exc_info=task.exception())
 
-    def _first_sight(self, key: str) -> bool:
-        """The in-memory half of de-duplication: WeCom retries a callback it got no answer to
-        in 5 s, and a retry of one we already took is answered and dropped here."""
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return False
-        self._seen[key] = None
-        while len(self._seen) > self._seen_max:
-            self._seen.popitem(last=False)
-        return True
-
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
@@ -324,7 +413,36 @@ class WecomPlatform(BasePlatform):
         return chat_id in self.cfg.robots or self._response_url(chat_id, peek=True) is not None
 
     def mention(self, user: UserRef) -> str:
-        return f"@{user.display}"
+        """"@name" in the text; a robot post carrying it also names the member in mentioned_list,
+        so WeCom notifies them (send() finds the mention again, also after a restart by the
+        member names read from groupchat/get)."""
+        name = user.display
+        self._mentions[name] = user.id
+        self._mentions.move_to_end(name)
+        while len(self._mentions) > 4096:
+            self._mentions.popitem(last=False)
+        return f"@{name}"
+
+    def _mentioned(self, text: str) -> list[str]:
+        """The userids of the members `text` mentions ("@name"), in order, each once."""
+        if "@" not in text:
+            return []
+        if self._by_name is None:
+            by_name: dict[str, str | None] = {}
+            for userid, name in self._names.items():
+                by_name[name] = None if name in by_name and by_name[name] != userid else userid
+            self._by_name = {k: v for k, v in by_name.items() if v}  # ambiguous names name nobody
+        found: list[str] = []
+        for match in re.finditer("@", text):
+            rest = text[match.end(): match.end() + MENTION_NAME_MAX]
+            for length in range(len(rest), 0, -1):  # the longest name that fits
+                candidate = rest[:length]
+                userid = self._mentions.get(candidate) or self._by_name.get(candidate)
+                if userid:
+                    if userid not in found:
+                        found.append(userid)
+                    break
+        return found
 
     # --- callback server ---------------------------------------------------------------------
     async def _verify_url(self, request: web.Request) -> web.Response:
@@ -357,28 +475,86 @@ class WecomPlatform(BasePlatform):
         except InvalidSignatureException:
             return 403, "wrong signature"
         except InvalidCorpIdException:
+            if isinstance(encrypted, str) and self._suite_callback(crypto, encrypted):
+                return 204, "third-party suite callback"
             return 403, "wrong corp id"
         except Exception as exc:  # malformed XML, bad base64 or padding
             return 400, f"undecodable body ({type(exc).__name__})"
 
+    @staticmethod
+    def _suite_callback(crypto: WeChatCrypto, body: str) -> bool:
+        """A correctly signed message encrypted for another receive id: a third-party suite's
+        callback (its receive id is the SuiteId) when its XML has SuiteId/InfoType."""
+        import socket
+        import struct
+
+        from wechatpy.crypto import WeChatCipher
+
+        try:
+            encrypted = xmltodict.parse(body)["xml"]["Encrypt"]
+            plain = WeChatCipher(crypto.key).decrypt(base64.b64decode(encrypted))
+            content = plain[16:-plain[-1]]
+            length = socket.ntohl(struct.unpack(b"I", content[:4])[0])
+            data = xmltodict.parse(content[4:length + 4].decode("utf-8"))["xml"]
+            return bool(data.get("SuiteId") or data.get("InfoType"))
+        except Exception:
+            return False
+
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.text()
         status, plaintext = self._open(self.crypto, body, request.query)
+        if status == 204:
+            log.info("WeCom third-party suite callback (encrypted for the suite) ignored")
+            return web.Response(text="success")
         if status != 200:
             log.warning("WeCom callback refused (%s) from %s", plaintext, request.remote)
             return web.Response(status=status, text=plaintext)
         try:
-            message = parse_message(plaintext)
+            data = xmltodict.parse(plaintext)["xml"]
+            if not isinstance(data, dict):
+                raise ValueError("empty <xml>")
         except Exception:
             return web.Response(status=400, text="unparseable message")
-        msg_id = int(getattr(message, "id", 0) or 0)
-        key = f"msg:{msg_id}" if msg_id else "evt:" + hashlib.sha1(plaintext.encode()).hexdigest()
-        if self._first_sight(key):
-            # Acknowledge now (WeCom wants an answer within 5 s) and do the work in a task.
-            data = getattr(message, "_data", {}) or {}
-            order = data.get("ChatId") or data.get("UserID") or getattr(message, "source", None)
-            self._spawn(self._handle(message, key), order=order)
-        return web.Response(text="success")
+        if data.get("SuiteId") or data.get("InfoType"):
+            # A third-party suite's callback (suite_ticket, create_auth …) on this URL: Qunzhu is a
+            # self-built app and has no use for it; a 4xx would only make WeCom send it again.
+            log.info("WeCom third-party suite callback %s ignored", data.get("InfoType") or "?")
+            return web.Response(text="success")
+        return await self._take(self._key_of(data), {"kind": "app", "xml": plaintext}, data)
+
+    @staticmethod
+    def _key_of(data: dict[str, Any]) -> str:
+        """The intake key: the MsgId of a message; for an event (no MsgId) the fields that make it
+        one event — WeCom repeats them unchanged when it delivers it again."""
+        msg_id = str(data.get("MsgId") or "").strip()
+        if msg_id and msg_id != "0":
+            return f"msg:{msg_id}"
+        fields = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType", "ChatId",
+                  "UpdateDetail", "UserID", "ExternalUserID", "EventKey", "AgentID", "JoinScene", "QuitScene",
+                  "MemChangeCnt", "WelcomeCode", "State")
+        stable = "|".join(f"{f}={data.get(f) or ''}" for f in fields)
+        return "evt:" + hashlib.sha1(stable.encode()).hexdigest()
+
+    async def _take(self, key: str, payload: dict[str, Any], data: dict[str, Any]) -> web.Response:
+        """Store, then answer, then handle: the intake's contract (bot/intake.py)."""
+        try:
+            entry = await self.app.intake.receive(PLATFORM, key, payload)
+        except IntakeUnavailable:
+            return web.Response(status=503, text="try again")  # WeCom sends it again
+        if entry is not None:
+            self._spawn(self._process(entry), order=self._order_of(payload, data))
+        return web.Response(text="success" if payload["kind"] == "app" else "")
+
+    def _order_of(self, payload: dict[str, Any], data: dict[str, Any] | None = None) -> str | None:
+        """Updates of one chat (or one employee) are handled in the order they came."""
+        try:
+            if payload.get("kind") == "aibot":
+                d = payload.get("data") or {}
+                return d.get("chatid") or (d.get("from") or {}).get("userid")
+            d = data if data is not None else xmltodict.parse(payload["xml"])["xml"]
+            return d.get("ChatId") or d.get("UserID") or d.get("FromUserName")
+        except Exception:
+            return None
 
     async def _aibot_callback(self, request: web.Request) -> web.Response:
         try:
@@ -392,60 +568,74 @@ class WecomPlatform(BasePlatform):
             return web.Response(status=status, text=plaintext)
         try:
             data = json.loads(plaintext)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
         except ValueError:
             return web.Response(status=400, text="unparseable message")
         key = "aibot:" + str(data.get("msgid") or hashlib.sha1(plaintext.encode()).hexdigest())
-        if self._first_sight(key):
-            self._spawn(self._handle_aibot(data), order=data.get("chatid") or (data.get("from") or {}).get("userid"))
-        return web.Response(text="")
+        return await self._take(key, {"kind": "aibot", "data": data}, data)
 
-    async def _first_time(self, key: str) -> bool:
-        """The persistent half of de-duplication for events that carry no MsgId (survives a restart)."""
-        async with self.app.sessions() as session, session.begin():
-            return await core_repo.first_time_seen(session, f"wecom:{key}", self.app.clock.now())
+    async def _process(self, entry: InboxItem, *, fresh: bool = True) -> None:
+        """Translate a stored update into events and hand them to the intake. `fresh`: received
+        just now (False: left by a previous run — its WelcomeCode, valid 20 s, is long gone)."""
+        welcome: tuple[str, str] | None = None
+        try:
+            if entry.payload.get("kind") == "aibot":
+                events = await self._aibot_events(entry.payload["data"])
+            else:
+                events, welcome = await self._app_events(entry.payload["xml"])
+        except Exception:
+            log.exception("WeCom update %s could not be translated; it is dropped", entry.key)
+            events, welcome = [], None
+        if welcome is not None and fresh:
+            chat_id, code = welcome
+            async with self._lock(chat_id):
+                self._welcome[chat_id] = (code, self.app.clock.now() + WELCOME_WINDOW)
+                try:
+                    await self.app.intake.handle(entry, events)
+                finally:
+                    self._welcome.pop(chat_id, None)
+            return
+        await self.app.intake.handle(entry, events)
 
     async def _dispatch(self, event: Event) -> None:
+        """The archive's path (its own cursor de-duplicates; it does not go through the intake)."""
         result = await self.app.dispatch(event)
         for where, exc in result.errors:
             log.warning("%s failed on a WeCom %s: %s", where, type(event).__name__, exc)
 
     # --- incoming ----------------------------------------------------------------------------
-    async def _handle(self, message, key: str) -> None:
+    async def _app_events(self, plaintext: str) -> tuple[list[Event], tuple[str, str] | None]:
+        """The events of one app callback, and (chat id, WelcomeCode) when it opens a welcome window."""
+        message = parse_message(plaintext)
         kind = message.type
+        data = message._data
         if kind == "event":
-            if not await self._first_time(key):
-                return
             event = getattr(message, "event", "")
-            data = message._data
             if event == "change_external_chat":
-                await self._external_chat_changed(data)
-            elif event == "change_external_contact":
-                await self._external_contact_changed(data)
-            elif event == "enter_agent":
-                await self._entered_agent(message.source)
-            else:
-                log.debug("WeCom event %s not used", event)
-            return
+                return await self._external_chat_changed(data), None
+            if event == "change_external_contact":
+                return self._external_contact_changed(data)
+            if event == "enter_agent":
+                return await self._entered_agent(message.source), None
+            log.debug("WeCom event %s not used", event)
+            return [], None
         agent = getattr(message, "agent", 0)
         if agent and self.cfg.agent_id and int(agent) != int(self.cfg.agent_id):
             log.info("WeCom message for agent %s ignored (this is agent %s)", agent, self.cfg.agent_id)
-            return
+            return [], None
         user = UserRef(PLATFORM, message.source)
         chat = dm_chat(message.source)
         self._info.setdefault(chat.id, ChatInfo("dm"))
         now = self.app.clock.now()
         msg_id = str(message.id)
         if kind == "text":
-            event = self._text_event(chat, user, now, msg_id, message.content or "", f"wecom:msg:{msg_id}")
-            if isinstance(event, CommandInvoked) and not await self._first_time(f"cmd:{msg_id}"):
-                return  # commands carry no dedupe_key: a redelivery after a restart stops here
-            await self._dispatch(event)
-        elif kind in ("image", "voice", "video", "file", "location", "link"):
+            return [self._text_event(chat, user, now, msg_id, message.content or "", f"wecom:msg:{msg_id}")], None
+        if kind in ("image", "voice", "video", "file", "location", "link"):
             media_kind = {"image": "photo", "link": "link_card"}.get(kind, kind)
-            media = Media(media_kind, file_id=getattr(message, "media_id", "") or "", data=dict(message._data))
-            await self._dispatch(
-                MessageReceived(chat, user, now, msg_id, media=(media,), dedupe_key=f"wecom:msg:{msg_id}")
-            )
+            media = Media(media_kind, file_id=getattr(message, "media_id", "") or "", data=dict(data))
+            return [MessageReceived(chat, user, now, msg_id, media=(media,), dedupe_key=f"wecom:msg:{msg_id}")], None
+        return [], None
 
     @staticmethod
     def _text_event(chat: ChatRef, user: UserRef, at: datetime, msg_id: str, text: str, dedupe: str) -> Event:
@@ -455,7 +645,7 @@ class WecomPlatform(BasePlatform):
             return CommandInvoked(chat, user, at, message_id=msg_id, name=name, args=args, text=text)
         return MessageReceived(chat, user, at, message_id=msg_id, text=text, dedupe_key=dedupe)
 
-    async def _entered_agent(self, userid: str) -> None:
+    async def _entered_agent(self, userid: str) -> list[Event]:
         """An employee opened the app. The first time is a MemberJoined in their DM chat (where
         DM questionnaires and help start); later visits are not events."""
         chat = dm_chat(userid)
@@ -463,14 +653,13 @@ class WecomPlatform(BasePlatform):
         async with self.app.sessions() as session, session.begin():
             await wecom_repo.ensure_chat(session, chat.id, "dm")
             first = await wecom_repo.add_member(session, chat.id, MemberInfo(userid, 1))
-        if first:
-            await self._dispatch(MemberJoined(chat, UserRef(PLATFORM, userid), self.app.clock.now()))
+        return [MemberJoined(chat, UserRef(PLATFORM, userid), self.app.clock.now())] if first else []
 
-    async def _external_chat_changed(self, data: dict[str, Any]) -> None:
+    async def _external_chat_changed(self, data: dict[str, Any]) -> list[Event]:
         chat_id = data.get("ChatId")
         change = data.get("ChangeType")
         if not chat_id:
-            return
+            return []
         async with self._lock(chat_id):
             now = self.app.clock.now()
             if change == "dismiss":
@@ -478,10 +667,10 @@ class WecomPlatform(BasePlatform):
                 async with self.app.sessions() as session, session.begin():
                     await wecom_repo.mark_dismissed(session, chat_id, now)
                 log.info("WeCom customer group %s was dismissed", chat_id)
-                return
+                return []
             group = await self._group_chat(chat_id)
             if group is None:
-                return
+                return []
             members = [
                 MemberInfo(
                     str(m.get("userid")),
@@ -495,11 +684,12 @@ class WecomPlatform(BasePlatform):
                 if m.get("userid")
             ]
             self._names.update({m.user_id: m.name for m in members if m.name})
+            self._by_name = None
             async with self.app.sessions() as session, session.begin():
                 known = await wecom_repo.has_snapshot(session, chat_id)
                 added, removed = await wecom_repo.replace_members(session, chat_id, members, now)
             if change == "create":
-                return  # the first member list; nobody "joined" a group that did not exist
+                return []  # the first member list; nobody "joined" a group that did not exist
             if not known:
                 # No earlier list to compare with: only members whose join time is this event's
                 # are new (WeCom stamps both); leaves cannot be known.
@@ -508,18 +698,20 @@ class WecomPlatform(BasePlatform):
                 removed = []
             chat = ChatRef(PLATFORM, chat_id, group.get("name") or None)
             owner = group.get("owner")
+            events: list[Event] = []
             for m in added:
                 invited_by = UserRef(PLATFORM, m.invitor) if m.invitor else None
-                await self._dispatch(MemberJoined(chat, UserRef(PLATFORM, m.user_id, name=m.name), now, invited_by=invited_by))
+                events.append(MemberJoined(chat, UserRef(PLATFORM, m.user_id, name=m.name), now, invited_by=invited_by))
             quit_scene = str(data.get("QuitScene") or "")
             for m in removed:
                 by = UserRef(PLATFORM, owner) if quit_scene == "1" and owner else None
-                await self._dispatch(MemberLeft(chat, UserRef(PLATFORM, m.user_id, name=m.name), now, removed_by=by))
+                events.append(MemberLeft(chat, UserRef(PLATFORM, m.user_id, name=m.name), now, removed_by=by))
+            return events
 
     async def _group_chat(self, chat_id: str) -> dict[str, Any] | None:
         """externalcontact/groupchat/get, remembered as the chat's kind, owner and admins."""
         try:
-            result = await self._api(self.client.external_contact_group_chat.get, chat_id, what="externalcontact/groupchat/get")
+            result = await self._groupchat_get(chat_id)
         except ActionFailed as exc:
             log.warning("cannot read WeCom customer group %s: %s", chat_id, exc)
             return None
@@ -527,6 +719,13 @@ class WecomPlatform(BasePlatform):
         admins = {a.get("userid") for a in group.get("admin_list", []) if a.get("userid")}
         await self._remember(chat_id, ChatInfo("customer", group.get("name"), group.get("owner"), admins, self.app.clock.now()))
         return group
+
+    async def _groupchat_get(self, chat_id: str) -> dict[str, Any]:
+        """need_name=1: WeCom leaves the members' names out of member_list without it."""
+        return await self._api(
+            self.client.post, "externalcontact/groupchat/get", data={"chat_id": chat_id, "need_name": 1},
+            what="externalcontact/groupchat/get",
+        )
 
     async def _remember(self, chat_id: str, info: ChatInfo, *, persist_later: bool = False) -> None:
         before = self._info.get(chat_id)
@@ -544,36 +743,31 @@ class WecomPlatform(BasePlatform):
                 name=info.name, owner=info.owner, admins=sorted(info.admins),
             )
 
-    async def _external_contact_changed(self, data: dict[str, Any]) -> None:
+    def _external_contact_changed(self, data: dict[str, Any]) -> tuple[list[Event], tuple[str, str] | None]:
         change = data.get("ChangeType")
         employee = data.get("UserID")
         external = data.get("ExternalUserID")
         if not employee or not external:
-            return
+            return [], None
         chat = contacts_chat(employee)
         self._info.setdefault(chat.id, ChatInfo("contacts", owner=employee, admins={employee}))
         user = UserRef(PLATFORM, external)
         now = self.app.clock.now()
         if change in ("add_external_contact", "add_half_external_contact"):
             code = data.get("WelcomeCode")
-            async with self._lock(chat.id):
-                if code:
-                    self._welcome[chat.id] = (code, now + WELCOME_WINDOW)
-                try:
-                    await self._dispatch(MemberJoined(chat, user, now))
-                finally:
-                    self._welcome.pop(chat.id, None)
-        elif change in ("del_external_contact", "del_follow_user"):
+            return [MemberJoined(chat, user, now)], ((chat.id, code) if code else None)
+        if change in ("del_external_contact", "del_follow_user"):
             removed_by = UserRef(PLATFORM, employee) if change == "del_external_contact" else None
-            await self._dispatch(MemberLeft(chat, user, now, removed_by=removed_by))
+            return [MemberLeft(chat, user, now, removed_by=removed_by)], None
+        return [], None
 
-    async def _handle_aibot(self, data: dict[str, Any]) -> None:
+    async def _aibot_events(self, data: dict[str, Any]) -> list[Event]:
         """A message that @-ed the 智能机器人 (or a one-to-one chat with it)."""
         msgtype = data.get("msgtype")
         sender = (data.get("from") or {}).get("userid")
         msgid = str(data.get("msgid") or "")
         if not sender or msgtype == "event":
-            return
+            return []
         now = self.app.clock.now()
         if data.get("chattype") == "group" and data.get("chatid"):
             info = await self._ensure_info(str(data["chatid"]))
@@ -586,11 +780,11 @@ class WecomPlatform(BasePlatform):
         texts, media = [], []
         items = [data] if msgtype != "mixed" else (data.get("mixed") or {}).get("msg_item", [])
         for item in items:
-            t = item.get("msgtype")
-            if t == "text":
+            t_ = item.get("msgtype")
+            if t_ == "text":
                 texts.append(str((item.get("text") or {}).get("content", "")))
-            elif t in ("image", "file"):
-                media.append(Media("photo" if t == "image" else "document", file_id=str((item.get(t) or {}).get("url", ""))))
+            elif t_ in ("image", "file"):
+                media.append(Media("photo" if t_ == "image" else "document", file_id=str((item.get(t_) or {}).get("url", ""))))
         text = LEADING_MENTION.sub("", "\n".join(texts), count=1) if chat.id != dm_chat(sender).id else "\n".join(texts)
         user = UserRef(PLATFORM, str(sender), name=self._names.get(str(sender)))
         event = self._text_event(chat, user, now, msgid, text, f"wecom:aibot:{msgid}")
@@ -598,10 +792,8 @@ class WecomPlatform(BasePlatform):
             if media:
                 event = MessageReceived(chat, user, now, msgid, text=text, media=tuple(media), dedupe_key=event.dedupe_key)
             if self._archive_source is not None and chat.id != dm_chat(sender).id:
-                return  # the archive delivers every group message; take only commands from here
-        elif not await self._first_time(f"aibotcmd:{msgid}"):
-            return
-        await self._dispatch(event)
+                return []  # the archive delivers every group message; take only commands from here
+        return [event]
 
     async def _ensure_info(self, chat_id: str) -> ChatInfo:
         """Know a group's kind (app / customer) before its events reach the handlers, so
@@ -641,14 +833,13 @@ class WecomPlatform(BasePlatform):
         for kind in order:
             try:
                 if kind == "customer":
-                    group = (
-                        await self._api(self.client.external_contact_group_chat.get, chat_id, what="externalcontact/groupchat/get")
-                    ).get("group_chat") or {}
+                    group = (await self._groupchat_get(chat_id)).get("group_chat") or {}
                     admins = {a.get("userid") for a in group.get("admin_list", []) if a.get("userid")}
                     for m in group.get("member_list", []):
                         name = m.get("group_nickname") or m.get("name")
                         if m.get("userid") and name:
                             self._names[str(m["userid"])] = name
+                            self._by_name = None
                     return ChatInfo("customer", group.get("name"), group.get("owner"), admins, now)
                 chat = await self._api(self.client.appchat.get, chat_id, what="appchat/get")
                 return ChatInfo("app", chat.get("name"), chat.get("owner"), set(), now)
@@ -700,15 +891,32 @@ class WecomPlatform(BasePlatform):
             total += len(records)
 
     # --- outgoing ----------------------------------------------------------------------------
-    async def _api(self, fn: Callable[..., Any], *args: Any, what: str, pace: str | None = None, right: str | None = None, **kwargs: Any) -> Any:
-        """One wechatpy call in a thread; 45009 is waited out and retried, other errors become ActionFailed."""
+    async def _api(
+        self, fn: Callable[..., Any], *args: Any, what: str, pace: str | None = None, right: str | None = None,
+        once: bool = False, about: ChatRef | None = None, **kwargs: Any,
+    ) -> Any:
+        """One wechatpy call in a thread. 45009 is waited out and retried; a refused access token
+        (42001/40014) is refreshed once and the call tried once more; other errors become
+        ActionFailed. `once`: a send without idempotency key — wire.mark() right before it leaves,
+        and a timeout after it left is ActionUncertain. `about`: the chat it is for (whose admins
+        hear of a token WeCom keeps refusing)."""
         attempt = 0
+        refreshed = False
         while True:
             if pace is not None:
                 await self.app_pace.acquire(pace)
+            if once:
+                await wire.mark()
+            generation = self._token_gen
             try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
+                result = await asyncio.to_thread(fn, *args, **kwargs)
             except WeChatClientException as exc:
+                if exc.errcode in TOKEN_ERRORS:
+                    if not refreshed:
+                        refreshed = True
+                        if self._token_gen != generation or await self._refresh_token():
+                            continue  # the same request again with the new token (WeCom refused it: it did nothing)
+                    raise self._token_refused(exc, what, about) from None
                 if exc.errcode in RATE_LIMITED and attempt < self.cfg.rate_limit_retries:
                     attempt += 1
                     log.warning("WeCom says %s is too frequent (errcode %s); retrying in %ss", what, exc.errcode, self.cfg.rate_limit_retry_seconds)
@@ -716,7 +924,57 @@ class WecomPlatform(BasePlatform):
                     continue
                 raise _failure(exc, what, right) from None
             except requests.RequestException as exc:
+                if once and _may_have_arrived(exc):
+                    raise ActionUncertain(f"{what}: no answer from WeCom after the request went out ({type(exc).__name__}); not sent again") from None
                 raise ActionFailed("other", f"{what}: WeCom API unreachable at {self.cfg.api_base_url} ([wecom] api_base_url): {exc}") from None
+            self._token_ok()
+            return result
+
+    async def _refresh_token(self) -> bool:
+        """gettoken, unless WeCom refused fresh tokens lately: then not before the backoff is over
+        (2 s, doubling, at most 5 min), so a server that keeps answering 42001 is not hammered."""
+        async with self._token_lock:
+            now = self._monotonic()
+            if now < self._token_retry_at:
+                return False
+            self._token_refreshes += 1
+            delay = min(TOKEN_BACKOFF_FIRST * 2 ** (self._token_refreshes - 1), TOKEN_BACKOFF_MAX)
+            self._token_retry_at = now + delay  # cleared by the next call WeCom accepts
+            try:
+                await asyncio.to_thread(self.client.fetch_access_token)
+            except (WeChatClientException, requests.RequestException) as exc:
+                log.warning("WeCom gettoken failed: %s", exc)
+                return False
+            self._token_gen += 1
+            return True
+
+    def _token_refused(self, exc: WeChatClientException, what: str, about: ChatRef | None) -> ActionFailed:
+        if not self._token_reported:
+            self._token_reported = True
+            log.error("%s (%s)", t("en", "wecom.token_refused", code=exc.errcode), what)
+        if about is not None and about.key not in self._token_chats and not about.private:
+            self._token_chats[about.key] = about
+            self._spawn(self._tell_admins(about, "wecom.token_refused", code=exc.errcode), limited=False)
+        return ActionFailed("other", f"{what}: WeCom refuses the access token (errcode {exc.errcode} {exc.errmsg}) even after a refresh")
+
+    def _token_ok(self) -> None:
+        if self._token_refreshes == 0 and not self._token_reported:
+            return
+        self._token_refreshes, self._token_retry_at = 0, 0.0
+        if self._token_reported:
+            self._token_reported = False
+            chats, self._token_chats = list(self._token_chats.values()), {}
+            log.warning("%s", t("en", "wecom.token_back"))
+            for chat in chats:
+                self._spawn(self._tell_admins(chat, "wecom.token_back"), limited=False)
+
+    async def _tell_admins(self, chat: ChatRef, key: str, **values: Any) -> None:
+        """Outside any transaction; by DM where WeCom takes it, else in the group (a robot needs no token)."""
+        settings = self.app.config.group_settings(chat.key, None)
+        try:
+            await self.app.notify_admins(chat, t(settings.language, key, **values), settings)
+        except (ActionFailed, CapabilityMissing) as exc:
+            log.warning("could not tell the admins of %s: %s", chat.key, exc)
 
     async def _paced(
         self, limiter: RateLimiter, key: str, chat: ChatRef | None, deliver: Callable[[], Awaitable[SentMessage]]
@@ -748,20 +1006,24 @@ class WecomPlatform(BasePlatform):
         return key if key.startswith(("http://", "https://")) else f"{self.cfg.api_base_url}webhook/send?key={key}"
 
     async def _robot_post(self, chat_id: str, payload: dict[str, Any]) -> None:
-        """Through the group's robot: at most robot_per_minute per robot, 45009 obeyed."""
+        """Through the group's robot: at most robot_per_minute per robot, 45009 obeyed; wire.mark()
+        after the pacing wait, right before the post leaves; no answer after that is ActionUncertain."""
         url = self._robot_url(chat_id)
         assert url is not None and self._http is not None
         right = f'[wecom] robots."{chat_id}"'
         attempt = 0
         while True:
             await self.robot_pace.acquire(url)
+            await wire.mark()
             try:
                 async with self._http.post(url, json=payload) as response:
                     if response.status >= 400:
                         raise ActionFailed("other", f"group robot of {chat_id}: HTTP {response.status}")
                     result = await response.json(content_type=None)
-            except ClientError as exc:
+            except ClientConnectorError as exc:  # never connected: nothing left
                 raise ActionFailed("other", f"group robot of {chat_id} unreachable: {exc}") from None
+            except (asyncio.TimeoutError, ClientError, ValueError) as exc:
+                raise ActionUncertain(f"group robot of {chat_id}: no answer after the post went out ({type(exc).__name__}); not sent again") from None
             code = int(result.get("errcode") or 0)
             if code == 0:
                 return
@@ -773,6 +1035,14 @@ class WecomPlatform(BasePlatform):
             if code in (93000, 93004, 40001, 40014):
                 raise ActionFailed("no_rights", f"group robot of {chat_id}: errcode {code} ({result.get('errmsg')}); check {right}", right=right)
             raise ActionFailed("other", f"group robot of {chat_id}: errcode {code} ({result.get('errmsg')})")
+
+    def _robot_text(self, text: str) -> dict[str, Any]:
+        """A robot text; members it mentions are named in mentioned_list so WeCom notifies them."""
+        payload: dict[str, Any] = {"content": text}
+        mentioned = self._mentioned(text)
+        if mentioned:
+            payload["mentioned_list"] = mentioned
+        return {"msgtype": "text", "text": payload}
 
     def _response_url(self, chat_id: str, *, peek: bool = False) -> str | None:
         entry = self._response_urls.get(chat_id)
@@ -795,8 +1065,9 @@ class WecomPlatform(BasePlatform):
         self, chat: ChatRef, text: str, *, reply_to: str | None = None, buttons: Buttons | None = None,
         thread_id: str | None = None,
     ) -> SentMessage:
-        # WeCom has no threaded replies and no inline buttons: `reply_to` and `buttons` are not
-        # expressible (BUTTONS and REPLY are not declared, so handlers do not pass them).
+        # WeCom has no threaded replies, no topics and no inline buttons: `reply_to`, `thread_id`
+        # and `buttons` are not expressible (BUTTONS and REPLY are not declared, so handlers do not
+        # pass them). A text over 2,048 bytes goes out as several messages, in order.
         cid = chat.id
         kind = await self._kind_now(cid)
         if kind == "dm":
@@ -813,23 +1084,33 @@ class WecomPlatform(BasePlatform):
             await self._api(
                 self.client.external_contact.send_welcome_msg,
                 {"welcome_code": code, "text": {"content": text}},
-                what="externalcontact/send_welcome_msg",
+                what="externalcontact/send_welcome_msg", once=True, about=chat,
             )
             return self._sent(chat)
         if kind == "app":
+            first: SentMessage | None = None
+            for piece in split_text(text):
 
-            async def appchat() -> SentMessage:
-                result = await self._api(self.client.appchat.send_text, cid, text, what="appchat/send", pace=cid)
-                return self._sent(chat, result.get("msgid") if isinstance(result, dict) else None)
+                async def appchat(piece: str = piece) -> SentMessage:
+                    result = await self._api(self.client.appchat.send_text, cid, piece, what="appchat/send", pace=cid, once=True, about=chat)
+                    return self._sent(chat, result.get("msgid") if isinstance(result, dict) else None)
 
-            return await self._paced(self.app_pace, cid, chat, appchat)
+                sent = await self._paced(self.app_pace, cid, chat, appchat)
+                first = first or sent
+            assert first is not None
+            return first
         if cid in self.cfg.robots:
+            first = None
+            for piece in split_text(text):
 
-            async def robot() -> SentMessage:
-                await self._robot_post(cid, {"msgtype": "text", "text": {"content": text}})
-                return self._sent(chat)
+                async def robot(piece: str = piece) -> SentMessage:
+                    await self._robot_post(cid, self._robot_text(piece))
+                    return self._sent(chat)
 
-            return await self._paced(self.robot_pace, self._robot_url(cid), chat, robot)
+                sent = await self._paced(self.robot_pace, self._robot_url(cid), chat, robot)
+                first = first or sent
+            assert first is not None
+            return first
         url = self._response_url(cid)
         if url is not None:
             await self._response_post(url, text, cid)
@@ -851,17 +1132,20 @@ class WecomPlatform(BasePlatform):
             media_id = await self._upload(photo)
 
             async def app_photo() -> SentMessage:
-                if caption and kind == "dm":
-                    await self._api(self.client.message.send_text, self.cfg.agent_id, [cid[len(DM_PREFIX):]], caption, what="message/send", pace=key)
-                elif caption:
-                    await self._api(self.client.appchat.send_text, cid, caption, what="appchat/send", pace=key)
+                for piece in split_text(caption) if caption else []:
+                    if kind == "dm":
+                        await self._api(self.client.message.send_text, self.cfg.agent_id, [cid[len(DM_PREFIX):]], piece,
+                                        what="message/send", pace=key, once=True)
+                    else:
+                        await self._api(self.client.appchat.send_text, cid, piece, what="appchat/send", pace=key, once=True, about=chat)
                 if kind == "dm":
                     result = await self._api(
                         self.client.message.send, self.cfg.agent_id, [cid[len(DM_PREFIX):]],
-                        msg={"msgtype": "image", "image": {"media_id": media_id}}, what="message/send", pace=key,
+                        msg={"msgtype": "image", "image": {"media_id": media_id}}, what="message/send", pace=key, once=True,
                     )
                 else:
-                    result = await self._api(self.client.appchat.send, cid, "image", media_id=media_id, what="appchat/send", pace=key)
+                    result = await self._api(self.client.appchat.send, cid, "image", media_id=media_id, what="appchat/send",
+                                             pace=key, once=True, about=chat)
                 return self._sent(chat, result.get("msgid") if isinstance(result, dict) else None)
 
             return await self._paced(self.app_pace, key, chat, app_photo)
@@ -871,8 +1155,8 @@ class WecomPlatform(BasePlatform):
             image = {"base64": base64.b64encode(photo).decode(), "md5": hashlib.md5(photo).hexdigest()}
 
             async def robot_photo() -> SentMessage:
-                if caption:
-                    await self._robot_post(cid, {"msgtype": "text", "text": {"content": caption}})
+                for piece in split_text(caption) if caption else []:
+                    await self._robot_post(cid, self._robot_text(piece))
                 await self._robot_post(cid, {"msgtype": "image", "image": image})
                 return self._sent(chat)
 
@@ -897,15 +1181,21 @@ class WecomPlatform(BasePlatform):
         if is_external(userid):
             raise ActionFailed("dm_blocked", f"{userid} is an external contact; the app can message only employees")
         key = DM_PREFIX + userid
+        first: SentMessage | None = None
+        for piece in split_text(text):
 
-        async def deliver() -> SentMessage:
-            result = await self._api(self.client.message.send_text, self.cfg.agent_id, [userid], text, what="message/send", pace=key)
-            invalid = str(result.get("invaliduser") or "") if isinstance(result, dict) else ""
-            if userid in invalid.split("|"):
-                raise ActionFailed("dm_blocked", f"{userid} is not in the app's visible range (message/send invaliduser)")
-            return self._sent(chat or dm_chat(userid), result.get("msgid") if isinstance(result, dict) else None)
+            async def deliver(piece: str = piece) -> SentMessage:
+                result = await self._api(self.client.message.send_text, self.cfg.agent_id, [userid], piece,
+                                         what="message/send", pace=key, once=True)
+                invalid = str(result.get("invaliduser") or "") if isinstance(result, dict) else ""
+                if userid in invalid.split("|"):
+                    raise ActionFailed("dm_blocked", f"{userid} is not in the app's visible range (message/send invaliduser)")
+                return self._sent(chat or dm_chat(userid), result.get("msgid") if isinstance(result, dict) else None)
 
-        return await self._paced(self.app_pace, key, chat or dm_chat(userid), deliver)
+            sent = await self._paced(self.app_pace, key, chat or dm_chat(userid), deliver)
+            first = first or sent
+        assert first is not None
+        return first
 
     async def dm(self, user: UserRef, text: str, *, buttons: Buttons | None = None) -> SentMessage:
         return await self._message_send(user.id, text)

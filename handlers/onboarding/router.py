@@ -598,6 +598,11 @@ async def on_join(ctx: Context) -> None:
     s = ctx.settings.onboarding
     if not s.enabled:
         return
+    if ctx.chat.kind == "contacts":
+        # A customer added an employee (WeCom's new external contact): a welcome, no questions —
+        # there is no group here they could be kept from posting in.
+        await ctx.send(ctx.t("onboarding.contact_welcome"))
+        return
     scope = Scope.of(ctx)
     member = ctx.member_row
     if not s.questions:

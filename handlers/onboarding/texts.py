@@ -4,6 +4,10 @@ from bot.i18n import register
 
 register(
     {
+        "onboarding.contact_welcome": {
+            "zh-CN": "👋 您好，感谢添加！有任何问题随时在这里给我留言。",
+            "en": "👋 Hello, and thank you for adding me! Leave me a message here whenever you have a question.",
+        },
         "onboarding.intro": {
             "zh-CN": "👋 {mention} 欢迎！入群前请在 {minutes} 分钟内回答 {total} 个问题，完成前暂时不能发言，超时将被移出群聊。",
             "en": "👋 Welcome, {mention}! Please answer {total} question(s) within {minutes} minutes before you can post; "

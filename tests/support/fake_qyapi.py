@@ -6,11 +6,28 @@ must carry it), app-created group chats (appchat/get, send, update), customer gr
 one-time welcome codes (send_welcome_msg), group robots (webhook/send, with WeCom's 20 messages a
 minute per robot enforced: errcode 45009 beyond it) and 智能机器人 response URLs. Every request is
 recorded with the time on the clock it was given, so tests assert what the bot sent and when.
-Errors can be queued per endpoint (`fail_next`).
+Errors can be queued per endpoint (`fail_next`), answers delayed (`delay_next`, seconds: the request
+arrives and is recorded, the answer comes late — a client timeout after the request left), and the
+token broken (`token_refused = 42001`: every call answers that errcode, as WeCom does when it keeps
+refusing tokens, until it is set back to None).
+
+As strict as WeCom where it matters to Qunzhu:
+- externalcontact/groupchat/get leaves `name` out of member_list unless need_name=1 (document 92707).
+- message/send and appchat/send texts are limited to 2,048 UTF-8 bytes (documents 90236, 90248:
+  "最长不超过2048个字节"). Real WeCom silently *truncates* a longer message/send text (observed in
+  jxxghp/MoviePilot#2550: "只发送前2048字节，多余的直接丢弃") and refuses bigger bodies with errcode
+  45002 "content size out of limit" (apache/dolphinscheduler#621). The fake refuses anything over
+  2,048 bytes with 45002, so a lost tail can never pass a test unnoticed. appchat/send: same backend
+  and documented limit; the same 45002 is assumed (not observed).
+- group robot text is limited to 2,048 bytes (document 91770) and markdown to 4,096; WeCom answers
+  errcode 40058 "markdown.content exceed max length 4096. invalid Request Parameter" (observed in
+  RayWangQvQ/BiliBiliTool#569, dromara/domain-admin#82) and "text.content exceed max length …" for
+  text (observed with 5120 in the message; the documented 2,048 is what the fake enforces).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable
@@ -44,6 +61,9 @@ class FakeQyapi:
     def __post_init__(self):
         self.calls: list[Call] = []
         self.fail_next: dict[str, list[int]] = {}
+        self.delay_next: dict[str, list[float]] = {}
+        self.token_refused: int | None = None  # 42001 / 40014: every call with a token answers this
+        self.tokens_issued = 0
         self.token = "FAKE-TOKEN-1"
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -124,7 +144,14 @@ class FakeQyapi:
         if path == "gettoken":
             if query.get("corpid") != self.corp_id or query.get("corpsecret") != self.secret:
                 return self._answer(call, {"errcode": 40001, "errmsg": "invalid credential"})
+            self.tokens_issued += 1
             return self._answer(call, {"errcode": 0, "access_token": self.token, "expires_in": 7200})
+        delays = self.delay_next.get(path)
+        if delays:
+            await asyncio.sleep(delays.pop(0))
+        if self.token_refused is not None and path != "webhook/send":
+            message = {42001: "access_token expired", 40014: "invalid access_token"}.get(self.token_refused, "token refused")
+            return self._answer(call, {"errcode": self.token_refused, "errmsg": message})
         queued = self.fail_next.get(path)
         if queued:
             return self._answer(call, {"errcode": queued.pop(0)})
@@ -154,6 +181,8 @@ class FakeQyapi:
     def _appchat_send(self, call: Call) -> dict[str, Any]:
         if call.body.get("chatid") not in self.app_chats:
             return {"errcode": 86003, "errmsg": "chat not exist"}
+        if _too_long(call.body, "text", TEXT_LIMIT):
+            return {"errcode": 45002, "errmsg": "content size out of limit"}
         return {"errcode": 0}
 
     def _appchat_update(self, call: Call) -> dict[str, Any]:
@@ -170,12 +199,17 @@ class FakeQyapi:
         invalid = [u for u in to if u not in self.employees]
         if to and len(invalid) == len(to):
             return {"errcode": 81013, "errmsg": "user & party & tag all invalid"}
+        if _too_long(call.body, "text", TEXT_LIMIT):
+            return {"errcode": 45002, "errmsg": "content size out of limit"}
         return {"errcode": 0, "invaliduser": "|".join(invalid), "msgid": f"msg{next(self._ids)}"}
 
     def _groupchat_get(self, call: Call) -> dict[str, Any]:
         group = self.groups.get(call.body.get("chat_id"))
         if group is None:
             return {"errcode": 40050, "errmsg": "chatid not exist"}
+        if str(call.body.get("need_name", "0")) != "1":
+            # Without need_name=1 WeCom returns member_list without the members' names.
+            group = {**group, "member_list": [{k: v for k, v in m.items() if k != "name"} for m in group["member_list"]]}
         return {"errcode": 0, "group_chat": group}
 
     def _media_upload(self, call: Call) -> dict[str, Any]:
@@ -199,4 +233,21 @@ class FakeQyapi:
         recent = [c for c in self.robot_messages(key) if c is not call and c.at > call.at - 60.0]
         if len(recent) >= self.robot_per_minute:
             return self._answer(call, {"errcode": 45009, "errmsg": "api freq out of limit"})
+        for msgtype, limit in (("text", TEXT_LIMIT), ("markdown", MARKDOWN_LIMIT)):
+            if _too_long(call.body, msgtype, limit):
+                return self._answer(call, {"errcode": 40058, "errmsg": f"{msgtype}.content exceed max length {limit}. invalid Request Parameter"})
+        mentioned = (call.body.get("text") or {}).get("mentioned_list") if isinstance(call.body, dict) else None
+        if mentioned is not None and not (isinstance(mentioned, list) and all(isinstance(u, str) for u in mentioned)):
+            return self._answer(call, {"errcode": 40058, "errmsg": "mentioned_list must be a list of userids. invalid Request Parameter"})
         return self._answer(call, {"errcode": 0})
+
+
+TEXT_LIMIT = 2048
+MARKDOWN_LIMIT = 4096
+
+
+def _too_long(body: Any, msgtype: str, limit: int) -> bool:
+    if not isinstance(body, dict) or body.get("msgtype") != msgtype:
+        return False
+    content = str((body.get(msgtype) or {}).get("content") or "")
+    return len(content.encode("utf-8")) > limit

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.clock import FakeClock
 from bot.dispatch import Router
 from bot.events import ChatRef
-from bot.platform import ActionFailed, Capability
+from bot.platform import ActionFailed, Capability, CapabilityMissing
 from tests.support.harness import START
 from tests.wecom.conftest import CUSTOMER_2, OWNER, wecom_app
 from tests.wecom.wire import external_contact_xml, post_callback
@@ -63,7 +63,8 @@ async def test_no_welcome_code_no_welcome(sqlite_url, tmp_path, qyapi, vt):
 
 
 async def test_a_welcome_code_expires_after_20_seconds(sqlite_url, tmp_path, qyapi, vt):
-    """A handler that takes longer than WeCom's 20 s gets a clear refusal instead of a silent loss."""
+    """A handler that takes longer than WeCom's 20 s gets a clear refusal instead of a silent loss
+    (at once, when it queues the send: the window is closed)."""
     clock = FakeClock(START)
     log: list = []
     router = Router("slow", 90)
@@ -73,12 +74,27 @@ async def test_a_welcome_code_expires_after_20_seconds(sqlite_url, tmp_path, qya
         clock.advance(seconds=21)
         try:
             await ctx.send("too late")
-        except ActionFailed as exc:
-            log.append(exc.reason)
+        except CapabilityMissing:
+            log.append("no window")
 
     qyapi.welcome_codes.add("CODE-SLOW")
     async with wecom_app(sqlite_url, tmp_path, qyapi, vt, routers=[router], clock=clock) as (app, wecom):
         await post_callback(wecom.callback_url, external_contact_xml(OWNER, CUSTOMER_2, welcome_code="CODE-SLOW"))
         await wecom.drain()
-    assert log == ["dm_blocked"]
+    assert log == ["no window"]
     assert qyapi.calls_to("externalcontact/send_welcome_msg") == []
+
+
+async def test_with_the_real_features_a_new_contact_gets_a_welcome_not_the_questionnaire(sqlite_url, tmp_path, qyapi, vt):
+    """The onboarding feature greets a customer who added an employee; it does not tell them they
+    cannot post until they answer (there is no group to post in)."""
+    from bot.i18n import t
+
+    qyapi.welcome_codes.add("WELCOME-REAL")
+    extra = {"defaults": {"onboarding": {"questions": [{"id": "src", "text": "您从哪里了解到我们？", "kind": "text"}]}}}
+    async with wecom_app(sqlite_url, tmp_path, qyapi, vt, extra=extra) as (app, wecom):
+        await post_callback(wecom.callback_url, external_contact_xml(OWNER, CUSTOMER_2, welcome_code="WELCOME-REAL"))
+        await wecom.drain()
+    sent = [c.body["text"]["content"] for c in qyapi.calls_to("externalcontact/send_welcome_msg")]
+    assert sent == [t("zh-CN", "onboarding.contact_welcome")]
+    assert "不能发言" not in sent[0]

@@ -49,7 +49,12 @@ async def test_a_customer_joining_is_welcomed_through_the_groups_robot(db_url, t
         await wecom.drain()
         assert log == [("joined", CUSTOMER_GROUP, CUSTOMER_2, OWNER)]
         posts = qyapi.robot_messages(ROBOT_KEY)
-        assert [p.body for p in posts] == [{"msgtype": "text", "text": {"content": "欢迎 @王女士 加入 VIP 客户群!"}}]
+        # The name comes from groupchat/get with need_name=1 (without it WeCom sends no names), and
+        # the robot names the member in mentioned_list so WeCom notifies them.
+        assert [p.body for p in posts] == [
+            {"msgtype": "text", "text": {"content": "欢迎 @王女士 加入 VIP 客户群!", "mentioned_list": [CUSTOMER_2]}}
+        ]
+        assert [c.body["need_name"] for c in qyapi.calls_to("externalcontact/groupchat/get")] == [1, 1]
         # The join is in the member table too (what stats and onboarding read).
         async with app.sessions() as session:
             from storage import core_repo
