@@ -163,9 +163,6 @@ class _NotOurs(Exception):
     """Raised from the about-to-send hook when this instance no longer owns the claim."""
 
 
-# Adapters known to await bot.wire.mark() right before a send leaves (others: `marks_sends = True`).
-MARKING_PLATFORMS = frozenset({"telegram", "console"})
-
 
 _ENGINES: "weakref.WeakKeyDictionary[Any, ColumnEngine]" = weakref.WeakKeyDictionary()
 
@@ -501,15 +498,7 @@ class ColumnEngine:
             if not ours:
                 raise _NotOurs()  # taken over by another instance meanwhile: this request must not leave
 
-        if not getattr(platform, "marks_sends", platform.name in MARKING_PLATFORMS):
-            # An adapter that does not call wire.mark(): flip before the call, as close to it as we can.
-            try:
-                await about_to_send()
-            except _NotOurs:
-                return
-            token = None
-        else:
-            token = wire.about_to_send.set(about_to_send)
+        token = wire.about_to_send.set(about_to_send)  # every adapter awaits wire.mark() as the request leaves
         try:
             message_id = await self.send(job.target, job.content)
             if job.content.image is not None and not platform.can(Capability.SEND_PHOTO):
@@ -533,8 +522,7 @@ class ColumnEngine:
             report.failed.append((job.target, detail))
             return
         finally:
-            if token is not None:
-                wire.about_to_send.reset(token)
+            wire.about_to_send.reset(token)
         async with self.app.sessions() as session, session.begin():
             await repo.finish(session, job.post_id, "sent", self.app.clock.now(), message_id=message_id)
         report.sent += 1
