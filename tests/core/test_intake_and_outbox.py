@@ -199,3 +199,101 @@ async def test_a_removal_interrupted_by_a_crash_is_done_once_and_not_to_a_member
         # across processes, answers that they are not there); the forgiven member's was not attempted.
         assert states["spammer"][0] in ("done", "failed") and "joined again" not in states["spammer"][1]
         assert states["forgiven"][0] == "failed" and "joined again" in states["forgiven"][1]
+
+
+# --- a full disk and a read-only database, while the bot runs ----------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+async def _hold_then_recover(app, console, break_it, mend_it) -> None:
+    """A /checkin and an ordinary message arrive; the database breaks before they are handled; after
+    it is mended, exactly one check-in reply, no punishment, and the admins heard of both ends."""
+    checkin = _command(console, "alice", "/checkin", "301")
+    chatter = _message(console, "bob", "the slides are in the shared folder", "302")
+    items = [await _receive(app, "d1", checkin), await _receive(app, "d2", chatter)]
+    before = len(console.bot_messages())
+    break_it()
+    try:
+        tasks = [asyncio.create_task(app.intake.handle(items[0], [checkin])),
+                 asyncio.create_task(app.intake.handle(items[1], [chatter]))]
+        await asyncio.sleep(1.5)
+        assert not any(t.done() for t in tasks), "the updates are held, not dropped"
+        told = [m.text for m in console.dms("boss")] + [m.text for m in console.bot_messages()[before:]]
+        assert any("cannot be written" in t for t in told), told
+    finally:
+        mend_it()
+    await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    replies = [m for m in console.bot_messages()[before:] if m.reply_to == "301"]
+    assert len(replies) == 1, [m.text for m in replies]
+    assert not [m for m in console.bot_messages()[before:] if m.reply_to == "302"]
+    told = [m.text for m in console.dms("boss")] + [m.text for m in console.bot_messages()]
+    assert any("is back" in t for t in told)
+    async with app.sessions() as session:
+        assert len([r for r in await session.scalars(select(LedgerEntry)) if r.source == "checkin"]) == 1
+        assert all(r.done_at is not None for r in await session.scalars(select(InboxEntry)))
+
+
+async def test_a_full_disk_holds_the_updates_and_they_are_handled_once_after(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        path = mount / "qunzhu.db"
+        filler = mount / "filler"
+        async with running_app(f"sqlite+aiosqlite:///{path}", str(tmp_path), FAST_RETRY) as (app, console):
+            await console.say("alice", "hello")
+
+            def fill() -> None:
+                # The write-ahead log is reused in place after a checkpoint: empty it, so the next
+                # write needs new space, then take all the space there is.
+                connection = sqlite3.connect(path)
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                connection.close()
+                with open(filler, "wb") as out:
+                    try:
+                        while True:
+                            out.write(b"\0" * 65536)
+                            out.flush()
+                    except OSError:
+                        pass
+
+            await _hold_then_recover(app, console, fill, lambda: filler.unlink())
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+async def test_a_read_only_database_holds_the_updates_and_they_are_handled_once_after(tmp_path):
+    if not shutil.which("chattr"):
+        pytest.skip("no chattr: nothing makes a file read-only for root here")
+    path = tmp_path / "qunzhu.db"
+    async with running_app(f"sqlite+aiosqlite:///{path}", str(tmp_path), FAST_RETRY) as (app, console):
+        await console.say("alice", "hello")
+        files = [p for p in (path, tmp_path / "qunzhu.db-wal", tmp_path / "qunzhu.db-shm") if p.exists()]
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("this file system does not take the immutable flag")
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+        def freeze() -> None:
+            connection = sqlite3.connect(path)
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.close()
+            for p in files:
+                subprocess.run(["chattr", "+i", str(p)], check=True)
+
+        def thaw() -> None:
+            for p in files:
+                subprocess.run(["chattr", "-i", str(p)], check=True)
+
+        # New connections see the flag (an open one may keep writing through its descriptor).
+        await app.engine.dispose()
+        try:
+            await _hold_then_recover(app, console, freeze, thaw)
+        finally:
+            thaw()
