@@ -9,8 +9,9 @@ Two kinds of secret are caught:
   (`123456789:AA…`, also inside Bot API URLs `…/bot<TOKEN>/getUpdates`), and the values of
   `key=`, `access_token=`, `corpsecret=` and `secret=` in URLs.
 
-`install()` puts the filter on every handler of the root logger (the CLI's logging set-up calls
-it); `redact(text)` is the same replacement for messages that are printed rather than logged.
+`install()` masks every log record as it is made (a LogRecord factory) and puts the filter on every
+handler of the root logger (the CLI's logging set-up calls it); `redact(text)` is the same
+replacement for messages that are printed rather than logged.
 """
 
 from __future__ import annotations
@@ -110,8 +111,28 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
+def _masking_factory(make):
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    make_record.masks_secrets = True  # type: ignore[attr-defined]
+    return make_record
+
+
+def mask_every_record() -> None:
+    """Mask at the moment a record is made, so no handler — ours, a library's, a test's log capture —
+    ever sees a secret. Idempotent."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "masks_secrets", False):
+        logging.setLogRecordFactory(_masking_factory(current))
+
+
 def install(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add the filter to every handler of `logger` (default: the root logger). Idempotent."""
+    """Mask every record as it is made, and add the filter to every handler of `logger` (default:
+    the root logger) for records handed to handlers directly. Idempotent."""
+    mask_every_record()
     logger = logger or logging.getLogger()
     for handler in logger.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

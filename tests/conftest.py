@@ -45,10 +45,19 @@ def _known_test_secrets() -> tuple[str, ...]:
 _SECRETS: tuple[str, ...] | None = None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _logs_masked_as_in_production():
+    """The test run logs through the same masking `qunzhu` installs (bot.redact)."""
+    from bot import redact
+
+    redact.install()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _no_test_secret_in_logs(caplog):
-    """Every test: no captured log record (message, %-args merged, traceback) names a test secret.
-    Our code must not log secrets even before bot.redact masks them in production."""
+    """Every test: no captured log record (message, %-args merged, traceback) at INFO and above
+    (pyproject's log_level) names a test secret — httpx logs every Bot API URL, token and all, at INFO."""
     global _SECRETS
     yield
     if _SECRETS is None:

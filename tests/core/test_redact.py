@@ -107,22 +107,25 @@ poll_timeout = 1
 """,
             encoding="utf-8",
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "-c", str(config),
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        # Files, not pipes: at DEBUG the bot writes more than a pipe holds before anyone reads it.
+        out_path, err_path = tmp_path / "out.log", tmp_path / "err.log"
+        with open(out_path, "wb") as out_file, open(err_path, "wb") as err_file:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "run", "-c", str(config),
+                cwd=ROOT, stdout=out_file, stderr=err_file,
+            )
         try:
             await _wait(lambda: len(fake.calls_to("getUpdates")) >= 1, 60, "the first getUpdates", proc)
             await fake.push(fake.command_update(fake.group(), fake.user("alice"), "/help"))
             await _wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help", proc)
             await asyncio.sleep(2)  # a few more polls
             proc.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(proc.communicate(), 30)
+            await asyncio.wait_for(proc.wait(), 30)
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    text = (out + err).decode("utf-8", "replace")
+    text = (out_path.read_bytes() + err_path.read_bytes()).decode("utf-8", "replace")
     assert proc.returncode == 0, text[-3000:]
     assert " DEBUG " in text, "the test must see the most verbose log"
     assert fake.token not in text, [line for line in text.splitlines() if fake.token in line][:5]
