@@ -86,6 +86,14 @@ def test_a_built_wheel_runs_the_demo_from_any_folder(tmp_path):
     )
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(venv)) for line in where.stdout.split()), where.stdout  # the wheel's code ran
+    # The shipped example config is a valid config where it is installed (the README tells
+    # operators without the repository to start from it).
+    shipped_path = where.stdout.split()[1]
+    check = subprocess.run(
+        [str(venv / "bin" / "qunzhu"), "check-config", "-c", shipped_path],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60,
+    )
+    assert check.returncode == 0 and ": OK (platforms: console" in check.stdout, check.stdout + check.stderr
 
     demo = subprocess.run(
         [str(venv / "bin" / "qunzhu"), "demo"], capture_output=True, text=True, cwd=elsewhere, env=env,
