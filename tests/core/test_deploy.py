@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,36 @@ def test_dockerfile_copies_what_exists_runs_as_a_user_with_a_cjk_font():
     assert users and users[-1] not in ("root", "0")
     assert 'VOLUME ["/data"]' in lines
     assert lines[-1] == 'CMD ["qunzhu", "run", "-c", "/config/bot.toml"]'
+
+
+def test_what_the_dockerfile_copies_is_enough_to_build_the_package(tmp_path):
+    """Without a Docker daemon: lay out /src as the Dockerfile's COPY lines do and build the wheel
+    its `pip install /src` would install — metadata files present, bot/examples' links resolved."""
+    lines = _dockerfile()
+    assert "WORKDIR /src" in lines and "RUN pip install /src && rm -rf /src" in lines
+    src = tmp_path / "src"
+    src.mkdir()
+    for line in lines[lines.index("WORKDIR /src"):]:
+        if not line.startswith("COPY "):
+            continue
+        *sources, dest = line.split()[1:]
+        for source in sources:
+            target = src / dest / Path(source).name if dest.endswith("/") else src / dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(ROOT / source, target)
+    out = tmp_path / "wheels"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = out.glob("qunzhu-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("bot/examples/config.example.toml") == (ROOT / "config.example.toml").read_bytes()
+        assert "bot/examples/docs/examples/content/qa.md" in zf.namelist()
 
 
 def test_systemd_unit_is_valid_and_hardened(tmp_path):
