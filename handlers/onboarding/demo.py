@@ -1,20 +1,18 @@
 """Demo scene of the onboarding feature: in a group of its own that uses the example questionnaire
-of config.example.toml, a newcomer is restricted, answers with buttons and text, gets tags and the
+of config.example.toml (shipped as bot/examples), a newcomer is restricted, answers with buttons and text, gets tags and the
 welcome; another stays silent and is removed with a notice once the clock passes the deadline."""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
+from bot import examples
 from storage import core_repo
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 CHAT_ID = "newcomers"
 
 
 def example_questionnaire() -> dict:
-    return tomllib.loads(EXAMPLE_CONFIG.read_text("utf-8"))["defaults"]["onboarding"]
+    # The example config ships inside the package (bot/examples), so an installed Qunzhu finds it too.
+    return examples.example_config()["defaults"]["onboarding"]
 
 
 def _current_question(console, name: str):
