@@ -32,7 +32,7 @@ async def test_a_token_wecom_keeps_refusing_is_refreshed_boundedly_and_recovers(
             await wecom.drain()
         assert failures == 40
         assert qyapi.tokens_issued <= 10  # refreshed at most once per call, with a backoff between
-        reports = [r for r in caplog.records if "access token" in r.getMessage()]
+        reports = [r for r in caplog.records if r.name == "bot.platforms.wecom" and "access token" in r.getMessage()]
         assert len(reports) == 1  # the operator is told once
         # The app chat's admins were told too (DMs cannot go out without a token either; the chat
         # has no robot, so they hear nothing there — but they were tried once, not 40 times).
