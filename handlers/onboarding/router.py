@@ -23,7 +23,7 @@ from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
 from bot.platform import Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
-from storage import core_repo, onboarding_repo
+from storage import core_repo, onboarding_repo, stats_repo
 from storage.models import Chat, Member
 from storage.onboarding_models import OnboardingRun
 
@@ -462,7 +462,7 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     extra = [] if admin else await _award_points(scope, run, member)
     lines = [scope.t("onboarding.skipped_by_admin", mention=scope.mention(member))] if admin else []
     await scope.send("\n".join([*lines, welcome_text(scope, member, tags, extra)]))
-    await scope.count("onboarded", "admin_skip" if admin else "")
+    await scope.count(stats_repo.ADMITTED_BY_ADMIN if admin else stats_repo.ONBOARDED)
     await scope.audit("onboarded", member, actor=admin.key if admin else "bot", details={"tags": tags, "status": status})
 
 
@@ -525,7 +525,7 @@ async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
             await scope.platform.dm(scope.user(member), scope.t("onboarding.refused_dm"))
     else:
         await _remove(scope, member, run, notice=scope.t("onboarding.refused_notice", mention=scope.mention(member)))
-    await scope.count("removed", "onboarding_refused")
+    await scope.count(stats_repo.REMOVED_REFUSED)
     await scope.audit("kick", member, rule="onboarding_refused")
 
 
@@ -955,7 +955,7 @@ async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> 
                     await scope.audit("remove_failed", member, rule="onboarding_timeout")
                     continue
                 removed.append(run.id)
-            await scope.count("removed", "onboarding_timeout")
+            await scope.count(stats_repo.REMOVED_TIMEOUT)
             await scope.audit("kick" if not run.join_request else "decline_join", member, rule="onboarding_timeout")
         if removed and scope.s.announce_removals:
             # After the removals have been carried out: the notice names only those that went through.
