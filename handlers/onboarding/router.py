@@ -21,6 +21,7 @@ from bot.actions import Actions, follow_up
 from bot.context import GroupScope
 from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
+from bot.i18n import t
 from bot.platform import Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
 from storage import core_repo, onboarding_repo, stats_repo
@@ -870,16 +871,27 @@ async def cmd_profile(ctx: Context) -> None:
     for question in s.questions:
         shown.add(question.id)
         value = answers.get(question.id)
-        if value is not None and question.kind == "choice":
-            value = next((local(c.label, ctx.lang) for c in question.choices if c.value == value), value)
-        elif value is not None and question.kind == "consent":
-            value = ctx.t("onboarding.button_agree" if value == "yes" else "onboarding.button_decline")
+        if value is not None:
+            value = shown_answer(s, question.id, value, ctx.lang)
         lines.append(f"• {local(question.text, ctx.lang).splitlines()[0]}{colon}{value if value is not None else none}")
     for qid, value in answers.items():  # answers to questions the config no longer has
         if qid not in shown:
             lines.append(f"• {qid}{colon}{value}")
     lines.append(ctx.t("onboarding.profile_tags", tags=", ".join(tags) or none))
     await ctx.dm_or_reply("\n".join(lines), sent_note=ctx.t("onboarding.profile_sent"))
+
+
+def shown_answer(s, question_id: str, value: str, lang: str) -> str:
+    """A stored answer as the member saw it: a choice's label and the consent button's text in
+    `lang`; typed answers as typed, and answers to questions the config no longer has as stored."""
+    question = next((q for q in s.questions if q.id == question_id), None)
+    if question is None or value is None:
+        return value
+    if question.kind == "choice":
+        return next((local(c.label, lang) for c in question.choices if c.value == value), value)
+    if question.kind == "consent":
+        return t(lang, "onboarding.button_agree" if value == "yes" else "onboarding.button_decline")
+    return value
 
 
 # --- due work ---------------------------------------------------------------------------------------
