@@ -249,7 +249,7 @@ class Dispatcher:
                 stored = await core_repo.stored_overrides(session, chat_row.id)
                 settings = self.app.config.group_settings(chat_row.key, stored)
                 if member_row is not None and not event.chat.private and not isinstance(event, MemberLeft):
-                    await self._refresh_role(event, member_row, settings)
+                    await self._refresh_role(session, event, member_row, settings)
                 ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
                 ctx.data.update(prepared)
                 for handler in self.handlers:
@@ -275,7 +275,7 @@ class Dispatcher:
                 await actions.persist(session)
         return ctx, result
 
-    async def _refresh_role(self, event: Event, member, settings) -> None:
+    async def _refresh_role(self, session, event: Event, member, settings) -> None:
         """Keep members.role (owner | admin | member) as the platform's admin list says, read from
         the adapter's cache that _prepare filled; unchanged when the list cannot be read."""
         platform = self.app.platforms.get(event.chat.platform)
@@ -289,7 +289,7 @@ class Dispatcher:
             return
         role = "owner" if user.id in owners else "admin" if admin else "member"
         if member.role != role:
-            await core_repo.set_role(None, member, role)
+            await core_repo.set_role(session, member, role)
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
         if isinstance(event, (ChatMigrated, JoinRequested)):
