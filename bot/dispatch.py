@@ -248,6 +248,8 @@ class Dispatcher:
                 member_row = await self._track_member(session, chat_row.id, event, now)
                 stored = await core_repo.stored_overrides(session, chat_row.id)
                 settings = self.app.config.group_settings(chat_row.key, stored)
+                if member_row is not None and not event.chat.private and not isinstance(event, MemberLeft):
+                    await self._refresh_role(session, event, member_row, settings)
                 ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
                 ctx.data.update(prepared)
                 for handler in self.handlers:
@@ -272,6 +274,22 @@ class Dispatcher:
                         result.errors.append((f"{handler.router.name}.{handler.fn.__name__}", exc))
                 await actions.persist(session)
         return ctx, result
+
+    async def _refresh_role(self, session, event: Event, member, settings) -> None:
+        """Keep members.role (owner | admin | member) as the platform's admin list says, read from
+        the adapter's cache that _prepare filled; unchanged when the list cannot be read."""
+        platform = self.app.platforms.get(event.chat.platform)
+        user = event.user
+        if platform is None or user is None:
+            return
+        try:
+            owners = await platform.owner_ids(event.chat) if platform.can(Capability.ADMIN_LIST) else set()
+            admin = user.id in owners or await self.app.is_admin(event.chat, user, settings)
+        except (ActionFailed, CapabilityMissing):
+            return
+        role = "owner" if user.id in owners else "admin" if admin else "member"
+        if member.role != role:
+            await core_repo.set_role(session, member, role)
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
         if isinstance(event, (ChatMigrated, JoinRequested)):

@@ -151,6 +151,10 @@ class BasePlatform:
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    async def owner_ids(self, chat: ChatRef) -> set[str]:
+        """Who owns the group, where the platform says (a subset of `admin_ids`); else nobody."""
+        return set()
+
     def can_in(self, chat: ChatRef, capability: Capability) -> bool:
         """Whether `capability` works in this particular chat (`ctx.can` asks this). `can()` tells
         what works in every chat; most platforms answer the same here, but e.g. WeCom can remove

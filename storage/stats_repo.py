@@ -30,6 +30,34 @@ from storage.stats_models import StatsSnapshot
 # members are read from daily_counters instead of counting daily_member_activity rows.
 ACTIVE = "active"
 
+# Who came in and who was removed, one metric each (the daily_counters key stays ""):
+ONBOARDED = "onboarded"                # answered the questionnaire
+ADMITTED_BY_ADMIN = "admitted_by_admin"  # let in by an admin with /skip
+REMOVED_TIMEOUT = "removed_timeout"    # did not finish the questionnaire in time (join request declined too)
+REMOVED_REFUSED = "removed_refused"    # did not accept the rules (join request declined too)
+REMOVED_BY_RULES = "removed_by_rules"  # removed (kick or ban) by the automatic rules
+REMOVED_BY_ADMIN = "removed_by_admin"  # removed by an admin's /kick or /ban
+ADMISSIONS = (ONBOARDED, ADMITTED_BY_ADMIN, REMOVED_TIMEOUT, REMOVED_REFUSED, REMOVED_BY_RULES, REMOVED_BY_ADMIN)
+
+# Figures stored before these metrics existed: everything went under "removed" and "onboarded",
+# told apart by the key. They are read as the metric they meant, so old days keep their figures:
+# onboarding's timeout and refusal and the rules wrote their keys since the first release, and
+# "onboarded" with "admin_skip" was /skip. No release wrote "removed" without a key; should such a
+# row exist (made by hand), it is read as the questionnaire timeout, what "未完成问卷被移出" said.
+# Admin removals were not counted before, so old days show none.
+LEGACY_METRICS = {
+    ("removed", ""): REMOVED_TIMEOUT,
+    ("removed", "onboarding_timeout"): REMOVED_TIMEOUT,
+    ("removed", "onboarding_refused"): REMOVED_REFUSED,
+    ("removed", "rules"): REMOVED_BY_RULES,
+    ("onboarded", "admin_skip"): ADMITTED_BY_ADMIN,
+}
+
+
+def current_metric(metric: str, key: str) -> str:
+    """The metric a stored (metric, key) counts, old rows included (see LEGACY_METRICS)."""
+    return LEGACY_METRICS.get((metric, key or ""), metric)
+
 
 # --- writes made by the router ------------------------------------------------------------------
 async def record_message(session: AsyncSession, chat_id: int, member_id: int | None, day: date) -> None:
@@ -470,7 +498,7 @@ async def summary(
     totals: dict[str, int] = defaultdict(int)
     violations: dict[str, int] = {}
     for (metric, key), value in totals_split.items():
-        totals[metric] += value
+        totals[current_metric(metric, key)] += value
         if metric == "violations":
             violations[key or "?"] = violations.get(key or "?", 0) + value
     series = await daily_series(session, [chat_id], start, end, (ACTIVE,))

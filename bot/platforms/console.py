@@ -89,6 +89,7 @@ class ConsolePlatform(BasePlatform):
         cfg = app.config.console
         self.default_chat = ChatRef(PLATFORM, cfg.chat_id, cfg.chat_title)
         self.admins = set(cfg.admins)
+        self.owners: set[str] = set()  # console users that own the group (tests set it)
         self.chat(self.default_chat.id)
 
     # --- state helpers -----------------------------------------------------------------------
@@ -371,8 +372,15 @@ class ConsolePlatform(BasePlatform):
     async def approve_join(self, chat: ChatRef, user: UserRef) -> None:
         self.require(Capability.JOIN_REQUESTS)
         member = self.chat(chat.id).members.setdefault(user.id, ConsoleMember(user, present=False))
+        was_present = member.present
         member.pending_request, member.present = False, True
         self._emit(f"[{self._title(chat.id)}] ✅ join request of {user.id} approved")
+        if not was_present:
+            # Like Telegram's chat_member update after an approval: the join is its own event, later.
+            task = asyncio.ensure_future(self.app.dispatch(MemberJoined(self.chat(chat.id).ref, member.user, self.app.clock.now(),
+                                                                        via_join_request=True)))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
     async def decline_join(self, chat: ChatRef, user: UserRef) -> None:
         self.require(Capability.JOIN_REQUESTS)
@@ -382,7 +390,11 @@ class ConsolePlatform(BasePlatform):
 
     async def admin_ids(self, chat: ChatRef) -> set[str]:
         self.require(Capability.ADMIN_LIST)
-        return set(self.admins)
+        return set(self.admins) | self.owners
+
+    async def owner_ids(self, chat: ChatRef) -> set[str]:
+        self.require(Capability.ADMIN_LIST)
+        return set(self.owners)
 
     async def download(self, media: Media) -> bytes:
         self.require(Capability.DOWNLOAD)

@@ -278,6 +278,7 @@ class TelegramPlatform(BasePlatform):
         self.bot_username: str | None = None
         self._waiters: dict[int, asyncio.Future] = {}
         self._admins: dict[str, tuple[float, set[str]]] = {}
+        self._owners: dict[str, set[str]] = {}  # the creator, read with the admins
         self._admin_locks: dict[str, asyncio.Lock] = {}
         self._told: set[tuple[str, str]] = set()  # (chat id, right) the admins were told about
         self._transitions: dict[tuple[str, str], tuple[str, float]] = {}  # (chat, user) → (join|leave, when)
@@ -1128,9 +1129,15 @@ class TelegramPlatform(BasePlatform):
                 return set()  # a private chat has no admins
             members = await self._act("getChatAdministrators", lambda cid: self.bot.get_chat_administrators(cid), chat=chat)
             ids = {str(m.user.id) for m in members if not m.user.is_bot}
+            self._owners[chat_id] = {str(m.user.id) for m in members if getattr(m, "status", "") == "creator" and not m.user.is_bot}
             ids.add(chat_id)
             self._admins[chat_id] = (time.monotonic() + self.cfg.admin_cache_seconds, ids)
             return set(ids)
+
+    async def owner_ids(self, chat: ChatRef) -> set[str]:
+        """The group's creator, from the same (cached) getChatAdministrators as `admin_ids`."""
+        await self.admin_ids(chat)
+        return set(self._owners.get(self._chat_id(chat.id), set()))
 
     async def download(self, media: Media) -> bytes:
         if not media.file_id:

@@ -1224,3 +1224,12 @@ class WecomPlatform(BasePlatform):
             info = await self._read_chat(chat.id)
             await self._remember(chat.id, info, persist_later=True)
         return ({info.owner} if info.owner else set()) | set(info.admins)
+
+    async def owner_ids(self, chat: ChatRef) -> set[str]:
+        if self.kind(chat.id) in ("dm", "contacts"):
+            return set()
+        info = self._info.get(chat.id)
+        if info is None or self._stale(info):
+            await self.admin_ids(chat)
+            info = self._info.get(chat.id)
+        return {info.owner} if info is not None and info.owner else set()

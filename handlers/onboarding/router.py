@@ -21,9 +21,10 @@ from bot.actions import Actions, follow_up
 from bot.context import GroupScope
 from bot.dispatch import Router
 from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
+from bot.i18n import t
 from bot.platform import Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
-from storage import core_repo, onboarding_repo
+from storage import core_repo, onboarding_repo, stats_repo
 from storage.models import Chat, Member
 from storage.onboarding_models import OnboardingRun
 
@@ -462,7 +463,7 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     extra = [] if admin else await _award_points(scope, run, member)
     lines = [scope.t("onboarding.skipped_by_admin", mention=scope.mention(member))] if admin else []
     await scope.send("\n".join([*lines, welcome_text(scope, member, tags, extra)]))
-    await scope.count("onboarded", "admin_skip" if admin else "")
+    await scope.count(stats_repo.ADMITTED_BY_ADMIN if admin else stats_repo.ONBOARDED)
     await scope.audit("onboarded", member, actor=admin.key if admin else "bot", details={"tags": tags, "status": status})
 
 
@@ -525,7 +526,7 @@ async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
             await scope.platform.dm(scope.user(member), scope.t("onboarding.refused_dm"))
     else:
         await _remove(scope, member, run, notice=scope.t("onboarding.refused_notice", mention=scope.mention(member)))
-    await scope.count("removed", "onboarding_refused")
+    await scope.count(stats_repo.REMOVED_REFUSED)
     await scope.audit("kick", member, rule="onboarding_refused")
 
 
@@ -875,16 +876,27 @@ async def cmd_profile(ctx: Context) -> None:
     for question in s.questions:
         shown.add(question.id)
         value = answers.get(question.id)
-        if value is not None and question.kind == "choice":
-            value = next((local(c.label, ctx.lang) for c in question.choices if c.value == value), value)
-        elif value is not None and question.kind == "consent":
-            value = ctx.t("onboarding.button_agree" if value == "yes" else "onboarding.button_decline")
+        if value is not None:
+            value = shown_answer(s, question.id, value, ctx.lang)
         lines.append(f"• {local(question.text, ctx.lang).splitlines()[0]}{colon}{value if value is not None else none}")
     for qid, value in answers.items():  # answers to questions the config no longer has
         if qid not in shown:
             lines.append(f"• {qid}{colon}{value}")
     lines.append(ctx.t("onboarding.profile_tags", tags=", ".join(tags) or none))
     await ctx.dm_or_reply("\n".join(lines), sent_note=ctx.t("onboarding.profile_sent"))
+
+
+def shown_answer(s, question_id: str, value: str, lang: str) -> str:
+    """A stored answer as the member saw it: a choice's label and the consent button's text in
+    `lang`; typed answers as typed, and answers to questions the config no longer has as stored."""
+    question = next((q for q in s.questions if q.id == question_id), None)
+    if question is None or value is None:
+        return value
+    if question.kind == "choice":
+        return next((local(c.label, lang) for c in question.choices if c.value == value), value)
+    if question.kind == "consent":
+        return t(lang, "onboarding.button_agree" if value == "yes" else "onboarding.button_decline")
+    return value
 
 
 # --- due work ---------------------------------------------------------------------------------------
@@ -960,7 +972,7 @@ async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> 
                     await scope.audit("remove_failed", member, rule="onboarding_timeout")
                     continue
                 removed.append(run.id)
-            await scope.count("removed", "onboarding_timeout")
+            await scope.count(stats_repo.REMOVED_TIMEOUT)
             await scope.audit("kick" if not run.join_request else "decline_join", member, rule="onboarding_timeout")
         if removed and scope.s.announce_removals:
             # After the removals have been carried out: the notice names only those that went through.

@@ -19,6 +19,7 @@ from bot.events import ChatRef, MessageReceived, UserRef
 from bot.platform import Button, Capability
 from handlers.points import service
 from handlers.points import texts as _texts  # noqa: F401  (registers the catalogue)
+from handlers.points.texts import ledger_reason
 from storage import core_repo, points_repo as repo
 from storage.models import Chat, Member
 
@@ -270,7 +271,7 @@ async def history(ctx) -> None:
     for row in rows:
         label_key = f"points.source.{row.source}"
         label = ctx.t(label_key) if label_key in _source_keys() else row.source
-        reason = f" · {row.reason}" if row.reason and row.source not in ("checkin", "activity") else ""
+        reason = f" · {ledger_reason(ctx.lang, row.reason)}" if row.reason and row.source not in ("checkin", "activity") else ""
         lines.append(ctx.t("points.history_line", at=_local(ctx, row.at), amount=f"{row.amount:+d}", label=label, reason=reason))
     await ctx.reply("\n".join(lines))
 

@@ -1,5 +1,7 @@
 """Every text of the points feature, in zh-CN and en."""
 
+import re
+
 from bot.i18n import register
 
 register(
@@ -225,3 +227,44 @@ register(
         "points.draw_cancel_usage": {"zh-CN": "用法：/lottery cancel 抽奖编号", "en": "Usage: /lottery cancel DRAW"},
     }
 )
+
+# The ledger's stored reasons (written by the code, in English) as a group reads them.
+register(
+    {
+        "points.reason.message": {"zh-CN": "发言", "en": "message"},
+        "points.reason.onboarding": {"zh-CN": "完成入群问卷", "en": "answered the entry questionnaire"},
+        "points.reason.invite": {"zh-CN": "邀请新成员", "en": "invited a new member"},
+        "points.reason.checkin": {"zh-CN": "签到第 {day} 天", "en": "check-in, day {day}"},
+        "points.reason.checkin_bonus": {"zh-CN": "签到第 {day} 天（连续签到奖励 +{bonus}）", "en": "check-in, day {day} (+{bonus} streak bonus)"},
+        "points.reason.order": {"zh-CN": "兑换 #{id}：{item}", "en": "order #{id}: {item}"},
+        "points.reason.draw_entry": {"zh-CN": "参加抽奖 #{id}", "en": "entry to draw #{id}"},
+        "points.reason.draw_cancelled": {"zh-CN": "抽奖 #{id} 取消，退回积分", "en": "draw #{id} cancelled, points refunded"},
+    }
+)
+
+_CHECKIN = re.compile(r"^checkin day (\d+)(?: \(\+(\d+) streak bonus\))?$")
+_ORDER = re.compile(r"^order #(\d+): (.*)$", re.DOTALL)
+_DRAW = re.compile(r"^draw #(\d+) (entry|cancelled)$")
+
+
+def ledger_reason(lang: str, reason: str | None) -> str:
+    """A ledger entry's reason in `lang`. The reasons the code writes ("message", "checkin day 3",
+    "order #4: mug" …) are translated; what an admin typed (/award … reason) and reasons already
+    written in the group's language (the rules' deductions) are shown as they are."""
+    from bot.i18n import t
+
+    reason = reason or ""
+    if reason in ("message", "onboarding", "invite"):
+        return t(lang, f"points.reason.{reason}")
+    m = _CHECKIN.match(reason)
+    if m:
+        if m.group(2):
+            return t(lang, "points.reason.checkin_bonus", day=m.group(1), bonus=m.group(2))
+        return t(lang, "points.reason.checkin", day=m.group(1))
+    m = _ORDER.match(reason)
+    if m:
+        return t(lang, "points.reason.order", id=m.group(1), item=m.group(2))
+    m = _DRAW.match(reason)
+    if m:
+        return t(lang, f"points.reason.draw_{m.group(2)}", id=m.group(1))
+    return reason

@@ -146,7 +146,7 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
             done = "kick_requested"
     outcome.action = done
 
-    details.update({"wanted": action, "done": done, "notes": outcome.notes})
+    details.update({"wanted": action, "done": done, "notes": outcome.notes, "category": category})
     if until is not None and done == action:
         details["until"] = until.isoformat()
     if message_id:

@@ -191,6 +191,13 @@ _STYLED = re.compile("[\U0001d400-\U0001d7ff\U0001f1e6-\U0001f1ff\uff21-\uff3a\u
 # The same 3-12 characters three times in a row ("私信我了解私信我了解私信我了解"); only the first
 # 240 characters are looked at, so the bounded backtracking stays constant per message.
 _REPEAT_UNIT = re.compile(r"(.{3,12})\1\1")
+# A text wall: a long message that is mostly one short unit over and over (a phrase pasted a
+# hundred times to push the chat away) is flooding, whatever the phrase says. Long: this many
+# characters once spaces are gone; mostly: one unit of at most TEXT_WALL_UNIT characters covers
+# this share of it (spaces and line breaks aside). An article, a list of different lines or code has no such unit.
+TEXT_WALL_CHARS = 500
+TEXT_WALL_UNIT = 100
+TEXT_WALL_SHARE = 0.8
 # Hanzi interleaved with decorations to break word filters: 色❤单❤身❤男, 服.务.器.出.租
 _INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…]){4,}")
 # How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
@@ -512,6 +519,30 @@ def _suspicious_host(host: str) -> bool:
     return any(ch.isdigit() for ch in name)
 
 
+def _text_wall(text: str, verdict: Verdict) -> Hit | None:
+    """A Hit when `text` is long and mostly one repeated unit. At three places of the text the next
+    occurrence of the 8 characters found there, at most TEXT_WALL_UNIT characters on, gives the
+    unit's length (a wall repeats its unit everywhere, so any place shows some rotation of it);
+    the unit is then counted with str.count. Linear: at most three scans of the text."""
+    body = "".join(text.split())
+    n = len(body)
+    verdict.work += len(text)
+    if n < TEXT_WALL_CHARS:
+        return None
+    for start in (n // 4, n // 2, (3 * n) // 4):
+        probe = body[start:start + 8]
+        again = body.find(probe, start + 1, start + TEXT_WALL_UNIT + len(probe))
+        verdict.work += TEXT_WALL_UNIT + len(probe)
+        if again < 0:
+            continue
+        unit = body[start:again]
+        count = body.count(unit)
+        verdict.work += n
+        if count * len(unit) >= TEXT_WALL_SHARE * n:
+            return Hit("text_wall", "flood", 1.0, f"{n} characters, mostly {unit[:20]!r} x{count}")
+    return None
+
+
 class RuleEngine:
     """Compiled rules of one group. Build with `RuleEngine.for_settings(settings.rules)` (cached)."""
 
@@ -560,6 +591,10 @@ class RuleEngine:
                 hits.append(Hit("contact_card", "contact", 1.0, "[contact card]"))
         for qr in subject.qr_texts:
             hits += self._qr(qr, subject, verdict)
+        # After the others: a wall of ads or contacts is named by what it advertises.
+        wall = _text_wall(views.text, verdict) if len(views.text) >= TEXT_WALL_CHARS else None
+        if wall is not None:
+            hits.append(wall)
 
         shipped_score = 0.0
         if self.shipped is not None:

@@ -11,7 +11,9 @@ import logging
 import re
 from collections import deque
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from bot.clock import as_utc
 from bot.dispatch import Router
 from bot.actions import follow_up
 from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, UserRef
@@ -22,7 +24,7 @@ from handlers.rules.enforce import apply_penalty, points_service
 from handlers.rules.engine import Hit, RuleEngine, Subject, decode_qr
 from handlers.rules.normalize import normalize
 from handlers.rules.settings import parse_duration
-from storage import core_repo, rules_repo
+from storage import core_repo, rules_repo, stats_repo
 from storage.models import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     ctx.data["violation"]["audit_id"] = outcome.audit_id
     await ctx.count("violations", primary.category)
     if outcome.action in ("kick", "ban"):
-        await ctx.count("removed", "rules")
+        await ctx.count(stats_repo.REMOVED_BY_RULES)
         _tracker(ctx.app).forget(ctx.chat.key, ctx.user.id)
     ctx.stop()
 
@@ -293,8 +295,11 @@ async def _admin_penalty(ctx, action: str) -> None:
     if target is None or not await _penalisable(ctx, target):
         return
     reason = _reason(ctx, args)
-    await apply_penalty(ctx, target, action, rule="admin", category="admin", evidence=_evidence(ctx, reason, f"/{action}"),
-                        actor=ctx.user.key, reason=reason, message_id=_replied(ctx))
+    outcome = await apply_penalty(ctx, target, action, rule="admin", category="admin",
+                                  evidence=_evidence(ctx, reason, f"/{action}"), actor=ctx.user.key, reason=reason,
+                                  message_id=_replied(ctx))
+    if outcome.action in ("kick", "ban"):  # not a removal the admins were asked to do by hand
+        await ctx.count(stats_repo.REMOVED_BY_ADMIN)
 
 
 @router.command("warn", "警告", description=texts.COMMAND_DESCRIPTIONS["warn"], **ADMIN)
@@ -534,11 +539,12 @@ async def cmd_modlog(ctx) -> None:
     if not entries:
         await ctx.reply(ctx.t("rules.modlog_empty"))
         return
+    tz = ZoneInfo(ctx.settings.timezone)  # the group's clock, like /history
     lines = [ctx.t("rules.modlog_header")]
     for e in entries:
         mark = " ↩" if e.undone_at else ""
-        rule = f" [{e.rule}]" if e.rule else ""
-        lines.append(f"#{e.id} {e.at:%m-%d %H:%M} {e.action} {e.target_user_id or ''}{rule} by {e.actor}{mark}")
+        rule = f" [{texts.rule_name(ctx.lang, e.rule, e.details)}]" if e.rule else ""
+        lines.append(f"#{e.id} {as_utc(e.at).astimezone(tz):%m-%d %H:%M} {e.action} {e.target_user_id or ''}{rule} by {e.actor}{mark}")
     await ctx.reply("\n".join(lines))
 
 

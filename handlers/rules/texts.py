@@ -26,6 +26,63 @@ CATEGORY_TEXTS = {
 
 register({f"rules.cat.{k}": {"zh-CN": zh, "en": en} for k, (zh, en) in CATEGORY_TEXTS.items()})
 
+# Removals the audit log names with a rule that is not a category of the rules feature.
+OTHER_RULE_TEXTS = {
+    "onboarding": ("入群问卷", "entry questionnaire"),
+    "onboarding_timeout": ("未按时完成入群问卷", "entry questionnaire not finished in time"),
+    "onboarding_refused": ("不同意群规", "did not accept the group rules"),
+}
+register({f"rules.other.{k}": {"zh-CN": zh, "en": en} for k, (zh, en) in OTHER_RULE_TEXTS.items()})
+
+# The rule ids of the engine's hits (handlers/rules/engine.py) that do not name their category;
+# "words:X", "phrase:X" and "qr_…" do. Old counters used a few plural keys.
+RULE_CATEGORIES = {
+    "invisible_chars": "ads", "miniprogram_card": "miniprogram", "contact_card": "contact",
+    "custom_word": "custom", "custom_regex": "custom", "classifier": "ads", "combination": "ads",
+    "rare_hanzi": "ads", "ad_shape": "ads", "interleaved": "ads", "repeated_phrase": "ads", "text_wall": "flood",
+    "blocked_domain": "link", "shortlink": "link", "bad_domain": "link", "miniprogram_link": "miniprogram",
+    "phone": "contact", "email": "contact", "handle": "contact", "contact_cue": "contact", "id_like": "contact",
+    "add_id": "contact", "look_at_name": "contact", "styled_id": "contact", "disguise": "ads",
+    "links": "link", "invites": "invite", "contacts": "contact",
+}
+
+
+def rule_category(rule: str, details: dict | None = None) -> str | None:
+    """The category of a rule id as the audit log and the counters store it ("contact",
+    "words:ads", "qr_phone", "short_message" …), or None for an id that is none of the rules'."""
+    rule = (rule or "").strip()
+    if not rule:
+        return None
+    if details:
+        if isinstance(details.get("category"), str):
+            return details["category"]
+        for hit in details.get("hits") or ():
+            if isinstance(hit, dict) and hit.get("rule") == rule and isinstance(hit.get("category"), str):
+                return hit["category"]
+    if rule in CATEGORY_TEXTS:
+        return rule
+    if rule in RULE_CATEGORIES:
+        return RULE_CATEGORIES[rule]
+    prefix, _, rest = rule.partition(":")
+    if rest and prefix in ("words", "phrase") and rest in CATEGORY_TEXTS:
+        return rest
+    if rule.startswith("qr_"):
+        return "qr"
+    return None
+
+
+def rule_name(lang: str, rule: str, details: dict | None = None) -> str:
+    """What a group is shown for a rule id or category: the rule's text (rules.cat.*) in `lang`;
+    an id the rules do not know is shown as it is."""
+    from bot.i18n import t
+
+    category = rule_category(rule, details)
+    if category in CATEGORY_TEXTS:
+        return t(lang, f"rules.cat.{category}")
+    if rule in OTHER_RULE_TEXTS:
+        return t(lang, f"rules.other.{rule}")
+    return rule
+
 register(
     {
         "rules.penalty.warn": {"zh-CN": "删除消息并警告", "en": "message deleted, warning"},

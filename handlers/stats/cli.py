@@ -5,7 +5,8 @@
   qunzhu chart  -c FILE (--group KEY | --all) --what activity|retention -o PNG [--days N]
 
 CSV files are UTF-8 with a byte-order mark, so Excel opens Chinese text correctly. Messages are in
-the language of [defaults] (zh-CN or en)."""
+the language of [defaults] (zh-CN or en); the cells a group's members and admins would read (rule
+names, questionnaire answers, ledger reasons) are in that group's language."""
 
 from __future__ import annotations
 
@@ -166,12 +167,13 @@ async def export_group(session, config, key: str, what: str, output: Path | None
     chat = await _chat(session, config, key)
     settings = await _group_settings(session, config, chat)
     tz = ZoneInfo(settings.timezone)
-    path = output or Path(f"{what}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', chat.key)}.csv")
+    path = output or default_path(what, chat.platform, chat.external_id)
     lang = config.defaults.language
+    group_lang = settings.language
     if what == "members":
-        header, rows = await _members(session, chat.id, tz)
+        header, rows = await _members(session, chat.id, tz, settings)
     elif what == "audit":
-        header, rows = await _audit(session, chat.id, tz)
+        header, rows = await _audit(session, chat.id, tz, group_lang)
     else:
         table = stats_repo.feature_table(what)
         present = await stats_repo.existing_tables(session)
@@ -179,13 +181,39 @@ async def export_group(session, config, key: str, what: str, output: Path | None
             name = table.name if table is not None else {"ledger": "points_ledger", "answers": "onboarding_answers"}[what]
             raise Fail(t(lang, "stats.cli.no_table", what=what, feature=t(lang, f"stats.cli.feature.{what}"), table=name))
         columns, dict_rows = await stats_repo.feature_rows(session, table, chat.id)
-        header = columns
-        rows = [[_fmt_time(r.get(c), tz) for c in columns] for r in dict_rows]
+        header, rows = _shown(what, columns, dict_rows, tz, settings)
     write_csv(path, header, rows)
     return path, len(rows), settings.timezone
 
 
-async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list[list[Any]]]:
+def default_path(what: str, platform: str, chat_id: str) -> Path:
+    """WHAT-PLATFORM-CHAT.csv in the current folder, as --help says (unsafe characters as _)."""
+    safe = lambda part: re.sub(r"[^A-Za-z0-9_.-]+", "_", part)  # noqa: E731
+    return Path(f"{what}-{safe(platform)}-{safe(chat_id)}.csv")
+
+
+def _shown(what: str, columns: list[str], dict_rows: list[dict[str, Any]], tz: ZoneInfo, settings) -> tuple[list[str], list[list[Any]]]:
+    """A feature table's rows with what a member saw: the answer's label, the ledger reason in the
+    group's language. The stored value follows in a column of its own, for analysis."""
+    lang = settings.language
+    if what == "answers" and "value" in columns and "question_id" in columns:
+        from handlers.onboarding.router import shown_answer
+
+        for r in dict_rows:
+            r["stored_value"] = r["value"]
+            r["value"] = shown_answer(settings.onboarding, r["question_id"], r["value"], lang)
+        columns = [*columns, "stored_value"]
+    elif what == "ledger" and "reason" in columns:
+        from handlers.points.texts import ledger_reason
+
+        for r in dict_rows:
+            r["stored_reason"] = r["reason"]
+            r["reason"] = ledger_reason(lang, r["reason"])
+        columns = [*columns, "stored_reason"]
+    return columns, [[_fmt_time(r.get(c), tz) for c in columns] for r in dict_rows]
+
+
+async def _members(session, chat_id: int, tz: ZoneInfo, settings) -> tuple[list[str], list[list[Any]]]:
     from storage import stats_repo
 
     members = await stats_repo.member_rows(session, chat_id)
@@ -195,6 +223,10 @@ async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list
     # Points balance and questionnaire answers, when those features' tables exist.
     balances = await stats_repo.balances_by_member(session, chat_id, present)
     answers, questions = await stats_repo.answers_by_member(session, chat_id, present)
+    from handlers.onboarding.router import shown_answer
+
+    lang = settings.language
+    admins = set(settings.admins)
     zone = str(tz.key)
     header = [
         "user_id", "display_name", "username", "role", "status",
@@ -208,26 +240,37 @@ async def _members(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list
     for m in members:
         messages, active_days, last_day = totals.get(m.id, (0, 0, None))
         row = [
-            m.user_id, m.display_name or "", m.username or "", m.role, m.status,
+            m.user_id, m.display_name or "", m.username or "", _role(m, admins), m.status,
             _fmt_time(m.joined_at, tz), _fmt_time(m.left_at, tz), _fmt_time(m.last_seen_at, tz),
             ";".join(tags.get(m.id, [])), messages, active_days, _fmt_time(last_day, tz),
         ]
         if balances is not None:
             row.append(balances.get(m.id, 0))
-        row += [answers.get(m.id, {}).get(q, "") for q in questions]
+        mine = answers.get(m.id, {})
+        row += [shown_answer(settings.onboarding, q, mine[q], lang) if q in mine else "" for q in questions]
         rows.append(row)
     return header, rows
 
 
-async def _audit(session, chat_id: int, tz: ZoneInfo) -> tuple[list[str], list[list[Any]]]:
+def _role(member, admins: set[str]) -> str:
+    """owner | admin | member: as the platform's admin list said when the member was last seen
+    (bot.dispatch keeps members.role), and the group's configured `admins` are admins too."""
+    if member.role == "member" and member.user_id in admins:
+        return "admin"
+    return member.role
+
+
+async def _audit(session, chat_id: int, tz: ZoneInfo, lang: str) -> tuple[list[str], list[list[Any]]]:
+    from handlers.rules.texts import rule_name
     from storage import stats_repo
 
     zone = str(tz.key)
-    header = ["id", f"at ({zone})", "actor", "action", "target_user_id", "rule", "evidence", "details", f"undone_at ({zone})", "undone_by"]
+    header = ["id", f"at ({zone})", "actor", "action", "target_user_id", "rule", "evidence", "details",
+              f"undone_at ({zone})", "undone_by", "rule_id"]
     rows = [
         [
-            e.id, _fmt_time(e.at, tz), e.actor, e.action, e.target_user_id or "", e.rule or "",
-            e.evidence or "", _fmt_time(e.details or {}, tz), _fmt_time(e.undone_at, tz), e.undone_by or "",
+            e.id, _fmt_time(e.at, tz), e.actor, e.action, e.target_user_id or "", rule_name(lang, e.rule, e.details) if e.rule else "",
+            e.evidence or "", _fmt_time(e.details or {}, tz), _fmt_time(e.undone_at, tz), e.undone_by or "", e.rule or "",
         ]
         for e in await stats_repo.audit_rows(session, chat_id)
     ]

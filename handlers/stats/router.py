@@ -59,9 +59,18 @@ register(
         "stats.growth": {"zh-CN": "运营：{items}", "en": "Growth: {items}"},
         "stats.metric.checkins": {"zh-CN": "签到 {n} 次", "en": "{n} check-ins"},
         "stats.metric.points_issued": {"zh-CN": "发放积分 {n}", "en": "{n} points issued"},
-        "stats.metric.onboarded": {"zh-CN": "完成入群问卷 {n} 人", "en": "{n} completed the questionnaire"},
-        "stats.metric.removed": {"zh-CN": "未完成问卷被移出 {n} 人", "en": "{n} removed for not answering"},
+        # Who came in and who was removed: one line each (stats_repo.ADMISSIONS).
+        "stats.metric.onboarded": {"zh-CN": "完成入群问卷：{n} 人", "en": "Completed the questionnaire: {n}"},
+        "stats.metric.admitted_by_admin": {"zh-CN": "管理员放行（/skip）：{n} 人", "en": "Let in by an admin (/skip): {n}"},
+        "stats.metric.removed_timeout": {
+            "zh-CN": "未按时完成问卷被移出：{n} 人",
+            "en": "Removed for not finishing the questionnaire in time: {n}",
+        },
+        "stats.metric.removed_refused": {"zh-CN": "不同意群规被移出：{n} 人", "en": "Removed for refusing the rules: {n}"},
+        "stats.metric.removed_by_rules": {"zh-CN": "违反群规被移出：{n} 人", "en": "Removed by the rules: {n}"},
+        "stats.metric.removed_by_admin": {"zh-CN": "管理员移出（/kick、/ban）：{n} 人", "en": "Removed by an admin (/kick, /ban): {n}"},
         "stats.violations": {"zh-CN": "违规（按规则）：{items}", "en": "Violations by rule: {items}"},
+        "stats.violation_item": {"zh-CN": "{rule} {n} 次", "en": "{rule}: {n}"},
         "stats.none": {"zh-CN": "无", "en": "none"},
         "stats.top": {"zh-CN": "发言最多：", "en": "Top contributors:"},
         "stats.top_line": {"zh-CN": "  {rank}. {name}：{n} 条", "en": "  {rank}. {name}: {n}"},
@@ -120,6 +129,8 @@ def _num(value: float) -> str:
 
 
 def format_summary(ctx: Context, s: stats_repo.Summary) -> str:
+    from handlers.rules.texts import rule_name  # here: bot.config imports this package, the rules import bot
+
     t = ctx.t
     none = t("stats.none")
     group = ctx.chat_row.title or ctx.chat.key
@@ -129,15 +140,17 @@ def format_summary(ctx: Context, s: stats_repo.Summary) -> str:
         t("stats.messages", total=s.totals.get("messages", 0), per_day=_num(round(s.messages_per_day, 1))),
         t("stats.active", avg=_num(round(s.active_avg, 1)), peak=s.active_peak, distinct=s.active_distinct),
     ]
-    growth = [
-        t(f"stats.metric.{m}", n=s.totals[m])
-        for m in ("checkins", "points_issued", "onboarded", "removed")
-        if s.totals.get(m)
-    ]
+    growth = [t(f"stats.metric.{m}", n=s.totals[m]) for m in ("checkins", "points_issued") if s.totals.get(m)]
     if growth:
         lines.append(t("stats.growth", items="，".join(growth) if ctx.lang == "zh-CN" else ", ".join(growth)))
-    sep = "，" if ctx.lang == "zh-CN" else ", "
-    lines.append(t("stats.violations", items=sep.join(f"{rule} {n}" for rule, n in s.violations.items()) or none))
+    lines += [t(f"stats.metric.{m}", n=s.totals[m]) for m in stats_repo.ADMISSIONS if s.totals.get(m)]
+    sep = "；" if ctx.lang == "zh-CN" else "; "
+    named: dict[str, int] = {}
+    for key, n in s.violations.items():  # old keys ("links") and new ones ("link") may name one rule
+        name = rule_name(ctx.lang, key)
+        named[name] = named.get(name, 0) + n
+    items = sep.join(t("stats.violation_item", rule=name, n=n) for name, n in sorted(named.items(), key=lambda kv: (-kv[1], kv[0])))
+    lines.append(t("stats.violations", items=items or none))
     lines.append(t("stats.top") + ("" if s.top else " " + none))
     for rank, c in enumerate(s.top, 1):
         lines.append(t("stats.top_line", rank=rank, name=c.name, n=c.messages))

@@ -108,7 +108,7 @@ async def test_silence_is_removed_with_a_notice_after_the_timeout(db_url, tmp_pa
         assert len(notices) == 1 and "@bob" in notices[0]
         await app.tick()
         assert len([t for t in bot_texts(console) if WORDS[lang]["removed"] in t]) == 1
-        assert await figure(app, "removed", "onboarding_timeout") == 1
+        assert await figure(app, "removed_timeout") == 1
         assert (await run_of(app, "bob")).status == "removed"
         message_id, _ = await console.say("bob", "let me in")
         assert message_id is None
@@ -149,7 +149,7 @@ async def test_skip_ask_and_profile_for_admins(db_url, tmp_path):
         assert not console.is_muted("bob")
         assert "An admin let @bob in." in bot_texts(console)[-1]
         assert (await run_of(app, "bob")).status == "skipped"
-        assert await figure(app, "onboarded", "admin_skip") == 1
+        assert await figure(app, "admitted_by_admin") == 1
 
         await console.say("admin", "/ask bob")
         assert console.is_muted("bob") and step_of(question_for(console, "bob")) == 1
@@ -213,7 +213,7 @@ async def test_where_removing_is_impossible_the_admins_are_asked_and_can_let_the
         assert console.is_present("bob") and console.is_muted("bob")
         assert any("does not let the bot remove members" in m.text and "@bob" in m.text for m in console.dms("admin"))
         assert not any("did not answer" in t for t in bot_texts(console))  # no notice for a removal that did not happen
-        assert await figure(app, "removed", "onboarding_timeout") == 0
+        assert await figure(app, "removed_timeout") == 0
         await console.say("admin", "/skip @bob")
         assert not console.is_muted("bob") and "An admin let @bob in." in bot_texts(console)[-1]
 

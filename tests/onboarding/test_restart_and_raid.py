@@ -65,7 +65,7 @@ async def test_a_restart_resumes_the_questionnaire_and_enforces_a_missed_deadlin
         assert len(removal_notices(console, "carol")) == 1
     async with bot_on(world, sqlite_url, str(tmp_path), cfg, clock) as (app, console):
         assert len(removal_notices(console, "carol")) == 1
-        assert await figure(app, "removed", "onboarding_timeout") == 1
+        assert await figure(app, "removed_timeout") == 1
         assert console.is_present("bob")
 
 
@@ -118,7 +118,7 @@ async def test_200_joins_are_all_questioned_and_strict_mode_switches_on_and_off(
         assert not any(console.is_present(n) for n in silent) and console.is_present("u150")
         notices = [t for t in bot_texts(console) if "did not answer the entry questions" in t]
         assert sum(t.count("@u") for t in notices) == 199 and len(notices) == 5  # 200 names, 40 a notice
-        assert await figure(app, "removed", "onboarding_timeout") == 200
+        assert await figure(app, "removed_timeout") == 200
         assert all(m.deleted for m in questions if "strict mode" in m.text)  # shared questions tidied away
         assert any("calmed down" in m.text for m in console.dms("admin"))
         await console.join("later", invited_by="admin")

@@ -77,7 +77,7 @@ async def test_stats_figures_match_a_hand_count(db_url, tmp_path):
     assert lines[2] == "Messages: 11 in all, 1.6 a day"
     assert lines[3] == "Active: 1 members a day, 2 at most; 4 different members posted"
     assert lines[4] == "Growth: 4 check-ins"
-    assert lines[5] == "Violations by rule: ads 3, links 1"
+    assert lines[5] == "Violations by rule: no ads: 3; no links: 1"
     assert lines[6:11] == ["Top contributors:", "  1. alice: 5", "  2. dave: 3", "  3. carol: 2", "  4. bob: 1"]
     # Tags of members still in the group: alice A, carol A+VIP, dave B (bob left).
     assert lines[11] == "Tags (members in the group): A 2 · B 1 · VIP 1"

@@ -102,8 +102,8 @@ async def test_exports_are_excel_ready_csv_with_tags_answers_and_points(db_url, 
     assert result.returncode == 0, result.stderr
     audit = read_csv(tmp_path / "audit.csv")
     assert [(a["action"], a["target_user_id"], a["rule"], a["evidence"]) for a in audit] == [
-        ("delete", "王小明", "ads", "加我微信 abc123，便宜卖"),
-        ("warn", "bob", "links", "http://spam.example"),
+        ("delete", "王小明", "no ads", "加我微信 abc123，便宜卖"),
+        ("warn", "bob", "no links", "http://spam.example"),
     ]
     assert audit[0]["details"] == '{"message_id": "7"}'
 
