@@ -61,6 +61,7 @@ from bot.events import (
     UserRef,
     parse_command,
 )
+from bot import metrics
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
 from storage import core_repo, wecom_repo
@@ -160,8 +161,8 @@ class WecomPlatform(BasePlatform):
             )
         except (AssertionError, ValueError) as exc:
             raise ValueError(f"[wecom] encoding_aes_key / aibot_encoding_aes_key: not a valid EncodingAESKey ({exc})") from None
-        self.robot_pace = RateLimiter(cfg.robot_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
-        self.app_pace = RateLimiter(cfg.app_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
+        self.robot_pace = RateLimiter(cfg.robot_per_minute, 60.0, monotonic=monotonic, sleep=sleep, platform=PLATFORM)
+        self.app_pace = RateLimiter(cfg.app_per_minute, 60.0, monotonic=monotonic, sleep=sleep, platform=PLATFORM)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_max = 4096
         self._tasks: set[asyncio.Task] = set()
@@ -209,6 +210,10 @@ class WecomPlatform(BasePlatform):
         if self._archive_decoder is not None and self.cfg.archive_poll_seconds > 0:
             self._archive_task = asyncio.create_task(self._archive_loop())
         log.info("WeCom callback server on %s:%s%s", self.cfg.listen, self.port, self.cfg.path)
+
+    @property
+    def not_ready(self) -> str | None:
+        return None if self._runner is not None and self.port is not None else "the callback server is not listening"
 
     async def stop(self) -> None:
         if self._archive_task is not None:
@@ -428,7 +433,7 @@ class WecomPlatform(BasePlatform):
             return
         agent = getattr(message, "agent", 0)
         if agent and self.cfg.agent_id and int(agent) != int(self.cfg.agent_id):
-            log.info("WeCom message for agent %s ignored (this is agent %s)", agent, self.cfg.agent_id)
+            log.debug("WeCom message for agent %s ignored (this is agent %s)", agent, self.cfg.agent_id)
             return
         user = UserRef(PLATFORM, message.source)
         chat = dm_chat(message.source)
@@ -709,6 +714,8 @@ class WecomPlatform(BasePlatform):
             try:
                 return await asyncio.to_thread(fn, *args, **kwargs)
             except WeChatClientException as exc:
+                if exc.errcode in RATE_LIMITED:
+                    metrics.RATE_LIMITED.labels(platform=PLATFORM).inc()
                 if exc.errcode in RATE_LIMITED and attempt < self.cfg.rate_limit_retries:
                     attempt += 1
                     log.warning("WeCom says %s is too frequent (errcode %s); retrying in %ss", what, exc.errcode, self.cfg.rate_limit_retry_seconds)
@@ -737,7 +744,7 @@ class WecomPlatform(BasePlatform):
             except (ActionFailed, CapabilityMissing) as exc:
                 log.error("a queued WeCom message for %s could not be delivered: %s", key, exc)
 
-        log.info("WeCom limit reached for %s: message queued", key)
+        log.debug("WeCom limit reached for %s: message queued", key)
         self._spawn(later(), order=lane, limited=False)
         return placeholder
 
@@ -765,6 +772,8 @@ class WecomPlatform(BasePlatform):
             code = int(result.get("errcode") or 0)
             if code == 0:
                 return
+            if code in RATE_LIMITED:
+                metrics.RATE_LIMITED.labels(platform=PLATFORM).inc()
             if code in RATE_LIMITED and attempt < self.cfg.rate_limit_retries:
                 attempt += 1
                 log.warning("group robot of %s is over its limit (errcode %s); retrying in %ss", chat_id, code, self.cfg.rate_limit_retry_seconds)

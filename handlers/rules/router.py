@@ -12,6 +12,7 @@ import re
 from collections import deque
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.dispatch import Router
 from bot.actions import follow_up
 from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, UserRef
@@ -205,6 +206,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
     ctx.data["violation"] = {"rule": primary.rule, "category": primary.category, "action": decision.action,
                              "score": verdict.score}
+    metrics.after_commit(ctx.actions, metrics.VERDICTS.labels(rule=primary.rule, action=decision.action).inc)
     if decision.action == "allow":
         return
     evidence = verdict.evidence() or full[:200]
