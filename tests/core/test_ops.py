@@ -223,10 +223,13 @@ async def _status_is(probe, want: int) -> bool:
     return await probe() == want
 
 
-async def test_a_telegram_that_is_not_there_yet_is_waited_for_then_the_bot_works(tmp_path):
+async def test_a_telegram_that_is_not_there_yet_or_goes_away_is_waited_for_then_the_bot_works(tmp_path):
+    import itertools
+
     api_port = free_port()
     config = _config(tmp_path, token="123456:TEST-TOKEN", base=f"http://127.0.0.1:{api_port}")
     async with Run(config) as bot:
+        # Nothing listens at start: getMe is retried (1 s, 2 s …), one WARNING per attempt.
         await bot.wait(lambda: "attempt 2 failed" in bot.stderr, 30, "two getMe retries")
         assert "attempt 1 failed" in bot.stderr and "[telegram] base_url" in bot.stderr
         async with FakeTelegram(port=api_port) as fake:
@@ -234,12 +237,25 @@ async def test_a_telegram_that_is_not_there_yet_is_waited_for_then_the_bot_works
             await fake.push(fake.command_update(fake.group(), fake.user("alice"), "/help"))
             await bot.wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help")
             assert fake.last("sendMessage").params["text"].startswith("Commands:")
+        # The Bot API goes away while the bot runs (a network outage), then comes back.
+        await bot.wait(lambda: "getUpdates failing" in bot.stderr, 30, "the outage warning")
+        await asyncio.sleep(3)  # more failed polls: still one line
+        async with FakeTelegram(port=api_port) as fake:
+            fake._update_ids = itertools.count(1000)  # past the offset the bot has reached
+            await bot.wait(lambda: "getUpdates works again" in bot.stderr, 60, "the end of the outage")
+            await fake.push(fake.command_update(fake.group(), fake.user("alice"), "/help"))
+            await bot.wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help after the outage")
             assert await bot.stop() == 0
     err = bot.stderr
     assert "Traceback" not in err, err[-3000:]
     tries = [line for line in err.splitlines() if "for getMe" in line]
     assert all(" WARNING " in line for line in tries) and len(tries) == len(set(tries)), tries
     assert "getMe works after" in err
+    failing = [line for line in err.splitlines() if "getUpdates failing" in line]
+    back = [line for line in err.splitlines() if "getUpdates works again" in line]
+    assert len(failing) == 1 and "3 failures so far" in failing[0], failing
+    assert len(back) == 1 and re.search(r"after \d+ failures", back[0]), back
+    assert len(err.splitlines()) <= 20, err  # no line per retry
 
 
 async def test_an_info_run_says_nothing_per_update_or_per_tick(tmp_path):
