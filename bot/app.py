@@ -21,6 +21,7 @@ from storage.db import check_writable, create_engine, session_factory, upgrade
 log = logging.getLogger(__name__)
 
 KEEP_DAYS = 7
+STOP_TICK_WAIT = 10  # seconds stop() waits for a tick under way
 
 
 class App:
@@ -115,6 +116,12 @@ class App:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        # A tick under way finishes (and records what it did) before the platforms and the database go.
+        try:
+            await asyncio.wait_for(self._tick_lock.acquire(), STOP_TICK_WAIT)
+            self._tick_lock.release()
+        except asyncio.TimeoutError:
+            log.warning("a scheduler tick was still running %d s after stop began", STOP_TICK_WAIT)
         for platform in reversed(list(self.platforms.values())):
             try:
                 await platform.stop()

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
 
 
+# Seconds a failure to store an update keeps the intake "in an outage" for /readyz without a new one.
+STORE_FAILURE_MEMORY = 60.0
+
+
 class IntakeUnavailable(Exception):
     """The update could not be stored; do not acknowledge it to the platform."""
 
@@ -69,6 +73,7 @@ class Intake:
         self._outage_chats: dict[str, ChatRef] = {}
         self._held = 0
         self._store_failing: str | None = None  # why the last receive could not store, until one can
+        self._store_failed_at = 0.0
         self._outage_reason: str | None = None
         self.stopping = False
 
@@ -77,7 +82,11 @@ class Intake:
         """Why the database is failing the intake now (storing or handling), or None (for /readyz)."""
         if self._outage_since is not None:
             return self._outage_reason or "failing"
-        return self._store_failing
+        # A platform redelivers what could not be stored (getUpdates within 30 s); with nothing
+        # redelivered for a while (WeCom gives up after 3 tries) a stale failure no longer counts.
+        if self._store_failing is not None and time.monotonic() - self._store_failed_at < STORE_FAILURE_MEMORY:
+            return self._store_failing
+        return None
 
     # --- in ----------------------------------------------------------------------------------
     async def receive(self, platform: str, key: str, payload: dict[str, Any]) -> InboxItem | None:
@@ -90,7 +99,7 @@ class Intake:
             log.log(logging.WARNING if self._store_failing is None else logging.DEBUG,
                     "intake: cannot store %s update %s (%s); it is not acknowledged", platform, key, _short(exc))
             metrics.INTAKE_UNAVAILABLE.labels(platform=platform).inc()
-            self._store_failing = _public_reason(exc)
+            self._store_failing, self._store_failed_at = _public_reason(exc), time.monotonic()
             raise IntakeUnavailable(_short(exc)) from None
         if self._store_failing is not None:
             log.warning("intake: updates can be stored again")

@@ -260,18 +260,18 @@ async def test_a_telegram_that_is_not_there_yet_or_goes_away_is_waited_for_then_
 
 async def test_an_info_run_says_nothing_per_update_or_per_tick(tmp_path):
     async with FakeTelegram() as fake:
-        config = _config(tmp_path, token=fake.token, base=fake.url, head="[scheduler]\ntick_seconds = 0.3")
+        config = _config(tmp_path, token=fake.token, base=fake.url, head="[scheduler]\ntick_seconds = 1")
         async with Run(config) as bot:
             await bot.wait(lambda: fake.calls_to("getUpdates"), 60, "the first getUpdates")
             await bot.wait(lambda: "running: telegram" in bot.stderr, 30, "the start-up line")
-            await asyncio.sleep(1.0)  # a few ticks
+            await asyncio.sleep(2.5)  # a few ticks
             lines_at_start = len(bot.stderr.splitlines())
             chat = fake.group()
             for i in range(6):
                 await fake.push(fake.text_update(chat, fake.user(f"member{i}"), f"hello number {i}"))
             await fake.push(fake.command_update(chat, fake.user("alice"), "/help"))
             await bot.wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help")
-            await asyncio.sleep(1.5)  # more ticks
+            await asyncio.sleep(2.5)  # more ticks
             lines_after = len(bot.stderr.splitlines())
             assert await bot.stop() == 0
     err = bot.stderr
