@@ -159,7 +159,9 @@ class App:
         """Run every router's due work once. Ticks never overlap. A database that fails (locked,
         unreachable …) is said once at WARNING, without a traceback, and once more when a tick
         gets through again; the next tick retries the work (it is found in the database)."""
-        from bot.intake import DATABASE_ERRORS, _short
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        from bot.intake import _short
 
         async with self._tick_lock:
             failing: str | None = None
@@ -168,7 +170,7 @@ class App:
             for name, step in steps:
                 try:
                     await step(self)
-                except DATABASE_ERRORS as exc:
+                except (OperationalError, DBAPIError) as exc:
                     failing = failing or f"{name}: {_short(exc)}"
                 except Exception:
                     log.exception("tick of %s failed", name)
