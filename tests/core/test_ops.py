@@ -168,18 +168,23 @@ async def test_health_readiness_and_metrics_of_a_running_bot_with_json_logs(tmp_
             _, first = await _get(port, "/metrics")
             before = _sample(first, "qunzhu_updates_received_total", platform="telegram")
             chat = fake.group()
+            fake.fail("sendMessage", status=429, retry_after=1)  # the answer to /help is told to wait once
             await fake.push(fake.command_update(chat, fake.user("alice"), "/help"),
                             fake.text_update(chat, fake.user("bob"), "hello all"),
                             fake.text_update(chat, fake.user("carol"), "good morning"))
+            # A poll without its required fields: python-telegram-bot cannot read it.
+            await fake.push_raw({"update_id": fake.next_update_id(), "poll": {"id": "77"}})
             await bot.wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help")
 
             async def all_handled():
                 _, now = await _get(port, "/metrics")
-                return _sample(now, "qunzhu_updates_handled_total", platform="telegram") >= 3
+                return _sample(now, "qunzhu_updates_handled_total", platform="telegram") >= 4
 
-            await bot.wait(all_handled, 30, "three updates handled")
+            await bot.wait(all_handled, 30, "four updates handled")
             _, second = await _get(port, "/metrics")
-            assert _sample(second, "qunzhu_updates_received_total", platform="telegram") >= before + 3, second
+            assert _sample(second, "qunzhu_updates_received_total", platform="telegram") >= before + 4, second
+            assert _sample(second, "qunzhu_rate_limited_total", platform="telegram") >= 1, second
+            assert _sample(second, "qunzhu_updates_unparseable_total", platform="telegram", kind="poll") == 1, second
             assert _total(second, "qunzhu_handler_seconds_count") > 0, second
             assert _sample(second, "qunzhu_handler_seconds_count", router="help") >= 1, second
             assert _sample(second, "qunzhu_actions_total", platform="telegram", method="send", outcome="done") >= 1
