@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import wire
+from bot import metrics, wire
 from bot.events import ChatRef, UserRef
 from bot.platform import ActionFailed, ActionUncertain, Button, Capability, CapabilityMissing, SentMessage
 
@@ -241,6 +241,7 @@ class Actions:
         self.items: list[Action] = []
         self.depth = depth  # follow-ups of follow-ups stop somewhere
         self._queues: dict[str, ActionQueue] = {}
+        self._after: list[Callable[[], Any]] = []  # in-memory steps once the transaction committed (metrics)
 
     def platform(self, name: str) -> ActionQueue:
         queue = self._queues.get(name)
@@ -261,12 +262,18 @@ class Actions:
             raise KeyError(f"unknown follow-up {then!r}")
         self.items.append(Action(chat.platform, "noop", chat, {}, then, dict(then_args or {})))
 
-    def mark(self) -> int:
-        return len(self.items)
+    def after_commit(self, fn: Callable[[], Any]) -> None:
+        """Run `fn()` (no I/O: a metric, an in-memory note) when `carry_out` starts, i.e. once the
+        transaction has committed; a handler that fails drops it with its writes."""
+        self._after.append(fn)
 
-    def drop_since(self, mark: int) -> None:
+    def mark(self) -> tuple[int, int]:
+        return len(self.items), len(self._after)
+
+    def drop_since(self, mark: tuple[int, int]) -> None:
         """A handler failed: what it queued goes with its rolled-back writes."""
-        del self.items[mark:]
+        del self.items[mark[0]:]
+        del self._after[mark[1]:]
 
     async def persist(self, session: "AsyncSession") -> None:
         """Write the queue to the outbox in the caller's (still open) transaction."""
@@ -289,6 +296,12 @@ class Actions:
 
     async def carry_out(self) -> list[Outcome]:
         """After commit: each action in order, its state recorded, its follow-up run."""
+        after, self._after = self._after, []
+        for fn in after:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit step failed")
         outcomes = []
         for action in self.items:
             outcomes.append(await self.app.outbox.perform(action, depth=self.depth))
@@ -311,6 +324,9 @@ class Outbox:
             self._in_flight.add(action.id)
         try:
             outcome = await self._call(action)
+            if action.method != "noop":
+                metrics.ACTIONS.labels(platform=action.platform, method=action.method,
+                                       outcome="done" if outcome.ok else ("uncertain" if outcome.uncertain else "failed")).inc()
             await self._settle(action, outcome, depth)
             return outcome
         finally:

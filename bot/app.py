@@ -21,6 +21,7 @@ from storage.db import check_writable, create_engine, session_factory, upgrade
 log = logging.getLogger(__name__)
 
 KEEP_DAYS = 7
+STOP_TICK_WAIT = 10  # seconds stop() waits for a tick under way
 
 
 class App:
@@ -47,9 +48,12 @@ class App:
         self.platforms: dict[str, Platform] = dict(platforms or {})
         self.run_scheduler = run_scheduler
         self.scheduler = None
+        self.health = None  # bot.health.HealthServer when [health] enabled
         self._tick_lock = asyncio.Lock()
         self._last_purge = None
+        self._tick_failing: str | None = None
         self.started = False
+        self.up = False  # start() has finished and stop() has not begun (for /readyz)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def build_platforms(self, *, console_out=None) -> None:
@@ -71,6 +75,24 @@ class App:
     async def start(self) -> None:
         await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
+        if self.config.health.enabled and self.health is None:
+            # Up before the platforms: /healthz answers and /readyz says "starting" while Telegram is awaited.
+            from bot.health import HealthServer
+
+            self.health = HealthServer(self, self.config.health)
+            await self.health.start()
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop_health()
+            raise
+
+    async def _stop_health(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
+            self.health = None
+
+    async def _start(self) -> None:
         for router in self.routers:
             for hook in router.startup:
                 await hook(self)
@@ -85,12 +107,21 @@ class App:
         self.started = True
         # Deadlines that passed while the bot was down are handled now, not at the next tick.
         await self.tick()
+        self.up = True
 
     async def stop(self) -> None:
         self.intake.stopping = True
+        self.up = False
+        await self._stop_health()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        # A tick under way finishes (and records what it did) before the platforms and the database go.
+        try:
+            await asyncio.wait_for(self._tick_lock.acquire(), STOP_TICK_WAIT)
+            self._tick_lock.release()
+        except asyncio.TimeoutError:
+            log.warning("a scheduler tick was still running %d s after stop began", STOP_TICK_WAIT)
         for platform in reversed(list(self.platforms.values())):
             try:
                 await platform.stop()
@@ -125,18 +156,29 @@ class App:
         return await self.dispatcher.dispatch(event, intake=intake)
 
     async def tick(self) -> None:
-        """Run every router's due work once. Ticks never overlap."""
+        """Run every router's due work once. Ticks never overlap. A database that fails (locked,
+        unreachable …) is said once at WARNING, without a traceback, and once more when a tick
+        gets through again; the next tick retries the work (it is found in the database)."""
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        from bot.intake import _short
+
         async with self._tick_lock:
-            for router in self.dispatcher.routers:
-                for ticker in router.tickers:
-                    try:
-                        await ticker(self)
-                    except Exception:
-                        log.exception("tick of %s failed", router.name)
-            try:
-                await self._housekeeping()
-            except Exception:
-                log.exception("housekeeping failed")
+            failing: str | None = None
+            steps = [(router.name, ticker) for router in self.dispatcher.routers for ticker in router.tickers]
+            steps.append(("housekeeping", lambda _app: self._housekeeping()))
+            for name, step in steps:
+                try:
+                    await step(self)
+                except (OperationalError, DBAPIError) as exc:
+                    failing = failing or f"{name}: {_short(exc)}"
+                except Exception:
+                    log.exception("tick of %s failed", name)
+            if failing and not self._tick_failing:
+                log.warning("tick: the database is failing (%s); due work waits for the next tick", failing)
+            elif self._tick_failing and not failing:
+                log.warning("tick: the database works again")
+            self._tick_failing = failing
 
     async def _housekeeping(self) -> None:
         """Actions another process left stale (it died) are recovered; de-duplication keys, handled

@@ -59,10 +59,19 @@ def _load(path):
         raise SystemExit(2) from None
 
 
-def setup_logging(level: str, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
-    """The logging set-up of every command: secrets masked on every root handler, and
-    httpx/httpcore (which log each request URL — with the Telegram token in it — at INFO) kept
-    to warnings. `main` sets up warnings for every command; `run` sets it again at its log level."""
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that say something at INFO on every scheduler tick (APScheduler: "Running job",
+# "executed successfully") or at every start (alembic: "Context impl", "Running upgrade"): kept to
+# warnings unless the log level is DEBUG.
+CHATTY = ("apscheduler", "alembic")
+
+
+def setup_logging(level: str, fmt: str = TEXT_FORMAT, *, log_format: str = "text") -> None:
+    """The logging set-up of every command: secrets masked on every root handler (before any
+    formatter sees the record), httpx/httpcore (which log each request URL — with the Telegram
+    token in it — at INFO) kept to warnings, and the chatty libraries (CHATTY) too unless `level`
+    is DEBUG. `log_format = "json"`: one JSON object per line (bot.logformat). `main` sets up
+    warnings for every command; `run` sets it again at its log level and format."""
     from bot import redact
 
     root = logging.getLogger()
@@ -72,8 +81,14 @@ def setup_logging(level: str, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(
     logging.basicConfig(level=level, format=fmt)
     for handler in set(root.handlers) - before:
         handler._qunzhu = True  # type: ignore[attr-defined]
+        if log_format == "json":
+            from bot.logformat import JsonFormatter
+
+            handler.setFormatter(JsonFormatter())
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for chatty in CHATTY:
+        logging.getLogger(chatty).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
     redact.install()
 
 
@@ -135,7 +150,7 @@ def cmd_run(args) -> int:
     from bot.app import App
 
     config = _load(args.config)
-    setup_logging(config.bot.log_level)
+    setup_logging(config.bot.log_level, log_format=config.bot.log_format)
 
     async def go():
         app = App(config)
@@ -144,9 +159,23 @@ def cmd_run(args) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with app:
+        # A stop signal also ends a start that is still waiting (for an unreachable Telegram, say).
+        starting = asyncio.create_task(app.start())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            logging.getLogger("qunzhu").warning("stopped while starting")
+            await app.stop()
+            return
+        stopped.cancel()
+        starting.result()  # a start-up failure is raised here (phrased for the operator)
+        try:
             logging.getLogger("qunzhu").info("running: %s", ", ".join(app.platforms))
             await stop.wait()
+        finally:
+            await app.stop()
 
     try:
         asyncio.run(go())

@@ -61,6 +61,9 @@ class BotSection(Strict):
     # Where relative paths (SQLite file, content folders) are resolved; default: the config file's folder.
     data_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "text": one readable line per record; "json": one JSON object per line (time, level, logger,
+    # message, exception), for log collectors. Secrets are masked in both.
+    log_format: Literal["text", "json"] = "text"
 
 
 class DatabaseSection(Strict):
@@ -216,6 +219,14 @@ class SchedulerSection(Strict):
     tick_seconds: float = Field(default=15.0, gt=0)
 
 
+class HealthSection(Strict):
+    # An HTTP server with /healthz (liveness), /readyz (database and platforms) and /metrics
+    # (Prometheus). Off by default; it serves no secret, but keep it off the internet.
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (tests)
+
+
 class Config(Strict):
     bot: BotSection = Field(default_factory=BotSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
@@ -223,6 +234,7 @@ class Config(Strict):
     telegram: TelegramSection | None = None
     wecom: WecomSection | None = None
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    health: HealthSection = Field(default_factory=HealthSection)
     columns: ColumnsGlobal = Field(default_factory=ColumnsGlobal)
     defaults: GroupSettings = Field(default_factory=GroupSettings)
     groups: dict[str, dict[str, Any]] = Field(default_factory=dict)

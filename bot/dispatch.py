@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from bot.events import (
     MessageEdited,
     MessageReceived,
 )
+from bot import metrics
 from bot.actions import Actions
 from bot.platform import ActionFailed, Capability, CapabilityMissing
 from storage import core_repo, intake_repo
@@ -263,8 +265,12 @@ class Dispatcher:
                             await ctx.reply(ctx.t("core.admin_only", command=handler.command.names[0]))
                             ctx.stop()
                             continue
-                        async with session.begin_nested():
-                            await handler.fn(ctx)
+                        started = time.perf_counter()
+                        try:
+                            async with session.begin_nested():
+                                await handler.fn(ctx)
+                        finally:
+                            metrics.HANDLER_SECONDS.labels(router=handler.router.name).observe(time.perf_counter() - started)
                         result.handled_by.append(f"{handler.router.name}.{handler.fn.__name__}")
                         if ctx.stopped:
                             result.stopped_by = handler.router.name

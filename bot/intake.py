@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot import metrics
 from bot.dispatch import DispatchResult, IntakeMark
 from bot.events import ChatRef, Event
 from bot.i18n import t
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 # Errors that mean "the database cannot do it now", as opposed to a bug in a handler.
 DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+
+
+# Seconds a failure to store an update keeps the intake "in an outage" for /readyz without a new one.
+STORE_FAILURE_MEMORY = 60.0
 
 
 class IntakeUnavailable(Exception):
@@ -67,7 +72,21 @@ class Intake:
         self._outage_since: float | None = None
         self._outage_chats: dict[str, ChatRef] = {}
         self._held = 0
+        self._store_failing: str | None = None  # why the last receive could not store, until one can
+        self._store_failed_at = 0.0
+        self._outage_reason: str | None = None
         self.stopping = False
+
+    @property
+    def outage(self) -> str | None:
+        """Why the database is failing the intake now (storing or handling), or None (for /readyz)."""
+        if self._outage_since is not None:
+            return self._outage_reason or "failing"
+        # A platform redelivers what could not be stored (getUpdates within 30 s); with nothing
+        # redelivered for a while (WeCom gives up after 3 tries) a stale failure no longer counts.
+        if self._store_failing is not None and time.monotonic() - self._store_failed_at < STORE_FAILURE_MEMORY:
+            return self._store_failing
+        return None
 
     # --- in ----------------------------------------------------------------------------------
     async def receive(self, platform: str, key: str, payload: dict[str, Any]) -> InboxItem | None:
@@ -76,10 +95,18 @@ class Intake:
             async with self.app.sessions() as session, session.begin():
                 entry_id = await intake_repo.store_update(session, platform, key, text, self.app.clock.now())
         except DATABASE_ERRORS as exc:
-            log.warning("intake: cannot store %s update %s (%s); it is not acknowledged", platform, key, _short(exc))
+            # Once when storing starts failing (the platform redelivers; every retry would be a line).
+            log.log(logging.WARNING if self._store_failing is None else logging.DEBUG,
+                    "intake: cannot store %s update %s (%s); it is not acknowledged", platform, key, _short(exc))
+            metrics.INTAKE_UNAVAILABLE.labels(platform=platform).inc()
+            self._store_failing, self._store_failed_at = _public_reason(exc), time.monotonic()
             raise IntakeUnavailable(_short(exc)) from None
+        if self._store_failing is not None:
+            log.warning("intake: updates can be stored again")
+            self._store_failing = None
         if entry_id is None:
             return None
+        metrics.UPDATES_RECEIVED.labels(platform=platform).inc()
         return InboxItem(entry_id, platform, key, payload)
 
     async def pending(self, platform: str) -> list[InboxItem]:
@@ -91,11 +118,13 @@ class Intake:
     async def handle(self, item: InboxItem, events: list[Event]) -> list[DispatchResult]:
         if not events:
             await self._retrying(item, None, lambda: self._mark_done(item.id))
+            metrics.UPDATES_HANDLED.labels(platform=item.platform).inc()
             return []
         results = []
         for index, event in enumerate(events):
             mark = IntakeMark(item.id, index, len(events))
             results.append(await self._retrying(item, event, lambda e=event, m=mark: self.app.dispatch(e, intake=m)))
+        metrics.UPDATES_HANDLED.labels(platform=item.platform).inc()
         return results
 
     async def _mark_done(self, entry_id: int) -> None:
@@ -110,6 +139,7 @@ class Intake:
                 result = await attempt()
             except DATABASE_ERRORS as exc:
                 tries += 1
+                metrics.UPDATES_FAILED.labels(platform=item.platform).inc()
                 if self.stopping:
                     raise
                 await self._outage(event, exc, tries, item)
@@ -123,6 +153,7 @@ class Intake:
     async def _outage(self, event: Event | None, exc: BaseException, tries: int, item: InboxItem) -> None:
         reason = _short(exc)
         first = self._outage_since is None
+        self._outage_reason = _public_reason(exc)
         if first:
             self._outage_since = time.monotonic()
             log.warning("intake: the database is failing (%s); %s update %s is held and retried", reason, item.platform, item.key)

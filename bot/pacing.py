@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from bot import metrics
+
 
 class RateLimiter:
     """At most `rate` acquisitions per `per` seconds for each key (e.g. 20/60 s per group), plus
@@ -20,6 +22,7 @@ class RateLimiter:
         overall_per: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        platform: str | None = None,
     ):
         self.rate, self.per = rate, per
         self.overall_rate, self.overall_per = overall_rate, overall_per
@@ -30,6 +33,9 @@ class RateLimiter:
         self._overall: list[float] = []
         self._scheduled = 0.0  # when the next send is due once the overall limit is being spread
         self._lock = asyncio.Lock()
+        self.waiting = 0  # acquisitions sleeping for a slot now
+        # The `qunzhu_send_queue_waiting{platform}` gauge this limiter adds its waiters to.
+        self._gauge = metrics.SEND_QUEUE.labels(platform=platform) if platform else None
 
     def _delay(self, key: str, now: float) -> float:
         delay = 0.0
@@ -64,15 +70,28 @@ class RateLimiter:
     async def acquire(self, key: str = "") -> None:
         # The lock is held only to reserve a slot, never while sleeping: a group that is at its
         # own limit must not hold up sends to other groups.
-        while True:
-            async with self._lock:
-                now = self._monotonic()
-                delay = self._delay(key, now)
-                if delay <= 0:
-                    self._stamps[key].append(now)
-                    if self.overall_rate:
-                        self._overall.append(now)
-                        window = self.overall_per + min(0.03, self.overall_per * 0.03)
-                        self._scheduled = max(self._scheduled, now) + window / self.overall_rate
-                    return
-            await self._sleep(delay)
+        waited = False
+        try:
+            while True:
+                async with self._lock:
+                    now = self._monotonic()
+                    delay = self._delay(key, now)
+                    if delay <= 0:
+                        self._stamps[key].append(now)
+                        if self.overall_rate:
+                            self._overall.append(now)
+                            window = self.overall_per + min(0.03, self.overall_per * 0.03)
+                            self._scheduled = max(self._scheduled, now) + window / self.overall_rate
+                        return
+                if not waited:
+                    waited = True
+                    self._waiting(+1)
+                await self._sleep(delay)
+        finally:
+            if waited:
+                self._waiting(-1)
+
+    def _waiting(self, change: int) -> None:
+        self.waiting += change
+        if self._gauge is not None:
+            self._gauge.inc(change)

@@ -148,6 +148,16 @@ class BasePlatform:
     name = "base"
     capabilities = Capability(0)
 
+    @property
+    def ready(self) -> bool:
+        """Connected and taking updates (for /readyz). The console always is."""
+        return self.not_ready is None
+
+    @property
+    def not_ready(self) -> str | None:
+        """Why the platform is not ready, in a few words, or None when it is."""
+        return None
+
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
 

@@ -91,7 +91,7 @@ from bot.events import (
     UserRef,
     parse_command,
 )
-from bot import wire
+from bot import metrics, wire
 from bot.i18n import register, t
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, SentMessage
@@ -113,6 +113,8 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member",
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 
 MAX_TEXT = 4096
+GETME_BACKOFF_FIRST = 1.0  # seconds before the second getMe at start when the Bot API is unreachable …
+GETME_BACKOFF_MAX = 60.0  # … doubling up to this
 MAX_CAPTION = 1024
 REQUESTER_DM_SECONDS = 300.0  # how long a join request lets the bot DM someone who never started it
 MAX_DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
@@ -271,7 +273,8 @@ class TelegramPlatform(BasePlatform):
         self.cfg = config
         self.app = app
         self.limiter = RateLimiter(
-            config.per_group_per_minute, 60.0, overall_rate=config.per_bot_per_second, overall_per=1.0
+            config.per_group_per_minute, 60.0, overall_rate=config.per_bot_per_second, overall_per=1.0,
+            platform=PLATFORM,
         )
         self.application: Application | None = None
         self.bot_id: str | None = None
@@ -321,18 +324,28 @@ class TelegramPlatform(BasePlatform):
         return list(ALLOWED_UPDATES)
 
     async def start(self) -> None:
-        self.application = self._build()
-        try:
-            await self.application.initialize()  # getMe: checks the token and the base_url
-        except (InvalidToken, NetworkError) as exc:
-            application, self.application = self.application, None
-            await application.shutdown()
-            if isinstance(exc, InvalidToken):
-                raise RuntimeError(
-                    f"[telegram] token: the Bot API server at {self.cfg.base_url} refused it ({exc}); "
-                    "check the token from @BotFather"
-                ) from None
-            raise RuntimeError(f"[telegram] base_url: cannot reach {self.cfg.base_url} ({exc})") from None
+        attempt = 0
+        while True:
+            self.application = self._build()
+            try:
+                await self.application.initialize()  # getMe: checks the token and the base_url
+                break
+            except (InvalidToken, NetworkError) as exc:
+                application, self.application = self.application, None
+                await application.shutdown()
+                if isinstance(exc, InvalidToken):
+                    raise RuntimeError(
+                        f"[telegram] token: the Bot API server at {self.cfg.base_url} refused it ({exc}); "
+                        "check the token from @BotFather"
+                    ) from None
+                # Telegram (or the network) is down: wait for it, saying so once per attempt.
+                attempt += 1
+                delay = min(GETME_BACKOFF_FIRST * 2 ** (attempt - 1), GETME_BACKOFF_MAX)
+                log.warning("telegram: cannot reach %s ([telegram] base_url) for getMe (%s); attempt %d failed, "
+                            "retrying in %.0fs", self.cfg.base_url, exc, attempt, delay)
+                await asyncio.sleep(delay)
+        if attempt:
+            log.warning("telegram: getMe works after %d failed attempts", attempt)
         me = self.application.bot.bot
         self.bot_id, self.bot_username = str(me.id), me.username
         await self.register_commands()
@@ -355,6 +368,14 @@ class TelegramPlatform(BasePlatform):
             await application.shutdown()
         finally:
             self.application = None
+
+    @property
+    def not_ready(self) -> str | None:
+        """Ready once getMe succeeded and polling (or the webhook server) runs, and the last
+        getUpdates did not fail."""
+        if self.application is None or self.bot_id is None:
+            return "getMe has not succeeded"
+        return self.intake.not_running
 
     @property
     def bot(self):
@@ -732,6 +753,7 @@ class TelegramPlatform(BasePlatform):
                 return await call(target)
             except RetryAfter as exc:
                 wait = _seconds(getattr(exc, "_retry_after", None) or exc.retry_after)
+                metrics.RATE_LIMITED.labels(platform=PLATFORM).inc()
                 log.warning("telegram: %s: flood limit, retrying after %.1fs", what, wait)
                 await asyncio.sleep(wait)
             except TgChatMigrated as exc:
@@ -748,7 +770,9 @@ class TelegramPlatform(BasePlatform):
                 if failures > self.cfg.retry_attempts:
                     raise ActionFailed("other", f"{what}: gave up after {failures} attempts: {exc}") from exc
                 delay = min(self.cfg.retry_backoff * 2 ** (failures - 1), 30.0)
-                log.warning("telegram: %s failed (%s); retry %d in %.1fs", what, exc, failures, delay)
+                # Said once per call at WARNING (no traceback); the further retries of the same call at DEBUG.
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "telegram: %s failed (%s); retry %d of %d in %.1fs", what, exc, failures, self.cfg.retry_attempts, delay)
                 await asyncio.sleep(delay)
 
     async def _act(
@@ -1094,7 +1118,7 @@ class TelegramPlatform(BasePlatform):
                 lambda _c: self.bot.answer_callback_query(callback_id, text=(text or None) and _plain(text)[:200], show_alert=alert),
             )
         except ActionFailed as exc:
-            log.info("telegram: answering button %s failed: %s", callback_id, exc)
+            log.debug("telegram: answering button %s failed: %s", callback_id, exc)
 
     async def approve_join(self, chat: ChatRef, user: UserRef) -> None:
         try:

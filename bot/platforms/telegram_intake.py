@@ -40,6 +40,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot import metrics
 from bot.events import ChatRef, Event, MessageEdited, MessageReceived, UserRef
 from bot.intake import InboxItem, IntakeUnavailable
 
@@ -55,6 +56,7 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 MIN_POLL_SPACING = 0.25  # seconds between two getUpdates that brought nothing back
 STOP_WAIT = 15.0
+WARN_AFTER = 3  # failed getUpdates in a row before the outage is logged (once) at WARNING
 # The kinds of update that carry a message-like object (for the chat key and the salvage).
 MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post", "business_message",
                  "edited_business_message")
@@ -175,12 +177,26 @@ class TelegramIntake:
         self.stopping = False
         self.offset: int | None = None
         self.fetch_failures = 0
+        self.failing_since = 0  # consecutive failed getUpdates (0: the last one worked)
         self.malformed_bodies = 0  # webhook bodies / getUpdates items without a usable update_id
         self._poller: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self._slots = asyncio.Semaphore(self.cfg.concurrent_updates)
         self._tails: dict[str, asyncio.Task] = {}  # chat → the last task handling one of its updates
         self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def not_running(self) -> str | None:
+        """Why updates are not coming in now (for /readyz), or None."""
+        if self.stopping:
+            return "stopping"
+        if self.cfg.mode == "webhook":
+            return None if self._runner is not None else "the webhook server is not listening"
+        if self._poller is None or self._poller.done():
+            return "polling is not running"
+        if self.failing_since:
+            return f"getUpdates is failing ({self.failing_since} failures)"
+        return None
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -244,17 +260,21 @@ class TelegramIntake:
                 raise
             except Exception as exc:
                 self.fetch_failures += 1
+                self.failing_since += 1
                 self._log_fetch_failure(exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
+            if self.failing_since:
+                # One line per change of state: the failure was said once (WARN_AFTER), so is the end.
+                level = logging.WARNING if self.failing_since >= WARN_AFTER else logging.DEBUG
+                log.log(level, "telegram: getUpdates works again after %d failures", self.failing_since)
+                self.failing_since = 0
             stored_all = await self._store_batch(batch)
             if not stored_all:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
-            if delay > BACKOFF_FIRST:
-                log.info("telegram: getUpdates works again")
             delay = BACKOFF_FIRST
             spacing = self.cfg.poll_interval if batch else max(self.cfg.poll_interval, MIN_POLL_SPACING)
             left = spacing - (time.monotonic() - started)
@@ -270,9 +290,14 @@ class TelegramIntake:
             why = exc.message
         else:
             why = f"{type(exc).__name__}: {exc}"
-        if self.fetch_failures == 1 or self.fetch_failures % 20 == 0:
-            log.warning("telegram: getUpdates failed (%s); trying again in %.1fs (failure %d)",
-                        why[:300], delay, self.fetch_failures)
+        # A blip (one or two failures) is DEBUG; an outage is said once, at WARN_AFTER failures in a row,
+        # without a traceback, and its end once more (in _poll_loop).
+        if self.failing_since == WARN_AFTER:
+            log.warning("telegram: getUpdates failing (%s); retrying, %d failures so far",
+                        why[:300], self.failing_since)
+        else:
+            log.debug("telegram: getUpdates failed (%s); trying again in %.1fs (failure %d in a row)",
+                      why[:300], delay, self.failing_since)
 
     async def _store_batch(self, batch: list[Any]) -> bool:
         """Store each update in order and move the offset past it; False when the database could
@@ -381,6 +406,7 @@ class TelegramIntake:
         kind = update_kind(entry.payload)
         platform.unparseable_updates += 1
         platform.unparseable_by_kind[kind] = platform.unparseable_by_kind.get(kind, 0) + 1
+        metrics.UPDATES_UNPARSEABLE.labels(platform=PLATFORM, kind=kind).inc()
         events = salvage(entry.payload, self.app.clock.now(), platform.bot_id)
         log.warning("telegram: update %s (%s) cannot be read by python-telegram-bot (%s); skipped%s",
                     entry.key, kind, fault(exc, self.cfg.token), ", its message is still judged" if events else "")

@@ -75,6 +75,7 @@ from bot.events import (
 )
 from bot.i18n import register, t
 from bot.intake import InboxItem, IntakeUnavailable
+from bot import metrics
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
 from storage import wecom_repo
@@ -248,8 +249,8 @@ class WecomPlatform(BasePlatform):
             )
         except (AssertionError, ValueError) as exc:
             raise ValueError(f"[wecom] encoding_aes_key / aibot_encoding_aes_key: not a valid EncodingAESKey ({exc})") from None
-        self.robot_pace = RateLimiter(cfg.robot_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
-        self.app_pace = RateLimiter(cfg.app_per_minute, 60.0, monotonic=monotonic, sleep=sleep)
+        self.robot_pace = RateLimiter(cfg.robot_per_minute, 60.0, monotonic=monotonic, sleep=sleep, platform=PLATFORM)
+        self.app_pace = RateLimiter(cfg.app_per_minute, 60.0, monotonic=monotonic, sleep=sleep, platform=PLATFORM)
         # The access token: how often WeCom refused it in a row, when the next refresh may be tried,
         # a generation count (a call that failed with an older token just retries), whom we told.
         self._token_lock = asyncio.Lock()
@@ -309,6 +310,10 @@ class WecomPlatform(BasePlatform):
         if self._archive_decoder is not None and self.cfg.archive_poll_seconds > 0:
             self._archive_task = asyncio.create_task(self._archive_loop())
         log.info("WeCom callback server on %s:%s%s", self.cfg.listen, self.port, self.cfg.path)
+
+    @property
+    def not_ready(self) -> str | None:
+        return None if self._runner is not None and self.port is not None else "the callback server is not listening"
 
     async def stop(self) -> None:
         if self._archive_task is not None:
@@ -622,7 +627,7 @@ class WecomPlatform(BasePlatform):
             return [], None
         agent = getattr(message, "agent", 0)
         if agent and self.cfg.agent_id and int(agent) != int(self.cfg.agent_id):
-            log.info("WeCom message for agent %s ignored (this is agent %s)", agent, self.cfg.agent_id)
+            log.debug("WeCom message for agent %s ignored (this is agent %s)", agent, self.cfg.agent_id)
             return [], None
         user = UserRef(PLATFORM, message.source)
         chat = dm_chat(message.source)
@@ -911,6 +916,8 @@ class WecomPlatform(BasePlatform):
             try:
                 result = await asyncio.to_thread(fn, *args, **kwargs)
             except WeChatClientException as exc:
+                if exc.errcode in RATE_LIMITED:
+                    metrics.RATE_LIMITED.labels(platform=PLATFORM).inc()
                 if exc.errcode in TOKEN_ERRORS:
                     if not refreshed:
                         refreshed = True
@@ -995,7 +1002,7 @@ class WecomPlatform(BasePlatform):
             except (ActionFailed, CapabilityMissing) as exc:
                 log.error("a queued WeCom message for %s could not be delivered: %s", key, exc)
 
-        log.info("WeCom limit reached for %s: message queued", key)
+        log.debug("WeCom limit reached for %s: message queued", key)
         self._spawn(later(), order=lane, limited=False)
         return placeholder
 
@@ -1027,6 +1034,8 @@ class WecomPlatform(BasePlatform):
             code = int(result.get("errcode") or 0)
             if code == 0:
                 return
+            if code in RATE_LIMITED:
+                metrics.RATE_LIMITED.labels(platform=PLATFORM).inc()
             if code in RATE_LIMITED and attempt < self.cfg.rate_limit_retries:
                 attempt += 1
                 log.warning("group robot of %s is over its limit (errcode %s); retrying in %ss", chat_id, code, self.cfg.rate_limit_retry_seconds)

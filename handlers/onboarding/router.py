@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.onboarding.texts  # noqa: F401  (registers the texts)
+from bot import metrics
 from bot.actions import Actions, follow_up
 from bot.context import GroupScope
 from bot.dispatch import Router
@@ -242,7 +243,7 @@ async def _cannot_ask(scope: Scope, run: OnboardingRun, member: Member, detail: 
 
 
 async def _ask_in_group_instead(scope: Scope, run: OnboardingRun, member: Member, reason: str | None = None) -> None:
-    log.info("DM to %s failed; asking in the group", member.user_id)
+    log.debug("DM to %s failed; asking in the group", member.user_id)
     run.via = "group"
     await _ask(scope, run, member, reason=reason)
 
@@ -464,6 +465,7 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     lines = [scope.t("onboarding.skipped_by_admin", mention=scope.mention(member))] if admin else []
     await scope.send("\n".join([*lines, welcome_text(scope, member, tags, extra)]))
     await scope.count(stats_repo.ADMITTED_BY_ADMIN if admin else stats_repo.ONBOARDED)
+    metrics.after_commit(scope.actions, metrics.ONBOARDING.labels(outcome=status).inc)
     await scope.audit("onboarded", member, actor=admin.key if admin else "bot", details={"tags": tags, "status": status})
 
 
@@ -527,6 +529,7 @@ async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
     else:
         await _remove(scope, member, run, notice=scope.t("onboarding.refused_notice", mention=scope.mention(member)))
     await scope.count(stats_repo.REMOVED_REFUSED)
+    metrics.after_commit(scope.actions, metrics.ONBOARDING.labels(outcome="refused").inc)
     await scope.audit("kick", member, rule="onboarding_refused")
 
 
@@ -973,6 +976,7 @@ async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> 
                     continue
                 removed.append(run.id)
             await scope.count(stats_repo.REMOVED_TIMEOUT)
+            metrics.after_commit(actions, metrics.ONBOARDING.labels(outcome="removed").inc)
             await scope.audit("kick" if not run.join_request else "decline_join", member, rule="onboarding_timeout")
         if removed and scope.s.announce_removals:
             # After the removals have been carried out: the notice names only those that went through.

@@ -13,6 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import metrics
 from bot.clock import as_utc
 from bot.dispatch import Router
 from bot.actions import follow_up
@@ -207,6 +208,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
     ctx.data["violation"] = {"rule": primary.rule, "category": primary.category, "action": decision.action,
                              "score": verdict.score}
+    metrics.after_commit(ctx.actions, metrics.VERDICTS.labels(rule=primary.rule, action=decision.action).inc)
     if decision.action == "allow":
         return
     evidence = verdict.evidence() or full[:200]

@@ -251,10 +251,11 @@ class TelegramAPIError(Exception):
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-TOKEN", *, host: str = "127.0.0.1"):
+    def __init__(self, token: str = "123456:TEST-TOKEN", *, host: str = "127.0.0.1", port: int = 0):
         self.token = token
         self.host = host
         self.port: int | None = None
+        self._listen_port = port  # 0: any free port (a test may pick one and start the fake late)
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self.messages: dict[tuple[int, int], FakeMessage] = {}
@@ -292,7 +293,7 @@ class FakeTelegram:
         app.router.add_get("/file/bot{token}/{path:.*}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
+        site = web.TCPSite(self._runner, self.host, self._listen_port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

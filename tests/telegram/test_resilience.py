@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.events import ChatRef, MessageReceived
 from bot.platform import ActionFailed
 from tests.support.telegram_harness import running_telegram_app
@@ -145,7 +147,9 @@ async def test_outgoing_pace_per_group(sqlite_url, tmp_path):
         assert h.bot_texts() == ["one", "two", "three"] and h.bot_texts(other) == ["elsewhere"]
 
 
-async def test_a_wrong_token_or_server_is_named_at_start(sqlite_url, tmp_path):
+async def test_a_wrong_token_is_named_at_start_and_an_unreachable_server_is_waited_for(sqlite_url, tmp_path, caplog):
+    import logging
+
     import pytest
 
     from tests.support.telegram_harness import free_port
@@ -153,7 +157,17 @@ async def test_a_wrong_token_or_server_is_named_at_start(sqlite_url, tmp_path):
     with pytest.raises(RuntimeError, match=r"\[telegram\] token: .* refused it"):
         async with running_telegram_app(sqlite_url, str(tmp_path), {"telegram": {"token": "222:WRONG"}}, routers=[]):
             pass
+    # Nothing listens: start keeps trying getMe with backoff (1 s, 2 s …), one WARNING per attempt naming
+    # [telegram] base_url, instead of giving up (tests/core/test_ops_logging.py has the whole run).
+    caplog.set_level(logging.WARNING)
     nobody = f"http://127.0.0.1:{free_port()}/bot"
-    with pytest.raises(RuntimeError, match=r"\[telegram\] base_url: cannot reach"):
+
+    async def start():
         async with running_telegram_app(sqlite_url, str(tmp_path), {"telegram": {"base_url": nobody}}, routers=[]):
             pass
+
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(start(), 3.5)
+    said = [r.getMessage() for r in caplog.records if "for getMe" in r.getMessage()]
+    assert len(said) >= 2 and "attempt 1 failed" in said[0] and "attempt 2 failed" in said[1], said
+    assert all("[telegram] base_url" in line for line in said)
