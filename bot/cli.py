@@ -161,10 +161,12 @@ def cmd_console(args) -> int:
 
     config = _load(args.config) if args.config else None
     try:
-        asyncio.run(run_console(config))
+        return asyncio.run(run_console(config))
+    except KeyboardInterrupt:  # Ctrl-C before the session was up (or after it ended)
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except RuntimeError as exc:
         return _fail(exc)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
