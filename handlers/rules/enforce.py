@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _JINJA = SandboxedEnvironment(autoescape=False)
 
 # Actions with a notice of their own when an admin took them (rules.admin_notice.*).
-ADMIN_NOTICES = ("warn", "warn_only", "mute", "kick", "ban", "kick_requested")
+ADMIN_NOTICES = ("mute", "kick", "ban", "kick_requested")
 
 
 def fmt_duration(delta: timedelta, lang: str) -> str:
@@ -282,7 +282,7 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
         duration = fmt_duration(parse_duration(action[5:]), ctx.lang) if kind == "mute" else ""
         text = ctx.t(key, member=member, penalty=penalty, duration=duration,
                      reason=ctx.t("rules.reason", reason=reason) if reason else "")
-        if strikes and kind in ("warn", "warn_only", "mute"):
+        if strikes:
             text += ctx.t("rules.notice_strikes", window=rs.ladder_window_days, count=strikes, next=next_step)
         return text
     text = ctx.t("rules.notice", member=member, rule=rule, penalty=penalty,

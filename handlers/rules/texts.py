@@ -43,14 +43,6 @@ register(
             "zh-CN": "⚠️ {member} 违反群规「{rule}」，处罚：{penalty}{reason}。请大家遵守群规。",
             "en": "⚠️ {member} broke the rule \"{rule}\"; penalty: {penalty}{reason}. Please keep to the group rules.",
         },
-        "rules.admin_notice.warn": {
-            "zh-CN": "👮 {member} 的消息已被管理员删除，并收到警告{reason}。",
-            "en": "👮 An admin deleted a message of {member} and warned them{reason}.",
-        },
-        "rules.admin_notice.warn_only": {
-            "zh-CN": "👮 {member} 收到管理员警告{reason}。",
-            "en": "👮 {member} was warned by an admin{reason}.",
-        },
         "rules.admin_notice.mute": {
             "zh-CN": "👮 {member} 已被管理员禁言 {duration}{reason}。",
             "en": "👮 {member} was muted for {duration} by an admin{reason}.",
