@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     _config_arg(p)
+    p.add_argument("--no-database", action="store_true", help="do not try to reach the database")
     p.set_defaults(func=cmd_check_config)
 
     for module in feature_modules("cli"):
@@ -55,7 +56,12 @@ def _load(path):
     try:
         return load_config(path)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        if len(exc.problems) > 1:
+            print(f"config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            print(f"config error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -92,16 +98,81 @@ def setup_logging(level: str, fmt: str = TEXT_FORMAT, *, log_format: str = "text
     redact.install()
 
 
+def database_warning(config, timeout: float = 10.0) -> str | None:
+    """Why the configured database would not answer, or None. A SQLite file that does not exist yet
+    is not created here (start-up does that): only its folder is looked at."""
+    import os
+    from pathlib import Path
+
+    from bot.redact import safe_url
+    from storage.db import check_writable, create_engine
+
+    url = config.database_url
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        path = Path(url[len(prefix):].split("?", 1)[0])
+        if not path.exists():
+            folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+            if folder is None or not folder.is_dir():
+                return f"database.url: the SQLite file {path} cannot be created: {folder} is not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"database.url: the SQLite file {path} cannot be created: {folder} is not writable for this user"
+            return None
+
+    async def probe():
+        engine = create_engine(url)
+        try:
+            await asyncio.wait_for(check_writable(engine, url), timeout)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(probe())
+    except asyncio.TimeoutError:
+        return f"database.url: no answer from {safe_url(url)} within {timeout:g} s"
+    except RuntimeError as exc:
+        return str(exc).replace("[database] url: ", "database.url: ", 1)
+    except Exception as exc:  # a driver's own error: still only a warning here
+        return safe_url(f"database.url: {type(exc).__name__}: {exc}")
+    return None
+
+
 def cmd_check_config(args) -> int:
-    config = _load(args.config)
+    """Errors (exit 2) are what stops the bot from starting — all of them, each with its key.
+    Warnings (exit 0) are what would go wrong later: a database that does not answer, content
+    files of columns and campaigns that are missing (what `qunzhu columns check` finds)."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        problems = exc.problems or [str(exc)]
+        where = exc.source or str(args.config)
+        if exc.problems:
+            print(f"config error: {where}: {len(problems)} problem{'s' if len(problems) != 1 else ''}:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            print(f"config error: {exc}", file=sys.stderr)
+        return 2
     platforms = ["console"] if config.console.enabled else []
     platforms += [name for name in ("telegram", "wecom") if getattr(config, name) and getattr(config, name).enabled]
     print(f"{args.config}: OK (platforms: {', '.join(platforms) or 'none'}; database: {config.database.url.split('://')[0]})")
+    warnings = []
+    if not args.no_database:
+        warning = database_warning(config)
+        if warning:
+            warnings.append(warning)
+    for module in feature_modules("cli"):
+        if hasattr(module, "check_config"):
+            warnings += module.check_config(config)
+    for warning in warnings:
+        print(f"  warning: {warning}")
     # Where each secret and URL came from — never the value.
     origins = config.origins
     width = max(map(len, origins), default=0)
     for key in sorted(origins):
         print(f"  {key.ljust(width)}  {origins[key]}")
+    if warnings:
+        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} (the config itself is valid)")
     return 0
 
 
@@ -190,10 +261,12 @@ def cmd_console(args) -> int:
 
     config = _load(args.config) if args.config else None
     try:
-        asyncio.run(run_console(config))
+        return asyncio.run(run_console(config))
+    except KeyboardInterrupt:  # Ctrl-C before the session was up (or after it ended)
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except RuntimeError as exc:
         return _fail(exc)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

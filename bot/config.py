@@ -9,6 +9,7 @@ in the database; those are merged last (see bot.settings_store).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,13 @@ class Strict(BaseModel):
 
 
 class ConfigError(Exception):
-    """A config problem, already phrased for the operator: '<file>: <key>: <what is wrong>'."""
+    """Config problems, already phrased for the operator: '<file>: <key>: <what is wrong>'.
+    `problems` holds every one ('<key>: <what is wrong>'); the message names them all."""
+
+    def __init__(self, message: str, problems: list[str] | None = None, source: str = ""):
+        super().__init__(message)
+        self.problems = list(problems or [])
+        self.source = source
 
 
 Language = Literal["zh-CN", "en"]
@@ -122,14 +129,15 @@ class TelegramSection(Strict):
 
     @model_validator(mode="after")
     def _needs(self) -> "TelegramSection":
+        problems = []
         if self.enabled and not self.token:
-            raise ValueError("token: required when [telegram] is enabled (or set QUNZHU_TELEGRAM_TOKEN)")
+            problems.append("token: required when [telegram] is enabled (or set QUNZHU_TELEGRAM_TOKEN)")
         if self.enabled and self.mode == "webhook" and not self.webhook_secret:
-            raise ValueError(
-                "webhook_secret: required in webhook mode (or set QUNZHU_TELEGRAM_WEBHOOK_SECRET)"
-            )
+            problems.append("webhook_secret: required in webhook mode (or set QUNZHU_TELEGRAM_WEBHOOK_SECRET)")
         if self.enabled and self.mode == "webhook" and not self.webhook_url:
-            raise ValueError("webhook_url: required in webhook mode (the public https URL Telegram posts to)")
+            problems.append("webhook_url: required in webhook mode (the public https URL Telegram posts to)")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -200,17 +208,20 @@ class WecomSection(Strict):
 
     @model_validator(mode="after")
     def _needs(self) -> "WecomSection":
+        problems = []
         if self.enabled:
             for key in ("corp_id", "agent_id", "secret", "token", "encoding_aes_key"):
                 if getattr(self, key) in (None, ""):
                     env = f"QUNZHU_WECOM_{key.upper()}"
-                    raise ValueError(f"{key}: required when [wecom] is enabled (or set {env})")
+                    problems.append(f"{key}: required when [wecom] is enabled" + ("" if key == "agent_id" else f" (or set {env})"))
             if bool(self.aibot_token) != bool(self.aibot_encoding_aes_key):
-                raise ValueError("aibot_token and aibot_encoding_aes_key: set both (the 智能机器人 callback) or neither")
+                problems.append("aibot_token and aibot_encoding_aes_key: set both (the 智能机器人 callback) or neither")
             if self.archive_source and ":" not in self.archive_source:
-                raise ValueError(f"archive_source: must be 'module:factory' (got {self.archive_source!r})")
+                problems.append(f"archive_source: must be 'module:factory' (got {self.archive_source!r})")
             if self.archive_source and not self.archive_private_keys:
-                raise ValueError("archive_private_keys: required with archive_source (version = \"path/to/private.pem\")")
+                problems.append("archive_private_keys: required with archive_source (version = \"path/to/private.pem\")")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -247,19 +258,17 @@ class Config(Strict):
     @field_validator("groups")
     @classmethod
     def _group_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for key in value:
-            if ":" not in key:
-                raise ValueError(f"group key {key!r} must be 'PLATFORM:CHAT_ID', e.g. 'telegram:-1001234567890'")
+        bad = [f"group key {key!r} must be 'PLATFORM:CHAT_ID', e.g. 'telegram:-1001234567890'" for key in value if ":" not in key]
+        if bad:
+            raise ValueError("\n".join(bad))
         return value
 
     @model_validator(mode="after")
     def _validate_overrides(self) -> "Config":
         # Validate each override now so a typo fails at start, not at the first message.
-        for key, override in self.groups.items():
-            try:
-                GroupSettings.model_validate(deep_merge(self.defaults.model_dump(), override))
-            except ValidationError as exc:
-                raise ValueError(_describe(exc, prefix=f"groups.{key!r}")) from None
+        problems = _group_problems(self.groups, self.defaults.model_dump())
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -352,8 +361,28 @@ _URL_KEYS = {
 }
 
 
-def _describe(exc: ValidationError, prefix: str = "") -> str:
-    lines = []
+def _group_problems(groups: Any, defaults: dict[str, Any]) -> list[str]:
+    """Every problem of every `[groups."…"]` override, merged over `defaults`."""
+    problems: list[str] = []
+    if not isinstance(groups, dict):
+        return problems
+    for key, override in groups.items():
+        if not isinstance(override, dict):
+            continue
+        try:
+            GroupSettings.model_validate(deep_merge(defaults, override))
+        except ValidationError as exc:
+            problems += problem_lines(exc, prefix=f"groups.{key!r}")
+    return problems
+
+
+_KEY_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.*)$", re.DOTALL)
+
+
+def problem_lines(exc: ValidationError, prefix: str = "") -> list[str]:
+    """Each error pydantic found, as '<key>: <what is wrong>' (a validator that found several
+    problems gives one per line, each naming its own key)."""
+    lines: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
         loc = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
@@ -361,10 +390,22 @@ def _describe(exc: ValidationError, prefix: str = "") -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config.example.toml)"
         given = err.get("input")
-        if err["type"] not in ("extra_forbidden", "missing") and not isinstance(given, dict):
+        if err["type"] not in ("extra_forbidden", "missing") and not isinstance(given, dict) and "\n" not in msg \
+                and repr(given) not in msg:
             msg += f" (got {given!r})"
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(lines)
+        for part in msg.split("\n"):
+            keyed = _KEY_FIRST.match(part)
+            if keyed and loc and not part.startswith(("groups.", "group key")):
+                lines.append(f"{loc}.{keyed.group(1)}: {keyed.group(2)}")
+            elif part.startswith("groups.") or not loc:
+                lines.append(part)
+            else:
+                lines.append(f"{loc}: {part}")
+    return list(dict.fromkeys(lines))
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    return "; ".join(problem_lines(exc, prefix))
 
 
 def parse_config(data: dict[str, Any], source: Path | None = None, env: dict[str, str] | None = None) -> Config:
@@ -378,7 +419,18 @@ def parse_config(data: dict[str, Any], source: Path | None = None, env: dict[str
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(redact.redact(f"{name}: {_describe(exc)}")) from None
+        problems = problem_lines(exc)
+        if not any(p.startswith("groups.") for p in problems):
+            # The overrides are checked once the rest is valid; report theirs now too, over the
+            # file's defaults where those are valid, else over the built-in ones.
+            defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+            try:
+                base = GroupSettings.model_validate(defaults).model_dump()
+            except ValidationError:
+                base = GroupSettings().model_dump()
+            problems += _group_problems(data.get("groups"), base)
+        problems = [redact.redact(p) for p in problems]
+        raise ConfigError(f"{name}: " + "; ".join(problems), problems, name) from None
     config.source = source
     config._origins = origins
     redact.register(*redact.config_secrets(config))

@@ -28,5 +28,6 @@ def all_routers():
     from handlers.columns import router as columns
     from handlers.stats import router as stats
     from handlers.help import router as help_router
+    from handlers.help import unknown_router
 
-    return [rules, onboarding, points, columns, stats, help_router]
+    return [rules, onboarding, points, columns, stats, help_router, unknown_router]

@@ -243,6 +243,10 @@ async def evening_values(session, chat_id: int, day: date, top_n: int = 3) -> di
 # --- content calendars -------------------------------------------------------------------------
 
 _IMAGE_MD = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+# An undated entry, used for a slot that has no dated one (a recurring post): '## default' / '## 默认'
+# in one file, default.md in a folder.
+_DEFAULT_HEADING = re.compile(r"^##\s+(?:default|默认)\s*$", re.MULTILINE | re.IGNORECASE)
+DEFAULT_STEMS = ("default", "默认")
 _HEADING = re.compile(r"^##\s+(\d{4}-\d{2}-\d{2})(?:[ T]+(\d{1,2}:\d{2}))?\s*$", re.MULTILINE)
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -267,11 +271,12 @@ def _split_image(text: str, base: Path) -> tuple[str, Path | None]:
 def calendar_entry(path: Path, local: datetime) -> Entry | None:
     """The entry for a slot at local time `local`: in a folder, YYYY-MM-DD-HHMM.md before
     YYYY-MM-DD.md (with an optional YYYY-MM-DD.png/.jpg beside it); in one file, the section
-    '## YYYY-MM-DD HH:MM' before '## YYYY-MM-DD'. None when there is none."""
+    '## YYYY-MM-DD HH:MM' before '## YYYY-MM-DD'; then the undated entry (default.md, or the section
+    '## default' / '## 默认'), if there is one. None when there is none."""
     day = local.strftime("%Y-%m-%d")
     hhmm = local.strftime("%H%M")
     if path.is_dir():
-        for stem in (f"{day}-{hhmm}", day):
+        for stem in (f"{day}-{hhmm}", day, *DEFAULT_STEMS):
             md = path / f"{stem}.md"
             if md.is_file():
                 text, image = _split_image(md.read_text(encoding="utf-8"), path)
@@ -285,21 +290,28 @@ def calendar_entry(path: Path, local: datetime) -> Entry | None:
         return None
     source = path.read_text(encoding="utf-8")
     sections: dict[tuple[str, str | None], str] = {}
-    matches = list(_HEADING.finditer(source))
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(source)
+    starts = sorted([(m.start(), m.end(), m) for m in _HEADING.finditer(source)]
+                    + [(m.start(), m.end(), None) for m in _DEFAULT_HEADING.finditer(source)], key=lambda x: x[0])
+    heads = [start for start, _, _ in starts]
+    for start, end_of_heading, match in starts:
+        end = min((h for h in heads if h > start), default=len(source))
+        if match is None:
+            sections.setdefault(("default", None), source[end_of_heading:end])
+            continue
         time = match.group(2)
         if time:
             h, m = time.split(":")
             time = f"{int(h):02d}{m}"
-        sections[(match.group(1), time)] = source[match.end():end]
+        sections[(match.group(1), time)] = source[end_of_heading:end]
     body = sections.get((day, hhmm), sections.get((day, None)))
+    heading = f"## {day}"
+    if body is None:
+        body, heading = sections.get(("default", None)), "## default"
     if body is None:
         return None
     text, image = _split_image(body, path.parent)
     if not text and image is None:
         return None
-    heading = f"## {day}"
     return Entry(text, image, f"{path} ({heading})")
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import wire
@@ -26,13 +30,17 @@ from bot.events import (
     UserRef,
     parse_command,
 )
-from bot.platform import ActionFailed, BasePlatform, Buttons, Capability, SentMessage
+from bot.platform import ActionFailed, BasePlatform, Button, Buttons, Capability, SentMessage
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.dispatch import DispatchResult
 
 PLATFORM = "console"
+# Messages kept in the state file (older ones can no longer be replied to, pressed or edited).
+KEEP_MESSAGES = 500
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,6 +94,7 @@ class ConsolePlatform(BasePlatform):
         self._ids = itertools.count(1)
         self._callbacks = itertools.count(1)
         self._pending: set[asyncio.Future] = set()
+        self.state_path: Path | None = None
         cfg = app.config.console
         self.default_chat = ChatRef(PLATFORM, cfg.chat_id, cfg.chat_title)
         self.admins = set(cfg.admins)
@@ -131,6 +140,70 @@ class ConsolePlatform(BasePlatform):
         self.transcript.append(line)
         if self.out:
             self.out(line)
+        self._save()
+
+    # --- state across restarts (`qunzhu console -c FILE`) -------------------------------------
+    def keep_state(self, path: Path) -> None:
+        """Remember members and recent messages in `path` (JSON) and load what it holds, so a
+        restarted console continues the message numbers and knows who is in the group."""
+        self.state_path = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("console state %s unreadable (%s); starting afresh", path, exc)
+            return
+        self._ids = itertools.count(int(data.get("next_id", 1)))
+        for chat_id, chat in data.get("chats", {}).items():
+            target = self.chat(chat_id, chat.get("title"))
+            for user_id, m in chat.get("members", {}).items():
+                until = m.get("restricted_until")
+                target.members[user_id] = ConsoleMember(
+                    self.user(user_id), present=m.get("present", True),
+                    restricted_until=datetime.fromisoformat(until) if until else None,
+                    restricted=m.get("restricted", False), banned=m.get("banned", False),
+                    pending_request=m.get("pending_request", False))
+        for m in data.get("messages", []):
+            buttons = [[Button(t, d) for t, d in row] for row in m["buttons"]] if m.get("buttons") else None
+            self.messages[m["id"]] = ConsoleMessage(m["id"], m["chat_id"], m["sender"], m["text"], buttons,
+                                                    m.get("reply_to"), deleted=m.get("deleted", False),
+                                                    dm_to=m.get("dm_to"))
+
+    @property
+    def next_message_id(self) -> int:
+        next_id = next(self._ids)
+        self._ids = itertools.count(next_id)
+        return next_id
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        next_id = self.next_message_id
+        messages = list(self.messages.values())[-KEEP_MESSAGES:]
+        data = {
+            "next_id": next_id,
+            "chats": {
+                cid: {"title": c.ref.title, "members": {
+                    uid: {"present": m.present, "restricted": m.restricted, "banned": m.banned,
+                          "pending_request": m.pending_request,
+                          "restricted_until": m.restricted_until.isoformat() if m.restricted_until else None}
+                    for uid, m in c.members.items()}}
+                for cid, c in self.chats.items()
+            },
+            "messages": [
+                {"id": m.id, "chat_id": m.chat_id, "sender": m.sender, "text": m.text, "reply_to": m.reply_to,
+                 "deleted": m.deleted, "dm_to": m.dm_to,
+                 "buttons": [[[b.text, b.data] for b in row] for row in m.buttons] if m.buttons else None}
+                for m in messages
+            ],
+        }
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.state_path)
+        except OSError as exc:
+            log.warning("cannot write the console state %s: %s", self.state_path, exc)
 
     def _title(self, chat_id: str) -> str:
         return self.chat(chat_id).ref.title or chat_id
@@ -254,9 +327,20 @@ class ConsolePlatform(BasePlatform):
 
     async def press(self, name: str, message_id: str, choice: int | str) -> "DispatchResult":
         """Press a button on a bot message: by index (0-based, row-major) or by its data."""
-        message = self.messages[message_id]
+        message = self.messages.get(message_id)
+        if message is None or message.deleted:
+            raise LookupError(f"no message #{message_id}")
         flat = [b for row in (message.buttons or []) for b in row]
-        button = flat[choice] if isinstance(choice, int) else next(b for b in flat if b.data == choice or b.text == choice)
+        if not flat:
+            raise LookupError(f"message #{message_id} has no buttons")
+        if isinstance(choice, int):
+            if not 0 <= choice < len(flat):
+                raise LookupError(f"message #{message_id} has buttons 0–{len(flat) - 1}, not {choice}")
+            button = flat[choice]
+        else:
+            button = next((b for b in flat if b.data == choice or b.text == choice), None)
+            if button is None:
+                raise LookupError(f"message #{message_id} has no button {choice!r}")
         chat = self.chat(message.chat_id)
         user = chat.members.get(name, ConsoleMember(self.user(name))).user
         self._emit(f"[{chat.ref.title}] 👆 {name} pressed [{button.text}] on #{message_id}")

@@ -28,58 +28,75 @@ def _sample_values(source: str, local: datetime, lang: str, lines: list[str]) ->
     return values
 
 
-def cmd_check(args) -> int:
-    from bot.cli import _load
+def check(config, days: int = 7) -> tuple[list[str], list[str]]:
+    """(what is scheduled, problems): each problem names the config key at fault."""
     from scheduler import sources
     from scheduler.engine import fire_times
     from scheduler.sources import ContentProblem
 
-    config = _load(args.config)
     now = datetime.now(timezone.utc)
-    horizon = now + timedelta(days=args.days)
-    problems = 0
+    horizon = now + timedelta(days=days)
+    info: list[str] = []
+    problems: list[str] = []
     lang = config.defaults.language
-    if not config.columns.column and not config.columns.campaign:
-        print("no columns or campaigns defined under [columns]")
-        return 0
     for name, spec in config.columns.column.items():
+        key = f"columns.column.{name}"
         tz = spec.timezone or config.defaults.timezone
         slots = fire_times(spec, tz, now, horizon)
         shown = ", ".join(f"{s.astimezone(ZoneInfo(tz)):%m-%d %H:%M}" for s in slots[:3]) or "none"
-        print(f"column {name} ({spec.source}, {tz}): next {shown}" + (f" … ({len(slots)} in {args.days} days)" if len(slots) > 3 else ""))
+        info.append(f"column {name} ({spec.source}, {tz}): next {shown}" + (f" … ({len(slots)} in {days} days)" if len(slots) > 3 else ""))
         custom = spec.template
         if spec.template_file:
             try:
                 custom = config.resolve_path(spec.template_file).read_text(encoding="utf-8")
             except OSError as exc:
-                print(f"  PROBLEM columns.column.{name}.template_file: {exc.strerror}")
-                problems += 1
+                problems.append(f"{key}.template_file: {config.resolve_path(spec.template_file)}: {exc.strerror}")
                 continue
         for slot in slots[:1] or [now]:
             local = slot.astimezone(ZoneInfo(tz))
             try:
                 sources.render_template(sources.template_for(spec.source, lang, custom), _sample_values(spec.source, local, lang, spec.lines), f"column {name}")
             except ContentProblem as problem:
-                print(f"  PROBLEM template: {problem.detail}")
-                problems += 1
+                problems.append(f"{key}.{'template_file' if spec.template_file else 'template'}: {problem.detail}")
         if spec.source == "calendar":
             path = config.resolve_path(spec.path or "")
+            if not path.exists():
+                problems.append(f"{key}.path: {path} does not exist")
+                continue
             for slot in slots:
                 local = slot.astimezone(ZoneInfo(tz))
                 if sources.calendar_entry(path, local) is None:
-                    print(f"  PROBLEM no entry for {local:%Y-%m-%d %H:%M}: add {sources.expected_entry_hint(path, local)}")
-                    problems += 1
+                    problems.append(f"{key}.path: no entry for {local:%Y-%m-%d %H:%M}: add {sources.expected_entry_hint(path, local)}")
     for name, spec in config.columns.campaign.items():
         try:
             if spec.file:
                 steps = sources.parse_steps_file(config.resolve_path(spec.file))
             else:
                 steps = spec.steps
-            print(f"campaign {name}: {len(steps)} steps, last on Day {max(s.day for s in steps)}")
+            info.append(f"campaign {name}: {len(steps)} steps, last on Day {max(s.day for s in steps)}")
         except ContentProblem as problem:
-            print(f"  PROBLEM campaign {name}: {problem.detail}")
-            problems += 1
-    print("OK" if not problems else f"{problems} problem(s)")
+            problems.append(f"columns.campaign.{name}.{'file' if spec.file else 'steps'}: {problem.detail}")
+    return info, problems
+
+
+def check_config(config) -> list[str]:
+    """For `qunzhu check-config`: what `qunzhu columns check` would find, as warnings."""
+    return check(config)[1]
+
+
+def cmd_check(args) -> int:
+    from bot.cli import _load
+
+    config = _load(args.config)
+    if not config.columns.column and not config.columns.campaign:
+        print("no columns or campaigns defined under [columns]")
+        return 0
+    info, problems = check(config, args.days)
+    for line in info:
+        print(line)
+    for line in problems:
+        print(f"  PROBLEM {line}")
+    print("OK" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
 
 

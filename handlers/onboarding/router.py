@@ -25,6 +25,7 @@ from bot.events import ChatRef, CommandInvoked, MessageReceived, UserRef
 from bot.i18n import t
 from bot.platform import Button, Buttons, Capability, CapabilityMissing
 from handlers.onboarding.settings import OnboardingSettings, Question, Range, local
+from handlers.onboarding.numbers import parse_number
 from storage import core_repo, onboarding_repo, stats_repo
 from storage.models import Chat, Member
 from storage.onboarding_models import OnboardingRun
@@ -316,10 +317,8 @@ def _validate(scope: Scope, question: Question, text: str, has_media: bool) -> t
     if LINK.search(text):
         return None, scope.t("onboarding.reason.link")
     if question.kind == "number":
-        cleaned = text.replace(",", "").replace("，", "").replace(" ", "")
-        try:
-            number = float(cleaned)
-        except ValueError:
+        number = parse_number(text)
+        if number is None:
             return None, scope.t("onboarding.reason.not_number")
         if question.min_value is not None and number < question.min_value:
             return None, scope.t("onboarding.reason.too_small", min=f"{question.min_value:g}")

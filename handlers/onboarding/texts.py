@@ -34,8 +34,8 @@ register(
             "en": "Please reply with a message (optional: reply \"skip\" or press the button).",
         },
         "onboarding.hint_number": {
-            "zh-CN": "请发送一个数字。",
-            "en": "Please reply with a number.",
+            "zh-CN": "请发送一个数字（如 3、3.5、三年）。",
+            "en": "Please reply with a number (e.g. 3, 3.5, 3 years).",
         },
         "onboarding.hint_pick_number": {
             "zh-CN": "请回复选项前的数字：",
@@ -51,7 +51,7 @@ register(
         "onboarding.reason.too_short": {"zh-CN": "太短了，至少 {min} 个字", "en": "too short, at least {min} characters"},
         "onboarding.reason.too_long": {"zh-CN": "太长了，最多 {max} 个字", "en": "too long, at most {max} characters"},
         "onboarding.reason.pattern": {"zh-CN": "格式不对", "en": "it is not in the expected format"},
-        "onboarding.reason.not_number": {"zh-CN": "请填一个数字", "en": "please give a number"},
+        "onboarding.reason.not_number": {"zh-CN": "请填一个数字（如 3、3.5、三年）", "en": "please give a number (e.g. 3, 3.5, 3 years)"},
         "onboarding.reason.too_small": {"zh-CN": "不能小于 {min}", "en": "it must be at least {min}"},
         "onboarding.reason.too_large": {"zh-CN": "不能大于 {max}", "en": "it must be at most {max}"},
         "onboarding.reason.link": {"zh-CN": "回答里不能有链接", "en": "answers may not contain links"},

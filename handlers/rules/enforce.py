@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 _JINJA = SandboxedEnvironment(autoescape=False)
 
+# Actions with a notice of their own when an admin took them (rules.admin_notice.*).
+ADMIN_NOTICES = ("mute", "kick", "ban", "kick_requested")
+
 
 def fmt_duration(delta: timedelta, lang: str) -> str:
     seconds = int(delta.total_seconds())
@@ -191,7 +194,8 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
             shown = penalty_text(ctx, what) if what != "warn" or message_id else ctx.t("rules.penalty.warn_only")
             return await render_notice(ctx, member=member, rule=rule_name, category=category, penalty=shown,
                                        evidence=evidence, reason=reason,
-                                       strikes=0 if what in ("kick", "ban", "kick_requested") else strikes)
+                                       strikes=0 if what in ("kick", "ban", "kick_requested") else strikes,
+                                       action=what if what != "warn" or message_id else "warn_only")
         notice_text = await notice_for(done)
         if calls:
             fallback_text = await notice_for("warn" if done.startswith("mute:") else "kick_requested")
@@ -254,7 +258,9 @@ async def _notice_posted(scope, outcome, args) -> None:
 
 
 async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: str, evidence: str, strikes: int,
-                        reason: str = "") -> str:
+                        reason: str = "", action: str = "") -> str:
+    """The public notice. An admin's own decision (category "admin") is announced as such — "removed
+    by an admin" — not as a broken rule; a custom notice_template gets `category` to tell them apart."""
     rs = ctx.settings.rules
     next_step = ""
     if strikes:
@@ -270,6 +276,15 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
         except Exception as exc:  # a broken template must not lose the notice
             log.warning("rules notice template failed in %s: %s", ctx.chat.key, exc)
             await _tell_admins(ctx, ctx.t("rules.template_failed", error=f"{type(exc).__name__}: {exc}"[:200]))
+    if category == "admin":
+        kind = action.split(":")[0] if action else "other"
+        key = f"rules.admin_notice.{kind}" if kind in ADMIN_NOTICES else "rules.admin_notice.other"
+        duration = fmt_duration(parse_duration(action[5:]), ctx.lang) if kind == "mute" else ""
+        text = ctx.t(key, member=member, penalty=penalty, duration=duration,
+                     reason=ctx.t("rules.reason", reason=reason) if reason else "")
+        if strikes:
+            text += ctx.t("rules.notice_strikes", window=rs.ladder_window_days, count=strikes, next=next_step)
+        return text
     text = ctx.t("rules.notice", member=member, rule=rule, penalty=penalty,
                  reason=ctx.t("rules.reason", reason=reason) if reason and reason != rule else "")
     if strikes:

@@ -20,6 +20,7 @@ from bot.actions import follow_up
 from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, UserRef
 from bot.platform import ActionFailed, Capability, CapabilityMissing
 from handlers.rules import texts
+from handlers.rules.texts import ACTION_NAMES
 from handlers.rules.decide import decide
 from handlers.rules.enforce import apply_penalty, points_service
 from handlers.rules.engine import Hit, RuleEngine, Subject, decode_qr
@@ -293,7 +294,7 @@ ADMIN = {"admin_only": True}
 
 async def _admin_penalty(ctx, action: str) -> None:
     """/warn, /kick and /ban go through the same enforcement as automatic decisions (notice, audit, ladder)."""
-    target, args = await _target(ctx, action, "[reason]")
+    target, args = await _target(ctx, action, ctx.t("rules.usage_reason"))
     if target is None or not await _penalisable(ctx, target):
         return
     reason = _reason(ctx, args)
@@ -341,7 +342,7 @@ async def cmd_pardon(ctx) -> None:
 
 @router.command("mute", "禁言", description=texts.COMMAND_DESCRIPTIONS["mute"], **ADMIN)
 async def cmd_mute(ctx) -> None:
-    target, args = await _target(ctx, "mute", "1d")
+    target, args = await _target(ctx, "mute", ctx.t("rules.usage_mute"))
     if target is None or not await _penalisable(ctx, target):
         return
     value = args.pop(0) if args else "1d"
@@ -523,10 +524,16 @@ async def cmd_undo(ctx) -> None:
     lift = {"then": "rules.lifted", "then_args": {"audit_id": undo.id}}
     if entry.action == "mute" and target and ctx.can(Capability.RESTRICT):
         await ctx.platform.unrestrict(ctx.chat, target, **lift)
-    elif entry.action == "ban" and target and ctx.can(Capability.UNBAN):
+    elif entry.action in ("ban", "kick") and target and ctx.can(Capability.UNBAN):
+        # After a kick too: where a kick is a ban lifted at once (Telegram) it is harmless, and where
+        # the platform keeps the removed out (or the kick fell back to a ban) it lets them back.
         await ctx.platform.unban(ctx.chat, target, **lift)
-    await ctx.reply(ctx.t("rules.undo_done", audit_id=audit_id, action=entry.action,
-                          member=ctx.mention(target) if target else "-"))
+    member = ctx.mention(target) if target else "-"
+    action = ctx.t(f"rules.action.{entry.action}") if entry.action in ACTION_NAMES else entry.action
+    text = ctx.t("rules.undo_done", audit_id=audit_id, action=action, member=member)
+    if entry.action in ("ban", "kick", "kick_requested") and target:
+        text += ctx.t("rules.may_rejoin", member=member)
+    await ctx.reply(text)
 
 
 @follow_up("rules.lifted")
@@ -546,7 +553,9 @@ async def cmd_modlog(ctx) -> None:
     for e in entries:
         mark = " ↩" if e.undone_at else ""
         rule = f" [{texts.rule_name(ctx.lang, e.rule, e.details)}]" if e.rule else ""
-        lines.append(f"#{e.id} {as_utc(e.at).astimezone(tz):%m-%d %H:%M} {e.action} {e.target_user_id or ''}{rule} by {e.actor}{mark}")
+        action = ctx.t(f"rules.action.{e.action}") if e.action in ACTION_NAMES else e.action
+        lines.append(ctx.t("rules.modlog_line", id=e.id, at=f"{as_utc(e.at).astimezone(tz):%m-%d %H:%M}", action=action,
+                           target=e.target_user_id or "", rule=rule, actor=e.actor, undone=mark))
     await ctx.reply("\n".join(lines))
 
 

@@ -100,6 +100,26 @@ register(
             "zh-CN": "⚠️ {member} 违反群规「{rule}」，处罚：{penalty}{reason}。请大家遵守群规。",
             "en": "⚠️ {member} broke the rule \"{rule}\"; penalty: {penalty}{reason}. Please keep to the group rules.",
         },
+        "rules.admin_notice.mute": {
+            "zh-CN": "👮 {member} 已被管理员禁言 {duration}{reason}。",
+            "en": "👮 {member} was muted for {duration} by an admin{reason}.",
+        },
+        "rules.admin_notice.kick": {
+            "zh-CN": "👮 {member} 已被管理员移出本群{reason}，可以重新加入。",
+            "en": "👮 {member} was removed by an admin{reason}; they may rejoin.",
+        },
+        "rules.admin_notice.ban": {
+            "zh-CN": "👮 {member} 已被管理员永久移出本群{reason}。",
+            "en": "👮 {member} was banned by an admin{reason}.",
+        },
+        "rules.admin_notice.kick_requested": {
+            "zh-CN": "👮 管理员决定将 {member} 移出本群{reason}；机器人在本平台不能踢人，已请群主/管理员手动移出。",
+            "en": "👮 An admin decided to remove {member}{reason}; the bot cannot remove members here, so the owner/admins were asked to.",
+        },
+        "rules.admin_notice.other": {
+            "zh-CN": "👮 管理员对 {member} 的处理：{penalty}{reason}。",
+            "en": "👮 An admin's decision on {member}: {penalty}{reason}.",
+        },
         "rules.notice_strikes": {
             "zh-CN": "（{window} 天内第 {count} 次，下次：{next}）",
             "en": " (strike {count} in {window} days; next: {next})",
@@ -173,12 +193,34 @@ register(
         "rules.undo_usage": {"zh-CN": "用法：/undo 记录编号（/modlog 可查看）", "en": "Usage: /undo AUDIT_ID (see /modlog)"},
         "rules.undo_missing": {"zh-CN": "找不到记录 #{audit_id}。", "en": "No audit entry #{audit_id} in this group."},
         "rules.undo_already": {"zh-CN": "记录 #{audit_id} 已撤销过。", "en": "Audit entry #{audit_id} was already undone."},
+        "rules.may_rejoin": {
+            "zh-CN": "{member} 可以重新加入本群了。",
+            "en": " {member} may rejoin the group.",
+        },
+        "rules.usage_reason": {"zh-CN": "[原因]", "en": "[reason]"},
+        "rules.usage_mute": {"zh-CN": "时长（如 1d） [原因]", "en": "DURATION (e.g. 1d) [reason]"},
+        "rules.modlog_line": {
+            "zh-CN": "#{id} {at} {action} {target}{rule}，处理人 {actor}{undone}",
+            "en": "#{id} {at} {action} {target}{rule} by {actor}{undone}",
+        },
         "rules.undo_done": {"zh-CN": "已撤销 #{audit_id}（{action} {member}）。", "en": "Undid #{audit_id} ({action} {member})."},
         "rules.modlog_empty": {"zh-CN": "暂无处理记录。", "en": "No moderation entries yet."},
         "rules.modlog_header": {"zh-CN": "最近的处理记录（/undo 编号 可撤销）：", "en": "Recent moderation (undo with /undo ID):"},
         "rules.points_reason": {"zh-CN": "违反群规：{rule}", "en": "broke the rule: {rule}"},
     }
 )
+
+# What an audit entry's action is called in the group's language (/undo, /modlog).
+ACTION_NAMES = {
+    "warn": ("警告", "warning"), "delete": ("删除消息", "deletion"), "mute": ("禁言", "mute"),
+    "unmute": ("解除禁言", "unmute"), "kick": ("移出", "removal"), "ban": ("封禁", "ban"), "unban": ("解封", "unban"),
+    "kick_requested": ("请管理员移出", "removal asked of the admins"), "report": ("报告管理员", "report"),
+    "unwarn": ("撤销警告", "strike removed"), "pardon": ("赦免", "pardon"), "undo": ("撤销", "undo"),
+    "setrules": ("设置群规", "rules set"), "allow_member": ("放行成员", "member allowed"),
+    "allow_domain": ("放行域名", "domain allowed"), "allow_word": ("放行词语", "word allowed"),
+    "block_domain": ("屏蔽域名", "domain blocked"), "block_word": ("屏蔽词语", "word blocked"),
+}
+register({f"rules.action.{k}": {"zh-CN": zh, "en": en} for k, (zh, en) in ACTION_NAMES.items()})
 
 COMMAND_DESCRIPTIONS = {
     "warn": {"zh-CN": "警告成员（回复消息或 @成员）", "en": "warn a member (reply or @name)"},

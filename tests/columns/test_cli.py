@@ -19,7 +19,7 @@ def test_check_lists_next_runs_and_finds_missing_calendar_entries(tmp_path, caps
     assert main(["columns", "check", "-c", config, "--days", "2"]) == 1
     out = capsys.readouterr().out
     assert "column qa (calendar, Asia/Shanghai): next" in out
-    assert "PROBLEM no entry for" in out and str(tmp_path / "qa") in out
+    assert "PROBLEM columns.column.qa.path: no entry for" in out and str(tmp_path / "qa") in out
 
     # give it every entry of the coming days: clean
     today = datetime.now().date()
@@ -32,4 +32,4 @@ def test_check_lists_next_runs_and_finds_missing_calendar_entries(tmp_path, caps
 def test_check_finds_a_template_that_does_not_render(tmp_path, capsys):
     config = write_config(tmp_path, 'source = "morning"\ntimes = ["08:00"]\ntemplate = "{{ lunar.dya }}"')
     assert main(["columns", "check", "-c", config]) == 1
-    assert "PROBLEM template" in capsys.readouterr().out
+    assert "PROBLEM columns.column.qa.template:" in capsys.readouterr().out

@@ -178,3 +178,18 @@ async def test_a_platform_without_photos_gets_the_text_and_the_admins_are_told(s
         assert [(m.text, m.media) for m in console.bot_messages()] == [("今日海报见下图", ())]
         notes = dms(console, contains="不能发图片")
         assert len(notes) == 1 and "早报" in notes[0]
+
+
+async def test_a_slot_without_a_dated_entry_posts_the_default_one_and_warns_nobody(sqlite_url, tmp_path):
+    folder = tmp_path / "content" / "qa"
+    folder.mkdir(parents=True)
+    (folder / "2026-03-02.md").write_text("本周答疑：如何写群公告？", encoding="utf-8")
+    (folder / "default.md").write_text("本周答疑：把你的问题带来。", encoding="utf-8")
+    config = column_config(source="calendar", path="content/qa", times=["08:00"])
+    clock = FakeClock(utc(2026, 3, 2, 0, 0))
+    async with running_app(sqlite_url, str(tmp_path), config, clock=clock) as (app, console):
+        assert [m.text for m in console.bot_messages()] == ["本周答疑：如何写群公告？"]
+        clock.set(utc(2026, 3, 3, 0, 0))
+        await app.tick()
+        assert [m.text for m in console.bot_messages()][-1] == "本周答疑：把你的问题带来。"
+        assert not dms(console, contains="没有找到内容") and not dms(console, contains="default.md")
