@@ -5,15 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import signal
-import sys
-import time
-from pathlib import Path
 
 from bot import redact
 from bot.config import parse_config
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bot_process import BotProcess, telegram_config
 
 # Secrets of this file only (the autouse guard in tests/conftest.py watches for the shared test ones).
 TOKEN = "987654321:AAHfiltertestfiltertestfiltertest99"
@@ -72,60 +67,20 @@ def test_secrets_not_in_the_config_are_caught_by_their_shape():
     assert "key=***&debug=1" in text and "access_token=***" in text
 
 
-async def _wait(predicate, timeout: float, what: str, proc) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc.returncode is not None:
-            raise AssertionError(f"the bot exited with {proc.returncode} before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_qunzhu_run_at_debug_never_prints_the_token(tmp_path):
     from tests.support.fake_telegram import FakeTelegram
 
     async with FakeTelegram() as fake:
-        config = tmp_path / "qunzhu.toml"
-        config.write_text(
-            f"""
-[bot]
-log_level = "DEBUG"
-
-[database]
-url = "sqlite+aiosqlite:///bot.db"
-
-[console]
-enabled = false
-
-[telegram]
-enabled = true
-token = "{fake.token}"
-base_url = "{fake.base_url}"
-base_file_url = "{fake.base_file_url}"
-poll_timeout = 1
-""",
-            encoding="utf-8",
-        )
-        # Files, not pipes: at DEBUG the bot writes more than a pipe holds before anyone reads it.
-        out_path, err_path = tmp_path / "out.log", tmp_path / "err.log"
-        with open(out_path, "wb") as out_file, open(err_path, "wb") as err_file:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", "-c", str(config),
-                cwd=ROOT, stdout=out_file, stderr=err_file,
-            )
+        bot = await BotProcess.start(telegram_config(tmp_path, fake, log_level="DEBUG"), tmp_path)
         try:
-            await _wait(lambda: len(fake.calls_to("getUpdates")) >= 1, 60, "the first getUpdates", proc)
+            await bot.wait_until(lambda: fake.calls_to("getUpdates"), 60, "the first getUpdates")
             await fake.push(fake.command_update(fake.group(), fake.user("alice"), "/help"))
-            await _wait(lambda: fake.sent("sendMessage"), 60, "the answer to /help", proc)
+            await bot.wait_until(lambda: fake.sent("sendMessage"), 60, "the answer to /help")
             await asyncio.sleep(2)  # a few more polls
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(proc.wait(), 30)
+            await bot.stop()
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    text = (out_path.read_bytes() + err_path.read_bytes()).decode("utf-8", "replace")
-    assert proc.returncode == 0, text[-3000:]
+            await bot.kill()
+    text = bot.output()
+    assert bot.returncode == 0, text[-3000:]
     assert " DEBUG " in text, "the test must see the most verbose log"
     assert fake.token not in text, [line for line in text.splitlines() if fake.token in line][:5]

@@ -8,48 +8,12 @@ import asyncio
 import json
 import signal
 import sqlite3
-import sys
 import time
 
+from tests.support.bot_process import BotProcess, telegram_config
 from tests.support.fake_telegram import FakeTelegram
-from tests.telegram.test_cli_run import ROOT, _wait
 
 N = 8
-
-
-def _config(tmp_path, fake: FakeTelegram):
-    config = tmp_path / "qunzhu.toml"
-    config.write_text(
-        f"""
-[bot]
-log_level = "INFO"
-
-[database]
-url = "sqlite+aiosqlite:///bot.db"
-
-[console]
-enabled = false
-
-[telegram]
-enabled = true
-token = "{fake.token}"
-base_url = "{fake.base_url}"
-base_file_url = "{fake.base_file_url}"
-poll_timeout = 1
-
-[defaults]
-language = "en"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-async def _start(config, tmp_path):
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "-c", str(config),
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )
 
 
 def _query(db, sql, args=()):
@@ -64,44 +28,38 @@ def _query(db, sql, args=()):
 
 async def test_kill_9_mid_batch_then_restart_handles_every_update_once(tmp_path):
     async with FakeTelegram() as fake:
-        config = _config(tmp_path, fake)
+        config = telegram_config(tmp_path, fake)
         db = tmp_path / "bot.db"
         fake.delay("sendMessage", 0.6)  # each reply takes a while: the batch is still being handled at the kill
-        proc = await _start(config, tmp_path)
+        bot = await BotProcess.start(config, tmp_path, "first")
         try:
-            await _wait(lambda: fake.calls_to("getUpdates"), 60, "the first getUpdates", proc)
+            await bot.wait_until(lambda: fake.calls_to("getUpdates"), 60, "the first getUpdates")
             chat = fake.group()
             updates = [fake.command_update(chat, fake.user(f"member{i}"), "/help") for i in range(N)]
             polls = fake.polls
             await fake.push_raw(*updates)
-            await _wait(lambda: fake.polls > polls, 30, "the getUpdates that returns the batch", proc)
-            await _wait(lambda: len(fake.calls_to("sendMessage")) >= 3, 60, "the third reply", proc)
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
+            await bot.wait_until(lambda: fake.polls > polls, 30, "the getUpdates that returns the batch")
+            await bot.wait_until(lambda: len(fake.calls_to("sendMessage")) >= 3, 60, "the third reply")
+            await bot.stop(signal.SIGKILL)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await bot.kill()
         at_kill = len(fake.calls_to("sendMessage"))
         assert at_kill < N, "everything was handled before the kill; the test proves nothing"
         assert _query(db, "select count(*) from inbox where done_at is null")[0][0] > 0
 
-        proc = await _start(config, tmp_path)
+        bot = await BotProcess.start(config, tmp_path, "second")
         try:
             def settled() -> bool:
                 done = _query(db, "select count(*) from inbox where done_at is not null")[0][0]
                 open_rows = _query(db, "select count(*) from outbox where state in ('queued', 'sending')")[0][0]
                 return done == N and open_rows == 0
-            await _wait(settled, 90, "every update handled after the restart", proc)
+            await bot.wait_until(settled, 90, "every update handled after the restart")
             await asyncio.sleep(1.0)  # a wrong second send would arrive now
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(proc.wait(), 30)
+            await bot.stop()
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        err = (await proc.stderr.read()).decode(errors="replace")
-        assert proc.returncode == 0, err
+            await bot.kill()
+        err = bot.errors()
+        assert bot.returncode == 0, err
         assert "Traceback" not in err, err
 
         assert _query(db, "select count(*), count(done_at) from inbox")[0] == (N, N)
