@@ -124,5 +124,5 @@ async def test_modlog_names_rules_in_chinese_at_the_groups_local_time(db_url, tm
     lines = text.splitlines()[1:]
     assert lines and all(" 03-03 07:30 " in line for line in lines), text
     assert any("[禁止私加好友、留联系方式（加V/QQ/电话）]" in line for line in lines), text
-    assert any("warn spammer [禁止发赌博内容]" in line for line in lines), text
+    assert any("警告 spammer [禁止发赌博内容]" in line for line in lines), text  # action and rule in Chinese
     assert "contact" not in text and "words:" not in text
