@@ -41,12 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Safe to repeat: the adapter retries them, and a restart re-runs them.
-IDEMPOTENT = frozenset({
-    "delete", "delete_many", "restrict", "unrestrict", "kick", "ban", "unban", "ban_sender_chat",
-    "unban_sender_chat", "answer_button", "approve_join", "decline_join", "edit",
-})
-# No idempotency key: sent at most once.
+# No idempotency key: sent at most once. Every other method is safe to repeat (the adapter retries
+# it, a restart re-runs it).
 ONCE = frozenset({"send", "send_photo", "dm", "notify_admins"})
 
 CAPABILITY = {
@@ -58,6 +54,8 @@ CAPABILITY = {
 }
 
 REMOVALS = frozenset({"kick", "ban"})
+# A group's admins hear of sends that may not have arrived at most this often.
+UNCERTAIN_NOTE_EVERY = timedelta(minutes=10)
 
 # A row left `queued` or `sending` this long by a process that is not carrying it out is recovered.
 RECOVER_AFTER = timedelta(seconds=120)
@@ -315,6 +313,7 @@ class Outbox:
     def __init__(self, app: "App"):
         self.app = app
         self._in_flight: set[int] = set()  # rows this process has queued and not yet carried out
+        self._uncertain_told: dict[str, datetime] = {}  # chat key → when its admins last heard
 
     def own(self, ids: list[int]) -> None:
         self._in_flight.update(ids)
@@ -328,6 +327,8 @@ class Outbox:
                 metrics.ACTIONS.labels(platform=action.platform, method=action.method,
                                        outcome="done" if outcome.ok else ("uncertain" if outcome.uncertain else "failed")).inc()
             await self._settle(action, outcome, depth)
+            if outcome.uncertain and action.chat is not None:
+                await self._tell_uncertain(action.chat.key)
             return outcome
         finally:
             if action.id is not None:
@@ -365,6 +366,18 @@ class Outbox:
                 wire.about_to_send.reset(token)
         message_id = result.message_id if isinstance(result, SentMessage) else None
         return Outcome(True, message_id=message_id or None)
+
+    async def _tell_uncertain(self, chat_key: str) -> None:
+        """A send timed out after it left: not repeated, so the admins are asked to check."""
+        now = self.app.clock.now()
+        last = self._uncertain_told.get(chat_key)
+        if last is not None and now - last < UNCERTAIN_NOTE_EVERY:
+            return
+        self._uncertain_told[chat_key] = now
+        try:
+            await self.app.report_uncertain(chat_key, 1)
+        except Exception:
+            log.exception("telling the admins of %s about an uncertain send failed", chat_key)
 
     def _mark_sending_hook(self, action_id: int):
         async def mark_sending() -> None:

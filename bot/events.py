@@ -80,8 +80,8 @@ class MessageReceived(Event):
     links: tuple[str, ...] = ()
     # Members named by a mention that carries their id (Telegram text_mention).
     mentioned: tuple[UserRef, ...] = ()
-    # Posted in the name of a chat (a channel, or the group itself for an anonymous admin); `user` is
-    # then that chat as a UserRef. None for an ordinary member's message.
+    # Posted in the name of another chat (a channel); `user` is then that chat as a UserRef. None for
+    # a member's message and for an anonymous admin posting as the group itself (then `user` is the group).
     sender_chat: ChatRef | None = None
     via_bot: str | None = None  # the inline bot that made the message (its buttons count as links)
 
