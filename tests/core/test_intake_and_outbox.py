@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 
 from sqlalchemy import select
 
@@ -18,39 +17,10 @@ from storage import intake_repo
 from storage.models import InboxEntry, OutboxAction
 from storage.points_models import LedgerEntry
 from tests.support.harness import running_app
+from tests.support.sqlite_lock import HeldLock
 
 FAST_RETRY = {"database": {"busy_timeout_seconds": 0.2, "retry_initial_seconds": 0.05, "retry_max_seconds": 0.2},
               "defaults": {"language": "en", "admins": ["boss"]}}
-
-
-class HeldLock:
-    """Another connection holding SQLite's write lock until released."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._release = threading.Event()
-        self._held = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        connection = sqlite3.connect(self.path, isolation_level=None)
-        connection.execute("BEGIN IMMEDIATE")
-        self._held.set()
-        self._release.wait(30)
-        connection.execute("ROLLBACK")
-        connection.close()
-
-    def __enter__(self) -> "HeldLock":
-        self._thread.start()
-        self._held.wait(5)
-        return self
-
-    def release(self) -> None:
-        self._release.set()
-        self._thread.join(5)
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def _command(console, name: str, command: str, message_id: str) -> CommandInvoked:

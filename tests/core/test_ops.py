@@ -17,7 +17,7 @@ import aiohttp
 
 from bot import redact
 from bot.logformat import JsonFormatter
-from tests.core.test_intake_and_outbox import HeldLock
+from tests.support.sqlite_lock import HeldLock
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.telegram_harness import free_port
 
