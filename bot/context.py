@@ -74,6 +74,11 @@ class GroupScope:
         return await self.platform.send(self.chat, text, buttons=buttons, reply_to=reply_to, thread_id=thread_id,
                                         then=then, then_args=then_args)
 
+    def after_commit(self, fn) -> None:
+        """Run `fn()` (no I/O: an in-memory tracker, a metric) once the transaction has committed; a
+        failed or retried one drops it, so a retried event does not count twice."""
+        self.actions.after_commit(fn)
+
     async def notify_admins(self, text: str, *, then: str | None = None, then_args: dict | None = None) -> None:
         """Tell the group's admins after commit: by DM where the platform allows it, else in the group."""
         self.actions.notify_admins(self.chat, text, list(self.settings.admins), then=then, then_args=then_args)
@@ -118,7 +123,6 @@ class Context(GroupScope):
         self.settings = settings
         self.stopped = False
         self.data: dict[str, Any] = {}  # what one router leaves for the next (e.g. rules verdict)
-        self._after_commit: list[Any] = []
 
     # --- who, where, when -------------------------------------------------------------------
     @property
@@ -141,17 +145,6 @@ class Context(GroupScope):
     def stop(self) -> None:
         self.stopped = True
 
-    def after_commit(self, fn) -> None:
-        """Run `fn()` once the event's transaction has committed (in-memory trackers: a retried or
-        failed event must not count twice)."""
-        self._after_commit.append(fn)
-
-    def committed(self) -> None:
-        for fn in self._after_commit:
-            try:
-                fn()
-            except Exception:
-                log.exception("after-commit step failed")
 
     @property
     def thread_id(self) -> str | None:

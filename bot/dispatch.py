@@ -202,7 +202,6 @@ class Dispatcher:
             prepared = await self._prepare(event)
             ctx, result = await self._handle(event, intake, prepared)
             if ctx is not None:
-                ctx.committed()
                 await ctx.actions.carry_out()
             return result
 

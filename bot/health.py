@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from storage.db import ping
 
 from bot import metrics
 
@@ -88,8 +88,7 @@ class HealthServer:
         return problems
 
     async def _select_one(self) -> None:
-        async with self.app.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await ping(self.app.engine)
 
     async def _readyz(self, request: web.Request) -> web.Response:
         problems = await self.not_ready()

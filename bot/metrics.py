@@ -2,8 +2,8 @@
 
 Features and adapters import the object they need and increment it; `bot.health` serves
 `REGISTRY` at `/metrics` in the text exposition format. Counts that belong to a database
-transaction (a verdict, an onboarding outcome) are made after it commits — `after_commit(actions,
-fn)` — so a retried or rolled-back transaction counts nothing. The one figure read from the
+transaction (a verdict, an onboarding outcome) are made after it commits — `scope.after_commit(fn)`
+— so a retried or rolled-back transaction counts nothing. The one figure read from the
 database (column posts by state) is collected at scrape time (`refresh_from_database`).
 
 Names (all prefixed `qunzhu_`):
@@ -24,13 +24,8 @@ Names (all prefixed `qunzhu_`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-if TYPE_CHECKING:
-    from bot.actions import Actions
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +54,13 @@ COLUMN_POSTS = Gauge("qunzhu_column_posts", "column_posts rows by state", ["stat
 COLUMN_STATES = ("claimed", "sending", "sent", "failed", "skipped", "unknown")
 
 
-def after_commit(actions: "Actions", fn: Callable[[], Any]) -> None:
-    """Run `fn()` once the transaction `actions` belongs to has committed (dropped with it otherwise)."""
-    actions.after_commit(fn)
-
-
 async def refresh_from_database(app) -> None:
     """The figures read from the database at scrape time: column posts by state."""
-    from sqlalchemy import func, select
-
-    from storage.columns_models import ColumnPost
+    from storage import columns_repo
 
     async with app.sessions() as session:
-        rows = (await session.execute(select(ColumnPost.status, func.count()).group_by(ColumnPost.status))).all()
+        found = await columns_repo.count_by_state(session)
     counts = {state: 0 for state in COLUMN_STATES}
-    counts.update({status: n for status, n in rows})
+    counts.update(found)
     for state, n in counts.items():
         COLUMN_POSTS.labels(state=state).set(n)

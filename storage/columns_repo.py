@@ -284,3 +284,9 @@ async def set_run_status(session: AsyncSession, run_id: int, status: str, now: d
         query = query.where(CampaignRun.status.in_(only_from))
     result = await session.execute(query.values(status=status, updated_at=now))
     return bool(result.rowcount)
+
+
+async def count_by_state(session: AsyncSession) -> dict[str, int]:
+    """How many column posts are in each state (for /metrics)."""
+    rows = (await session.execute(select(ColumnPost.status, func.count()).group_by(ColumnPost.status))).all()
+    return {status: n for status, n in rows}

@@ -199,3 +199,11 @@ async def current_heads(engine: AsyncEngine) -> set[str]:
 
     async with engine.connect() as connection:
         return await connection.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """SELECT 1: raises when the database does not answer."""
+    from sqlalchemy import text
+
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -464,7 +464,7 @@ async def _complete(scope: Scope, run: OnboardingRun, member: Member, *, admin: 
     lines = [scope.t("onboarding.skipped_by_admin", mention=scope.mention(member))] if admin else []
     await scope.send("\n".join([*lines, welcome_text(scope, member, tags, extra)]))
     await scope.count(stats_repo.ADMITTED_BY_ADMIN if admin else stats_repo.ONBOARDED)
-    metrics.after_commit(scope.actions, metrics.ONBOARDING.labels(outcome=status).inc)
+    scope.after_commit(metrics.ONBOARDING.labels(outcome=status).inc)
     await scope.audit("onboarded", member, actor=admin.key if admin else "bot", details={"tags": tags, "status": status})
 
 
@@ -528,7 +528,7 @@ async def _refuse(scope: Scope, run: OnboardingRun, member: Member) -> None:
     else:
         await _remove(scope, member, run, notice=scope.t("onboarding.refused_notice", mention=scope.mention(member)))
     await scope.count(stats_repo.REMOVED_REFUSED)
-    metrics.after_commit(scope.actions, metrics.ONBOARDING.labels(outcome="refused").inc)
+    scope.after_commit(metrics.ONBOARDING.labels(outcome="refused").inc)
     await scope.audit("kick", member, rule="onboarding_refused")
 
 
@@ -975,7 +975,7 @@ async def _expire_chat(app, chat_id: int, run_ids: list[int], now: datetime) -> 
                     continue
                 removed.append(run.id)
             await scope.count(stats_repo.REMOVED_TIMEOUT)
-            metrics.after_commit(actions, metrics.ONBOARDING.labels(outcome="removed").inc)
+            scope.after_commit(metrics.ONBOARDING.labels(outcome="removed").inc)
             await scope.audit("kick" if not run.join_request else "decline_join", member, rule="onboarding_timeout")
         if removed and scope.s.announce_removals:
             # After the removals have been carried out: the notice names only those that went through.

@@ -209,7 +209,7 @@ async def _judge(ctx, *, edited: bool) -> None:
     decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
     ctx.data["violation"] = {"rule": primary.rule, "category": primary.category, "action": decision.action,
                              "score": verdict.score}
-    metrics.after_commit(ctx.actions, metrics.VERDICTS.labels(rule=primary.rule, action=decision.action).inc)
+    ctx.after_commit(metrics.VERDICTS.labels(rule=primary.rule, action=decision.action).inc)
     if decision.action == "allow":
         return
     evidence = verdict.evidence() or full[:200]
