@@ -240,6 +240,7 @@ class Actions:
         self.depth = depth  # follow-ups of follow-ups stop somewhere
         self._queues: dict[str, ActionQueue] = {}
         self._after: list[Callable[[], Any]] = []  # in-memory steps once the transaction committed (metrics)
+        self._undo: list[Callable[[], Any]] = []  # in-memory steps if it rolled back instead
 
     def platform(self, name: str) -> ActionQueue:
         queue = self._queues.get(name)
@@ -262,16 +263,17 @@ class Actions:
 
     def after_commit(self, fn: Callable[[], Any]) -> None:
         """Run `fn()` (no I/O: a metric, an in-memory note) when `carry_out` starts, i.e. once the
-        transaction has committed; a handler that fails drops it with its writes."""
+        transaction has committed; a rolled-back transaction (a handler failed) drops it."""
         self._after.append(fn)
 
-    def mark(self) -> tuple[int, int]:
-        return len(self.items), len(self._after)
+    def if_rolled_back(self, fn: Callable[[], Any]) -> None:
+        """Run `fn()` (no I/O) if the transaction does not commit (`rolled_back` is called)."""
+        self._undo.append(fn)
 
-    def drop_since(self, mark: tuple[int, int]) -> None:
-        """A handler failed: what it queued goes with its rolled-back writes."""
-        del self.items[mark[0]:]
-        del self._after[mark[1]:]
+    def rolled_back(self) -> None:
+        undo, self._undo, self._after, self.items = self._undo, [], [], []
+        for fn in undo:
+            fn()
 
     async def persist(self, session: "AsyncSession") -> None:
         """Write the queue to the outbox in the caller's (still open) transaction."""
@@ -294,7 +296,7 @@ class Actions:
 
     async def carry_out(self) -> list[Outcome]:
         """After commit: each action in order, its state recorded, its follow-up run."""
-        after, self._after = self._after, []
+        after, self._after, self._undo = self._after, [], []
         for fn in after:
             try:
                 fn()

@@ -16,12 +16,26 @@ from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
+from bot.tally import Tally
 from storage.db import check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
 KEEP_DAYS = 7
 STOP_TICK_WAIT = 10  # seconds stop() waits for a tick under way
+
+
+def _tally(routers: list[Router]) -> Tally:
+    """The batched figures: the core's (daily counters, last seen) and those the routers declare."""
+    from storage import core_repo, metrics
+
+    tally = Tally()
+    tally.register(metrics.DAILY, metrics.write_daily)
+    tally.register("core.last_seen", core_repo.write_last_seen, max)
+    for router in routers:
+        for kind, writer, combine in router.figures:
+            tally.register(kind, writer, combine)
+    return tally
 
 
 class App:
@@ -43,6 +57,7 @@ class App:
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
+        self.tally = _tally(self.routers)
         self.outbox = Outbox(self)
         self.intake = Intake(self)
         self.platforms: dict[str, Platform] = dict(platforms or {})
@@ -130,6 +145,10 @@ class App:
         for router in self.routers:
             for hook in router.shutdown:
                 await hook(self)
+        try:
+            await self.flush_figures()
+        except Exception as exc:
+            log.warning("%d batched figures could not be written at shutdown: %s", len(self.tally), exc)
         await self.engine.dispose()
         self.started = False
 
@@ -146,11 +165,28 @@ class App:
         """A transaction for work that is not an event (ticks): `async with app.work() as (session,
         actions):` — what is queued on `actions` is carried out once the transaction has committed."""
         actions = Actions(self)
-        async with self.sessions() as session:
-            async with session.begin():
-                yield session, actions
-                await actions.persist(session)
+        try:
+            async with self.sessions() as session:
+                async with session.begin():
+                    yield session, actions
+                    await actions.persist(session)
+        except BaseException:
+            actions.rolled_back()
+            raise
         await actions.carry_out()
+
+    async def flush_figures(self) -> None:
+        """Write the batched figures (bot.tally) in a transaction of their own; kept for the next
+        try if the database fails."""
+        taken = self.tally.take()
+        if not taken:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                await self.tally.write(session, taken)
+        except BaseException:
+            self.tally.restore(taken)
+            raise
 
     async def dispatch(self, event: Event, *, intake: IntakeMark | None = None) -> DispatchResult:
         return await self.dispatcher.dispatch(event, intake=intake)
@@ -165,7 +201,9 @@ class App:
 
         async with self._tick_lock:
             failing: str | None = None
-            steps = [(router.name, ticker) for router in self.dispatcher.routers for ticker in router.tickers]
+            # Figures first: the routers' due work (snapshots of closed days, digests) reads them.
+            steps = [("figures", lambda _app: self.flush_figures())]
+            steps += [(router.name, ticker) for router in self.dispatcher.routers for ticker in router.tickers]
             steps.append(("housekeeping", lambda _app: self._housekeeping()))
             for name, step in steps:
                 try:

@@ -66,8 +66,19 @@ class GroupScope:
         return self.platform.can_in(self.chat, capability)
 
     async def count(self, metric: str, key: str = "", n: int = 1) -> None:
-        """Bump today's figure `metric` (split by `key`) for this group."""
-        await metrics.bump(self.session, self.chat_row.id, self.local_day, metric, key, n)
+        """Bump today's figure `metric` (split by `key`) for this group, once the transaction has
+        committed (figures are batched: bot.tally)."""
+        figure = (self.chat_row.id, self.local_day, metric, key)
+        self.after_commit(lambda: self.app.tally.add(metrics.DAILY, figure, n))
+
+    async def flush_figures(self) -> None:
+        """Write the batched figures in this transaction, before reading figures (e.g. /stats);
+        they go back to the batch if it rolls back."""
+        tally = self.app.tally
+        taken = tally.take()
+        if taken:
+            self.actions.if_rolled_back(lambda: tally.restore(taken))
+            await tally.write(self.session, taken)
 
     async def send(self, text: str, *, buttons: Buttons | None = None, reply_to: str | None = None,
                    thread_id: str | None = None, then: str | None = None, then_args: dict | None = None) -> SentMessage:
@@ -123,6 +134,7 @@ class Context(GroupScope):
         self.settings = settings
         self.stopped = False
         self.data: dict[str, Any] = {}  # what one router leaves for the next (e.g. rules verdict)
+        self.member_rows: dict[type, Any] = {}  # the features' rows of the member (Router.with_member)
 
     # --- who, where, when -------------------------------------------------------------------
     @property
@@ -216,6 +228,8 @@ class Context(GroupScope):
         await core_repo.set_override(self.session, self.chat_row.id, path, value, self.user.key, self.now)
         stored = await core_repo.stored_overrides(self.session, self.chat_row.id)
         self.settings = self.app.config.group_settings(self.chat_row.key, stored)
+        chat_id = self.chat_row.id
+        self.after_commit(lambda: self.app.dispatcher.groups.forget_settings(chat_id))
 
 
 __all__ = ["Context", "GroupScope", "StoredGroup", "ActionFailed"]

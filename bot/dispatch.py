@@ -1,21 +1,27 @@
 """Routers, priorities and stop-propagation; one DB session and one Context per event.
 
-An event runs in one transaction. Each handler runs in its own SAVEPOINT: if it raises, its
-writes are rolled back (and the actions it queued dropped), the error is logged, and the remaining
-handlers still run. A handler calls `ctx.stop()` to keep lower-priority routers from seeing the
-event (e.g. the rules router after removing an ad, so the points router doesn't reward it).
+An event runs in one transaction, without a SAVEPOINT per handler: if a handler raises, the whole
+transaction is rolled back (its writes and the actions it queued go) and the event is run again
+without that handler, so the others' work still commits — at the price of re-running them, which
+only happens when something is broken. A handler calls `ctx.stop()` to keep lower-priority routers
+from seeing the event (e.g. the rules router after removing an ad, so points don't reward it).
+
+What an event needs before the handlers run costs one statement for an established member: the chat
+and the group's settings come from memory (bot.groups), and the member is read together with the
+version of the stored settings and the rows the features keep per member (`router.with_member`).
 
 No platform is called while the transaction is open: what the handlers ask of the platform is
 queued (bot.actions), written to the outbox in the same transaction, and carried out after the
 commit, in order. An event from the intake (`intake=IntakeMark`) marks its inbox row done in that
 transaction too, so "handled" and "what it changed" commit together or not at all. A database error
-propagates to the caller (the intake retries the event; nothing was sent).
+(the database cannot do it now) propagates to the caller: the intake retries the event; nothing was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +38,8 @@ from bot.events import (
     MessageEdited,
     MessageReceived,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot import metrics
 from bot.actions import Actions
 from bot.platform import ActionFailed, Capability, CapabilityMissing
@@ -100,6 +108,8 @@ class Router:
         self.shutdown: list[Callable[["App"], Awaitable[None]]] = []
         self.tickers: list[Callable[["App"], Awaitable[None]]] = []
         self.preparers: list[Callable[["App", Event], Awaitable[dict[str, Any]]]] = []
+        self.member_joins: list[tuple[type, Callable[[], Any]]] = []
+        self.figures: list[tuple[str, Callable, Callable[[Any, Any], Any]]] = []
 
     def on(self, *event_types: type[Event], filter: Filter | None = None):
         def register(fn: HandlerFn) -> HandlerFn:
@@ -151,6 +161,21 @@ class Router:
         self.preparers.append(fn)
         return fn
 
+    def with_member(self, model: type, on: Callable[[], Any]) -> None:
+        """Read `model`'s row of the event's member in the event's one query: `on()` returns the ON
+        clause against storage.models.Member (at most one row per member). Handlers find it in
+        `ctx.member_rows[model]` (None when the member has none; the key is absent when the event
+        had no stored member to read it with)."""
+        self.member_joins.append((model, on))
+
+    def figure(self, kind: str, combine: Callable[[Any, Any], Any] = operator.add):
+        """Register the writer of a batched figure (bot.tally): `async def write(session, {key: value})`."""
+        def register(fn):
+            self.figures.append((kind, fn, combine))
+            return fn
+
+        return register
+
     def on_tick(self, fn):
         """Runs on every scheduler tick (and on `app.tick()` in tests): find and do due work
         (deadlines, column slots) from the database, so nothing depends on in-memory timers."""
@@ -182,10 +207,28 @@ class DispatchResult:
     duplicate: bool = False
 
 
+# Errors that mean "the database cannot do it now": the whole event is retried by the caller, rather
+# than run again without the handler that happened to meet them.
+RETRY_EVENT = (OperationalError, InterfaceError, OSError)
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, handler: Handler, error: BaseException):
+        self.handler, self.error = handler, error
+
+
 class Dispatcher:
     def __init__(self, app: "App", routers: list[Router]):
+        from bot.groups import GroupDirectory
+
         self.app = app
         self.routers = sorted(routers, key=lambda r: -r.priority)
+        self.groups = GroupDirectory()
+        joins: dict[type, Callable[[], Any]] = {}
+        for router in self.routers:
+            for model, on in router.member_joins:
+                joins.setdefault(model, on)
+        self._member_joins = tuple(joins.items())
         self._chat_locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -224,11 +267,34 @@ class Dispatcher:
         return data
 
     async def _handle(self, event: Event, intake: IntakeMark | None, prepared: dict[str, Any]) -> tuple["Context | None", DispatchResult]:
-        from bot.context import Context
+        """Run the event; when a handler fails, roll back and run it again without that handler."""
+        skip: set[int] = set()
+        errors: list[tuple[str, BaseException]] = []
+        while True:
+            try:
+                ctx, result = await self._attempt(event, intake, prepared, skip)
+            except _HandlerFailed as failed:
+                handler = failed.handler
+                skip.add(id(handler))
+                errors.append((f"{handler.router.name}.{handler.fn.__name__}", failed.error))
+                continue
+            result.errors[:0] = errors
+            return ctx, result
 
+    async def _attempt(self, event: Event, intake: IntakeMark | None, prepared: dict[str, Any],
+                       skip: set[int]) -> tuple["Context | None", DispatchResult]:
         result = DispatchResult()
         now = self.app.clock.now()
         actions = Actions(self.app)
+        try:
+            return await self._in_transaction(event, intake, prepared, skip, result, now, actions)
+        except BaseException:
+            actions.rolled_back()
+            raise
+
+    async def _in_transaction(self, event, intake, prepared, skip, result, now, actions):
+        from bot.context import Context
+
         async with self.app.sessions() as session:
             async with session.begin():
                 if intake is not None:
@@ -241,44 +307,68 @@ class Dispatcher:
                     if not await core_repo.first_time_seen(session, event.dedupe_key, now):
                         result.duplicate = True
                         return None, result
-                if isinstance(event, ChatMigrated) and event.new_chat is not None:
-                    chat_row = await core_repo.migrate_chat(session, event.chat, event.new_chat)
-                    chat_row = chat_row or await core_repo.ensure_chat(session, event.new_chat, now)
-                else:
-                    chat_row = await core_repo.ensure_chat(session, event.chat, now)
-                member_row = await self._track_member(session, chat_row.id, event, now)
-                stored = await core_repo.stored_overrides(session, chat_row.id)
-                settings = self.app.config.group_settings(chat_row.key, stored)
+                chat_row = await self._chat_row(session, event, now)
+                member_row, version, member_rows = await self._track_member(session, chat_row.id, event, now)
+                settings = await self._settings(session, chat_row, version)
                 if member_row is not None and not event.chat.private and not isinstance(event, MemberLeft):
                     await self._refresh_role(session, event, member_row, settings)
                 ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
+                ctx.member_rows = member_rows
                 ctx.data.update(prepared)
+                actions.after_commit(lambda: self.groups.remember_chat(chat_row))
+                if member_row is not None and not isinstance(event, (MemberLeft, ChatMigrated, JoinRequested)):
+                    actions.after_commit(lambda: self.app.tally.add("core.last_seen", member_row.id, now))
                 for handler in self.handlers:
                     if ctx.stopped:
                         break
-                    mark = actions.mark()
-                    try:
-                        if not await handler.matches(ctx):
-                            continue
-                        if handler.command and handler.command.admin_only and not await ctx.is_admin():
-                            await ctx.reply(ctx.t("core.admin_only", command=handler.command.names[0]))
-                            ctx.stop()
-                            continue
-                        started = time.perf_counter()
-                        try:
-                            async with session.begin_nested():
-                                await handler.fn(ctx)
-                        finally:
-                            metrics.HANDLER_SECONDS.labels(router=handler.router.name).observe(time.perf_counter() - started)
-                        result.handled_by.append(f"{handler.router.name}.{handler.fn.__name__}")
-                        if ctx.stopped:
-                            result.stopped_by = handler.router.name
-                    except Exception as exc:  # one handler's failure must not stop the bot
-                        actions.drop_since(mark)
-                        log.exception("handler %s.%s failed on %s", handler.router.name, handler.fn.__name__, type(event).__name__)
-                        result.errors.append((f"{handler.router.name}.{handler.fn.__name__}", exc))
+                    if id(handler) in skip:
+                        continue
+                    await self._run(handler, ctx, result)
                 await actions.persist(session)
         return ctx, result
+
+    async def _run(self, handler: Handler, ctx: "Context", result: DispatchResult) -> None:
+        try:
+            if not await handler.matches(ctx):
+                return
+            if handler.command and handler.command.admin_only and not await ctx.is_admin():
+                await ctx.reply(ctx.t("core.admin_only", command=handler.command.names[0]))
+                ctx.stop()
+                return
+            started = time.perf_counter()
+            try:
+                await handler.fn(ctx)
+            finally:
+                metrics.HANDLER_SECONDS.labels(router=handler.router.name).observe(time.perf_counter() - started)
+        except RETRY_EVENT:
+            raise
+        except Exception as exc:  # one handler's failure must not stop the others
+            log.exception("handler %s.%s failed on %s", handler.router.name, handler.fn.__name__, type(ctx.event).__name__)
+            raise _HandlerFailed(handler, exc) from exc
+        result.handled_by.append(f"{handler.router.name}.{handler.fn.__name__}")
+        if ctx.stopped:
+            result.stopped_by = handler.router.name
+
+    async def _chat_row(self, session, event: Event, now):
+        if isinstance(event, ChatMigrated) and event.new_chat is not None:
+            self.groups.forget_chat(event.chat.key)
+            self.groups.forget_chat(event.new_chat.key)
+            chat_row = await core_repo.migrate_chat(session, event.chat, event.new_chat)
+            return chat_row or await core_repo.ensure_chat(session, event.new_chat, now)
+        chat_row = self.groups.chat_row(session, event.chat.key, event.chat.title)
+        return chat_row or await core_repo.ensure_chat(session, event.chat, now)
+
+    async def _settings(self, session, chat_row, version):
+        """The group's settings from memory while their stored version is the one read with the member
+        (`version` is ... when the event read no member: then the overrides are read)."""
+        if version is not ...:
+            settings = self.groups.settings(chat_row.id, version)
+            if settings is not None:
+                return settings
+        stored, version = await core_repo.overrides_with_version(session, chat_row.id)
+        settings = self.app.config.group_settings(chat_row.key, stored)
+        self.groups.remember_settings(chat_row.id, version, settings)
+        return settings
 
     async def _refresh_role(self, session, event: Event, member, settings) -> None:
         """Keep members.role (owner | admin | member) as the platform's admin list says, read from
@@ -297,11 +387,18 @@ class Dispatcher:
             await core_repo.set_role(session, member, role)
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
-        if isinstance(event, (ChatMigrated, JoinRequested)):
-            return None
-        member = await core_repo.ensure_member(session, chat_id, event.user, now, seen=not isinstance(event, MemberLeft))
+        """(member row or None, stored-settings version or ... when not read, the features' member rows)."""
+        if isinstance(event, (ChatMigrated, JoinRequested)) or event.user is None:
+            return None, ..., {}
+        seen = not isinstance(event, MemberLeft)
+        loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)
+        if loaded is None:
+            member, version, member_rows = await core_repo.ensure_member(session, chat_id, event.user, now, seen=seen), ..., {}
+        else:
+            member, version, member_rows = loaded
+            core_repo.note_names(member, event.user)
         if isinstance(event, MemberJoined) and (member.status != "active" or member.left_at is not None):
             await core_repo.mark_joined(session, member, now)
         elif isinstance(event, MemberLeft) and member.status == "active":
             await core_repo.mark_left(session, member, now, "removed" if event.removed_by else "left")
-        return member
+        return member, version, member_rows

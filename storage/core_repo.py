@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import ChatRef, UserRef
@@ -93,6 +93,53 @@ async def ensure_member(session: AsyncSession, chat_id: int, user: UserRef, now:
         if seen:
             member.last_seen_at = now
     return member
+
+
+# The event's one read: the member, the version of the group's stored settings and the rows features
+# keep per member (joined as the features declare them), built once per set of joins.
+_MEMBER_QUERIES: dict[tuple, Any] = {}
+
+
+def _member_query(joins: tuple):
+    query = _MEMBER_QUERIES.get(joins)
+    if query is None:
+        query = select(Member, ChatSettingsRow.updated_at, *(model for model, _ in joins)).outerjoin(
+            ChatSettingsRow, ChatSettingsRow.chat_id == Member.chat_id)
+        for model, on in joins:
+            query = query.outerjoin(model, on())
+        query = _MEMBER_QUERIES[joins] = query.where(
+            Member.chat_id == bindparam("chat_id"), Member.user_id == bindparam("user_id"))
+    return query
+
+
+async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: tuple = ()):
+    """(member, settings version, {model: row or None}) in one statement, or None when the member
+    is not stored yet. `joins` are (model, lambda: ON clause against Member) pairs."""
+    row = (await session.execute(_member_query(joins), {"chat_id": chat_id, "user_id": user_id})).first()
+    if row is None:
+        return None
+    member, version, *extras = row
+    return member, version, {model: extra for (model, _), extra in zip(joins, extras)}
+
+
+def note_names(member: Member, user: UserRef) -> None:
+    """The platform shows a new name or @username: keep it (an UPDATE only when it changed)."""
+    if user.name and member.display_name != user.name:
+        member.display_name = user.name
+    if user.username and member.username != user.username:
+        member.username = user.username
+
+
+async def write_last_seen(session: AsyncSession, seen: dict[int, datetime]) -> None:
+    """Batched last-seen times (bot.tally), member id → time; never moves a time back."""
+    rows = [{"b_id": member_id, "b_at": at} for member_id, at in seen.items()]
+    await session.execute(
+        update(Member.__table__)
+        .where(Member.__table__.c.id == bindparam("b_id"))
+        .where((Member.__table__.c.last_seen_at.is_(None)) | (Member.__table__.c.last_seen_at < bindparam("b_at")))
+        .values(last_seen_at=bindparam("b_at")),
+        rows,
+    )
 
 
 async def display_names(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
@@ -206,6 +253,12 @@ async def mark_undone(session: AsyncSession, entry_id: int, by: str, at: datetim
 async def stored_overrides(session: AsyncSession, chat_id: int) -> dict[str, Any]:
     row = await session.get(ChatSettingsRow, chat_id)
     return dict(row.overrides) if row else {}
+
+
+async def overrides_with_version(session: AsyncSession, chat_id: int) -> tuple[dict[str, Any], datetime | None]:
+    """The stored overrides and when they last changed (None when there are none)."""
+    row = await session.get(ChatSettingsRow, chat_id)
+    return (dict(row.overrides), row.updated_at) if row else ({}, None)
 
 
 async def set_override(session: AsyncSession, chat_id: int, path: str, value: Any, by: str, at: datetime) -> None:

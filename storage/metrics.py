@@ -62,3 +62,17 @@ async def active_members(session: AsyncSession, chat_id: int, start: date, end: 
         DailyMemberActivity.chat_id == chat_id, DailyMemberActivity.day >= start, DailyMemberActivity.day <= end
     )
     return int(await session.scalar(query) or 0)
+
+
+# The batched daily counters (bot.tally): key (chat id, day, metric, key) → amount.
+DAILY = "core.daily"
+
+
+async def write_daily(session: AsyncSession, figures: dict) -> None:
+    stmt = _insert(session)(DailyCounter)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["chat_id", "day", "metric", "key"], set_={"value": DailyCounter.value + stmt.excluded.value})
+    rows = [{"chat_id": chat_id, "day": day, "metric": metric, "key": key, "value": n}
+            for (chat_id, day, metric, key), n in figures.items() if n]
+    if rows:
+        await session.execute(stmt, rows)

@@ -226,3 +226,8 @@ async def states_with_shared_messages(session: AsyncSession) -> list[tuple[Onboa
         .where(OnboardingChatState.shared_open.is_(True))
     )
     return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+def member_join():
+    """The member's questionnaire joined to the event's member read (Router.with_member)."""
+    return OnboardingRun.member_id == Member.id

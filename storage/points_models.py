@@ -1,6 +1,7 @@
 """Tables of the points feature (migrations: storage/migrations/versions/points_*.py, branch 'points').
 
-The ledger is append-only: a balance is the sum of a member's rows, never a stored number. Every row
+The ledger is append-only and the record: a member's totals (MemberTotals) are kept with each row
+and can be rebuilt from it. Every row
 carries an idempotency key unique within its chat, so an award offered twice (a redelivered event,
 two check-ins racing) is written once.
 """
@@ -49,12 +50,21 @@ class Checkin(Base):
     at: Mapped[datetime]
 
 
-class MemberLevel(Base):
-    """The highest level already announced for a member, so a level-up is announced once."""
+class MemberTotals(Base):
+    """A member's running totals, kept with every ledger row in the same transaction (so a message
+    never sums the ledger): the balance, the growth points (every row but spending), today's
+    activity points (for the daily cap, `activity_day` is the group's local day) and the highest
+    level already announced. The ledger stays the record; `rebuild_totals` derives these from it."""
 
-    __tablename__ = "points_member_levels"
+    __tablename__ = "points_member_totals"
+    __table_args__ = (Index("ix_points_totals_chat_earned", "chat_id", "earned"),)
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    earned: Mapped[int] = mapped_column(Integer, default=0)
+    activity_day: Mapped[date | None] = mapped_column(Date)
+    activity_today: Mapped[int] = mapped_column(Integer, default=0)
     announced_level: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -116,4 +126,4 @@ class DrawEntry(Base):
     at: Mapped[datetime]
 
 
-__all__ = ["LedgerEntry", "Checkin", "MemberLevel", "ShopItem", "ShopOrder", "Draw", "DrawEntry"]
+__all__ = ["LedgerEntry", "Checkin", "MemberTotals", "ShopItem", "ShopOrder", "Draw", "DrawEntry"]

@@ -1,7 +1,9 @@
 """Repository functions for the points feature. Each takes an AsyncSession; none commits.
 
-Balances, levels and boards are sums over the append-only ledger (`points_ledger`); the covering
-indexes declared in storage/points_models.py keep them fast at millions of rows.
+The append-only ledger (`points_ledger`) is the record; each row also updates the member's running
+totals (`points_member_totals`: balance, growth points, today's activity, announced level) in the same
+statement batch, so a message never sums a member's history. Boards over a period still sum the
+ledger, on its covering indexes.
 """
 
 from __future__ import annotations
@@ -9,15 +11,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import insert_ignore
 from storage.models import Member
-from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberLevel, ShopItem, ShopOrder
+from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
 
 # Ledger sources that are spending, not growth: they lower the balance but never the level/board.
 SPENDING_SOURCES = ("shop", "lottery")
+ACTIVITY = "activity"  # the source of points for messages, capped per local day
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -35,8 +41,10 @@ async def add_entry(
     source: str,
     key: str,
     at: datetime,
+    day: date | None = None,
 ) -> bool:
-    """Append one row; False (and nothing written) when (chat_id, key) is already in the ledger."""
+    """Append one row and add it to the member's totals; False (and nothing written) when
+    (chat_id, key) is already in the ledger. `day`: the group's local day, for activity points."""
     values = {
         "chat_id": chat_id,
         "member_id": member_id,
@@ -47,7 +55,45 @@ async def add_entry(
         "at": at,
     }
     result = await session.execute(insert_ignore(session, LedgerEntry, values, ["chat_id", "key"]))
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await _add_to_totals(session, chat_id, member_id, int(amount), source, day)
+    return True
+
+
+async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None) -> None:
+    growth = 0 if source in SPENDING_SOURCES else amount
+    activity = source == ACTIVITY and day is not None
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    stmt = insert(MemberTotals).values(
+        member_id=member_id, chat_id=chat_id, balance=amount, earned=growth,
+        activity_day=day if activity else None, activity_today=amount if activity else 0, announced_level=1)
+    totals = MemberTotals.__table__.c
+    changes = {"balance": totals.balance + stmt.excluded.balance, "earned": totals.earned + stmt.excluded.earned}
+    if activity:
+        changes["activity_today"] = case((totals.activity_day == stmt.excluded.activity_day, totals.activity_today + amount),
+                                         else_=amount)
+        changes["activity_day"] = stmt.excluded.activity_day
+    await session.execute(stmt.on_conflict_do_update(index_elements=["member_id"], set_=changes))
+    # The member's totals row read earlier in this transaction (the event's member read) follows.
+    row = session.identity_map.get(identity_key(MemberTotals, member_id))
+    if row is not None:
+        set_committed_value(row, "balance", row.balance + amount)
+        set_committed_value(row, "earned", row.earned + growth)
+        if activity:
+            today = row.activity_today if row.activity_day == day else 0
+            set_committed_value(row, "activity_today", today + amount)
+            set_committed_value(row, "activity_day", day)
+
+
+async def totals(session: AsyncSession, member_id: int) -> MemberTotals | None:
+    """The member's totals (from the session when the event read them with the member)."""
+    return await session.get(MemberTotals, member_id)
+
+
+def member_join():
+    """The member's totals joined to the event's member read (Router.with_member)."""
+    return MemberTotals.member_id == Member.id
 
 
 async def key_used(session: AsyncSession, chat_id: int, key: str) -> bool:
@@ -56,30 +102,33 @@ async def key_used(session: AsyncSession, chat_id: int, key: str) -> bool:
 
 
 async def balance(session: AsyncSession, chat_id: int, member_id: int) -> int:
-    query = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.chat_id == chat_id, LedgerEntry.member_id == member_id
-    )
-    return int(await session.scalar(query) or 0)
+    row = await totals(session, member_id)
+    return row.balance if row else 0
 
 
 async def earned(session: AsyncSession, chat_id: int, member_id: int) -> int:
     """Growth points: every row except spending (shop, lottery entries)."""
-    query = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.chat_id == chat_id,
-        LedgerEntry.member_id == member_id,
-        LedgerEntry.source.not_in(SPENDING_SOURCES),
-    )
-    return int(await session.scalar(query) or 0)
+    row = await totals(session, member_id)
+    return row.earned if row else 0
 
 
-async def sum_since(session: AsyncSession, chat_id: int, member_id: int, source: str, since: datetime) -> int:
-    query = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.chat_id == chat_id,
-        LedgerEntry.at >= since,
-        LedgerEntry.member_id == member_id,
-        LedgerEntry.source == source,
-    )
-    return int(await session.scalar(query) or 0)
+async def activity_on(session: AsyncSession, member_id: int, day: date) -> int:
+    """Activity points the member got on the group's local `day` (for the daily cap)."""
+    row = await totals(session, member_id)
+    return row.activity_today if row is not None and row.activity_day == day else 0
+
+
+async def rebuild_totals(session: AsyncSession, chat_id: int | None = None) -> None:
+    """Derive the totals from the ledger again (bulk-loaded ledgers; the announced levels are kept;
+    today's activity is not known from the ledger and starts at zero)."""
+    where = "WHERE l.chat_id = :chat" if chat_id is not None else ""
+    params = {"chat": chat_id} if chat_id is not None else {}
+    await session.execute(text(
+        "INSERT INTO points_member_totals (member_id, chat_id, balance, earned, activity_day, activity_today, announced_level) "
+        "SELECT l.member_id, min(l.chat_id), sum(l.amount), "
+        "sum(CASE WHEN l.source IN ('shop', 'lottery') THEN 0 ELSE l.amount END), NULL, 0, 1 "
+        f"FROM points_ledger AS l {where} GROUP BY l.member_id "
+        "ON CONFLICT (member_id) DO UPDATE SET balance = excluded.balance, earned = excluded.earned"), params)
 
 
 def _board_totals(chat_id: int, since: datetime | None):
@@ -191,19 +240,21 @@ async def checkin_position(session: AsyncSession, chat_id: int, member_id: int, 
 
 # --- levels --------------------------------------------------------------------------------------
 async def announced_level(session: AsyncSession, member_id: int) -> int:
-    row = await session.get(MemberLevel, member_id)
+    row = await totals(session, member_id)
     return row.announced_level if row else 1
 
 
 async def raise_announced_level(session: AsyncSession, member_id: int, level: int) -> bool:
     """True when `level` is higher than the level already announced (and records it)."""
-    await session.execute(insert_ignore(session, MemberLevel, {"member_id": member_id, "announced_level": 1}, ["member_id"]))
     result = await session.execute(
-        update(MemberLevel)
-        .where(MemberLevel.member_id == member_id, MemberLevel.announced_level < level)
+        update(MemberTotals)
+        .where(MemberTotals.member_id == member_id, MemberTotals.announced_level < level)
         .values(announced_level=level)
         .execution_options(synchronize_session=False)
     )
+    row = session.identity_map.get(identity_key(MemberTotals, member_id))
+    if result.rowcount and row is not None:
+        set_committed_value(row, "announced_level", level)
     return bool(result.rowcount)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignore
@@ -30,16 +30,28 @@ async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: date
 
 
 async def member_state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
-    """The member's state without counting a message (for an edit)."""
+    """The member's state (created the first time); its message count is what is stored — add the
+    batched count (MESSAGES in bot.tally) for the true figure."""
     return await _state(session, chat_id, user_id, now)
 
 
-async def count_message(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
-    """Count one more message of the member; returns their state (messages since joining, joined_at)."""
-    row = await _state(session, chat_id, user_id, now)
-    row.messages += 1
-    await session.flush()
-    return row
+# Batched message counts (bot.tally): (chat id, user id) → messages to add.
+MESSAGES = "rules.messages"
+
+
+async def write_message_counts(session: AsyncSession, counts: dict) -> None:
+    table = RulesMemberState.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.chat_id == bindparam("b_chat"), table.c.user_id == bindparam("b_user"))
+        .values(messages=table.c.messages + bindparam("b_n")),
+        [{"b_chat": chat_id, "b_user": user_id, "b_n": n} for (chat_id, user_id), n in counts.items()],
+    )
+
+
+def member_join():
+    """The member's state joined to the event's member read (Router.with_member)."""
+    return and_(RulesMemberState.chat_id == Member.chat_id, RulesMemberState.user_id == Member.user_id)
 
 
 async def active_strikes(session: AsyncSession, chat_id: int, user_id: str, since: datetime) -> list[RulesStrike]:

@@ -60,23 +60,24 @@ def current_metric(metric: str, key: str) -> str:
 
 
 # --- writes made by the router ------------------------------------------------------------------
-async def record_message(session: AsyncSession, chat_id: int, member_id: int | None, day: date) -> None:
-    """One message: bump 'messages'; mark the member active today (and 'active' the first time)."""
-    await metrics.bump(session, chat_id, day, "messages")
-    if member_id is None:
-        return
-    first = await session.execute(
-        insert_ignore(
-            session,
-            DailyMemberActivity,
-            {"chat_id": chat_id, "day": day, "member_id": member_id, "messages": 1},
-            ["chat_id", "day", "member_id"],
+async def write_member_days(session: AsyncSession, figures: dict) -> None:
+    """Batched messages per member and local day (bot.tally), (chat id, day, member id) → messages;
+    a member's first row of a day also counts them 'active' that day."""
+    active: dict = {}
+    for (chat_id, day, member_id), n in figures.items():
+        first = await session.execute(
+            insert_ignore(
+                session,
+                DailyMemberActivity,
+                {"chat_id": chat_id, "day": day, "member_id": member_id, "messages": n},
+                ["chat_id", "day", "member_id"],
+            )
         )
-    )
-    if first.rowcount:
-        await metrics.bump(session, chat_id, day, ACTIVE)
-    else:
-        await metrics.member_active(session, chat_id, day, member_id)
+        if first.rowcount:
+            active[(chat_id, day, ACTIVE, "")] = active.get((chat_id, day, ACTIVE, ""), 0) + 1
+        else:
+            await metrics.member_active(session, chat_id, day, member_id, n)
+    await metrics.write_daily(session, active)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 router = Router("onboarding", priority=90)
+router.with_member(OnboardingRun, onboarding_repo.member_join)
 
 PREFIX = "onb:"
 SKIP_WORDS = {"跳过", "skip", "-", "无", "none", "略"}
@@ -696,7 +697,10 @@ async def on_message(ctx: Context) -> None:
         return
     if ctx.member_row is None:
         return
-    run = await onboarding_repo.get_run(ctx.session, ctx.member_row.id)  # every message: no lock unless pending
+    if OnboardingRun in ctx.member_rows:  # read with the member: no statement for ordinary chat
+        run = ctx.member_rows[OnboardingRun]
+    else:
+        run = await onboarding_repo.get_run(ctx.session, ctx.member_row.id)
     if run is None or run.status != "pending" or run.chat_id != ctx.chat_row.id:
         return
     await ctx.session.refresh(run, with_for_update=True)

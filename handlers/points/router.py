@@ -22,8 +22,10 @@ from handlers.points import texts as _texts  # noqa: F401  (registers the catalo
 from handlers.points.texts import ledger_reason
 from storage import core_repo, points_repo as repo
 from storage.models import Chat, Member
+from storage.points_models import MemberTotals
 
 router = Router("points", priority=50, private_chats=False)
+router.with_member(MemberTotals, repo.member_join)
 log = logging.getLogger(__name__)
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -178,14 +180,13 @@ async def activity(ctx) -> None:
     text = _normalise(ctx.text)
     if settings.activity_points > 0 and len(text) >= max(1, settings.activity_min_length):
         day = ctx.local_day
-        since = datetime.combine(day, time(0), _tz(ctx))
-        today = await repo.sum_since(ctx.session, ctx.chat_row.id, member.id, "activity", since)
+        today = await repo.activity_on(ctx.session, member.id, day)
         amount = min(settings.activity_points, settings.activity_daily_cap - today)
         if amount > 0:
             digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
             if await service.award(
                 ctx.session, chat_id=ctx.chat_row.id, member_id=member.id, amount=amount, reason="message",
-                source="activity", key=f"activity:{member.id}:{day.isoformat()}:{digest}", now=ctx.now,
+                source=repo.ACTIVITY, key=f"activity:{member.id}:{day.isoformat()}:{digest}", now=ctx.now, day=day,
             ):
                 await ctx.count("points_issued", n=amount)
     # Also announces levels reached through other features' awards (onboarding, invites …).

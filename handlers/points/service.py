@@ -39,16 +39,19 @@ async def award(
     source: str,
     key: str,
     now: datetime,
+    day: date | None = None,
 ) -> bool:
     """Append one ledger row (amount may be negative: deductions, penalties). Idempotent on
-    (chat_id, key): returns False and changes nothing when the key was used before."""
+    (chat_id, key): returns False and changes nothing when the key was used before. `day`, the
+    group's local day, counts activity points towards the daily cap."""
     return await repo.add_entry(
-        session, chat_id=chat_id, member_id=member_id, amount=amount, reason=reason, source=source, key=key, at=now
+        session, chat_id=chat_id, member_id=member_id, amount=amount, reason=reason, source=source, key=key, at=now,
+        day=day,
     )
 
 
 async def balance(session: AsyncSession, *, chat_id: int, member_id: int) -> int:
-    """Spendable points: the sum of every ledger row of the member in the chat."""
+    """Spendable points: the sum of every ledger row of the member in the chat (kept as a total)."""
     return await repo.balance(session, chat_id, member_id)
 
 

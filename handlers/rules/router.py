@@ -28,10 +28,13 @@ from handlers.rules.normalize import normalize
 from handlers.rules.settings import parse_duration
 from storage import core_repo, rules_repo, stats_repo
 from storage.models import AuditEntry
+from storage.rules_models import RulesMemberState
 
 log = logging.getLogger(__name__)
 
 router = Router("rules", priority=100, private_chats=False)
+router.with_member(RulesMemberState, rules_repo.member_join)
+router.figure(rules_repo.MESSAGES)(rules_repo.write_message_counts)
 
 _HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{3,31})")
 
@@ -170,11 +173,14 @@ async def _judge(ctx, *, edited: bool) -> None:
     event: MessageReceived | MessageEdited = ctx.event
     if not rs.enabled or await _exempt(ctx):
         return
-    if edited:
+    state = ctx.member_rows.get(RulesMemberState)
+    if state is None:
         state = await rules_repo.member_state(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
-    else:
-        state = await rules_repo.count_message(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
-    newcomer = (state.joined_at is not None and state.messages <= rs.newcomer_messages
+    figure = (ctx.chat_row.id, ctx.user.id)
+    messages = state.messages + ctx.app.tally.pending(rules_repo.MESSAGES, figure) + (0 if edited else 1)
+    if not edited:
+        ctx.after_commit(lambda: ctx.app.tally.add(rules_repo.MESSAGES, figure))
+    newcomer = (state.joined_at is not None and messages <= rs.newcomer_messages
                 and (ctx.now - state.joined_at) <= timedelta(hours=rs.newcomer_hours))
 
     text = event.text or ""
@@ -232,6 +238,8 @@ async def _judge(ctx, *, edited: bool) -> None:
 async def note_join(ctx) -> None:
     if ctx.settings.rules.enabled:
         await rules_repo.note_join(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+        figure = (ctx.chat_row.id, ctx.user.id)
+        ctx.after_commit(lambda: ctx.app.tally.discard(rules_repo.MESSAGES, figure))  # counted from zero again
 
 
 # --- due work: notices to delete ---------------------------------------------------------------

@@ -184,8 +184,14 @@ def _tz(ctx: Context) -> ZoneInfo:
 # --- counting --------------------------------------------------------------------------------------
 @router.on(MessageReceived, filter=lambda ctx: ctx.settings.stats.enabled and not ctx.user.is_bot)
 async def count_message(ctx: Context) -> None:
-    member_id = ctx.member_row.id if ctx.member_row is not None else None
-    await stats_repo.record_message(ctx.session, ctx.chat_row.id, member_id, ctx.local_day)
+    await ctx.count("messages")
+    if ctx.member_row is not None:
+        figure = (ctx.chat_row.id, ctx.local_day, ctx.member_row.id)
+        ctx.after_commit(lambda: ctx.app.tally.add(MEMBER_DAYS, figure))
+
+
+MEMBER_DAYS = "stats.member_days"
+router.figure(MEMBER_DAYS)(stats_repo.write_member_days)
 
 
 @router.on(MemberJoined, filter=lambda ctx: ctx.settings.stats.enabled)
@@ -219,6 +225,7 @@ async def stats_command(ctx: Context) -> None:
     if days is None or len(args) > 1:
         await ctx.reply(ctx.t("stats.bad_period", given=" ".join(ctx.event.args)))
         return
+    await ctx.flush_figures()
     if chart:
         await _post_charts(ctx, days)
         return

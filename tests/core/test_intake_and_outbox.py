@@ -226,11 +226,11 @@ async def test_a_full_disk_holds_the_updates_and_they_are_handled_once_after(tmp
                 connection = sqlite3.connect(path)
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 connection.close()
-                with open(filler, "wb") as out:
+                # Unbuffered: a partial last write must not fail again when the file is closed.
+                with open(filler, "wb", buffering=0) as out:
                     try:
                         while True:
                             out.write(b"\0" * 65536)
-                            out.flush()
                     except OSError:
                         pass
 

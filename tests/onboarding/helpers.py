@@ -62,6 +62,7 @@ async def answers(app, name: str, chat_id: str = "lobby") -> dict[str, str]:
 
 
 async def figure(app, metric: str, key: str = "", chat_id: str = "lobby") -> int:
+    await app.flush_figures()  # figures are batched in memory until a tick
     async with app.sessions() as session:
         chat = await core_repo.get_chat(session, "console", chat_id)
         today = app.clock.now().date()

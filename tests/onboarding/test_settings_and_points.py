@@ -98,6 +98,7 @@ async def points_issued(app, chat_id: int) -> int:
     from storage.metrics import counters
 
     today = app.clock.now().date()
+    await app.flush_figures()  # figures are batched in memory until a tick
     async with app.sessions() as session:
         figures = await counters(session, chat_id, today - timedelta(days=2), today + timedelta(days=2), "points_issued")
     return sum(f.value for f in figures)

@@ -50,6 +50,7 @@ async def test_ad_then_repeat_then_removal_with_public_notices(db_url, tmp_path)
         assert "warn" in actions and "mute" in actions and "kick" in actions
         kick = next(r for r in rows if r.action == "kick")
         assert kick.actor == "bot" and kick.rule == "invite" and "t.me/+abcdef123" in kick.evidence
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session:
             from storage.metrics import counters
 

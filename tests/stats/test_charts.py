@@ -37,6 +37,7 @@ async def test_activity_chart_counts_have_whole_number_ticks(db_url, tmp_path):
         await console.say("ann", "four")
         clock.advance(days=1)
         await console.leave("bob")
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session:
             chat = await core_repo.get_chat(session, "console", "lobby")
             start = date(2026, 2, 26)

@@ -17,6 +17,12 @@ def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour - 8, minute, tzinfo=UTC) if hour >= 8 else datetime(2026, 3, day - 1, hour + 16, minute, tzinfo=UTC)
 
 
+async def _record_message(session, chat_id: int, member_id: int, day) -> None:
+    """One message as the router's batched figures write it."""
+    await metrics.write_daily(session, {(chat_id, day, "messages", ""): 1})
+    await stats_repo.write_member_days(session, {(chat_id, day, member_id): 1})
+
+
 async def last_reply(console) -> str:
     return console.bot_messages()[-1].text
 
@@ -52,6 +58,7 @@ async def test_stats_figures_match_a_hand_count(db_url, tmp_path):
         # Another group's activity is not ours.
         await console.say("zed", "elsewhere", chat_id="other")
         # Violations and check-ins come from other features' counters; tags from onboarding.
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session, session.begin():
             chat = await core_repo.get_chat(session, "console", "lobby")
             await metrics.bump(session, chat.id, date(2026, 3, 3), "violations", "ads", 2)
@@ -139,6 +146,7 @@ async def test_retention_of_a_cohort_built_for_it(db_url, tmp_path):
         for day, action, name in sorted(events, key=lambda e: e[0]):
             await on(day, action, name)
         clock.set(datetime(2026, 4, 20, 2, 0, tzinfo=UTC))  # Mon 04-20: both cohorts' day 30 is over
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session:
             cohorts = await stats_repo.weekly_cohorts(
                 session, [1], __import__("zoneinfo").ZoneInfo("Asia/Shanghai"), date(2026, 4, 20), 8
@@ -214,6 +222,7 @@ async def test_snapshot_of_closed_days_plus_today_live_equals_the_full_count(db_
     tz = ZoneInfo("Asia/Shanghai")
     today = date(2026, 3, 12)
     async with running_app(db_url, str(tmp_path), routers=[stats_router]) as (app, console):
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session, session.begin():
             chat = await core_repo.ensure_chat(session, console.default_chat, app.clock.now())
             ids = []
@@ -223,13 +232,15 @@ async def test_snapshot_of_closed_days_plus_today_live_equals_the_full_count(db_
             for d in range(10, 0, -1):
                 for member_id in rng.sample(ids, 30):
                     for _ in range(rng.choice([1, 1, 1, 2, 3])):
-                        await stats_repo.record_message(session, chat.id, member_id, today.fromordinal(today.toordinal() - d))
+                        await _record_message(session, chat.id, member_id, today.fromordinal(today.toordinal() - d))
         for round_ in range(4):
+            await app.flush_figures()  # figures are batched in memory until a tick
             async with app.sessions() as session, session.begin():
                 for member_id in rng.sample(ids, 5 + round_ * 5):
                     for _ in range(rng.randint(1, 6)):
-                        await stats_repo.record_message(session, chat.id, member_id, today)
+                        await _record_message(session, chat.id, member_id, today)
             for days in (7, 30):
+                await app.flush_figures()  # figures are batched in memory until a tick
                 async with app.sessions() as session, session.begin():
                     got = await stats_repo.summary(session, chat.id, tz=tz, today=today, days=days, top_n=5, now=app.clock.now())
                     start = today.fromordinal(today.toordinal() - days + 1)
@@ -252,6 +263,7 @@ async def test_the_scheduler_prepares_todays_snapshots_and_stats_stay_exact(db_u
                 await console.say(name, "hi")
         clock.set(at(3, 0, 20))  # 00:20 local: a new day
         await app.tick()
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session:
             kinds = sorted((s.day, s.kind) for s in await session.scalars(select(StatsSnapshot)))
         assert kinds == [(date(2026, 3, 3), "cohorts:4"), (date(2026, 3, 3), "window:7")]
