@@ -392,11 +392,12 @@ class Dispatcher:
             return None, ..., {}
         seen = not isinstance(event, MemberLeft)
         loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)
-        if loaded is None:
-            member, version, member_rows = await core_repo.ensure_member(session, chat_id, event.user, now, seen=seen), ..., {}
-        else:
-            member, version, member_rows = loaded
-            core_repo.note_names(member, event.user)
+        if loaded is None:  # first seen: stored, then read like any member (the features' rows with it)
+            await core_repo.add_member(session, chat_id, event.user, now, seen=seen)
+            loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)
+            assert loaded is not None
+        member, version, member_rows = loaded
+        core_repo.note_names(member, event.user)
         if isinstance(event, MemberJoined) and (member.status != "active" or member.left_at is not None):
             await core_repo.mark_joined(session, member, now)
         elif isinstance(event, MemberLeft) and member.status == "active":

@@ -90,24 +90,35 @@ class Intake:
 
     # --- in ----------------------------------------------------------------------------------
     async def receive(self, platform: str, key: str, payload: dict[str, Any]) -> InboxItem | None:
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return (await self.receive_many(platform, [(key, payload)]))[0]
+
+    async def receive_many(self, platform: str, updates: list[tuple[str, dict[str, Any]]]) -> list[InboxItem | None]:
+        """Store a batch of (key, payload) in one transaction (a getUpdates answer): all or none.
+        None in place of an update received before."""
+        texts = [(key, json.dumps(payload, ensure_ascii=False, separators=(",", ":"))) for key, payload in updates]
+        now = self.app.clock.now()
         try:
             async with self.app.sessions() as session, session.begin():
-                entry_id = await intake_repo.store_update(session, platform, key, text, self.app.clock.now())
+                ids = [await intake_repo.store_update(session, platform, key, text, now) for key, text in texts]
         except DATABASE_ERRORS as exc:
             # Once when storing starts failing (the platform redelivers; every retry would be a line).
+            keys = ", ".join(key for key, _ in updates[:3]) + (" …" if len(updates) > 3 else "")
             log.log(logging.WARNING if self._store_failing is None else logging.DEBUG,
-                    "intake: cannot store %s update %s (%s); it is not acknowledged", platform, key, _short(exc))
+                    "intake: cannot store %s update %s (%s); it is not acknowledged", platform, keys, _short(exc))
             metrics.INTAKE_UNAVAILABLE.labels(platform=platform).inc()
             self._store_failing, self._store_failed_at = _public_reason(exc), time.monotonic()
             raise IntakeUnavailable(_short(exc)) from None
         if self._store_failing is not None:
             log.warning("intake: updates can be stored again")
             self._store_failing = None
-        if entry_id is None:
-            return None
-        metrics.UPDATES_RECEIVED.labels(platform=platform).inc()
-        return InboxItem(entry_id, platform, key, payload)
+        items: list[InboxItem | None] = []
+        for (key, payload), entry_id in zip(updates, ids):
+            if entry_id is None:
+                items.append(None)
+                continue
+            metrics.UPDATES_RECEIVED.labels(platform=platform).inc()
+            items.append(InboxItem(entry_id, platform, key, payload))
+        return items
 
     async def pending(self, platform: str) -> list[InboxItem]:
         async with self.app.sessions() as session:

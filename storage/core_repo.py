@@ -63,26 +63,31 @@ async def get_member(session: AsyncSession, chat_id: int, user_id: str) -> Membe
     return await session.scalar(select(Member).where(Member.chat_id == chat_id, Member.user_id == user_id))
 
 
+async def add_member(session: AsyncSession, chat_id: int, user: UserRef, now: datetime, *, seen: bool = True) -> None:
+    """Store a member first seen now (nothing when another event stored them meanwhile)."""
+    await session.execute(
+        insert_ignore(
+            session,
+            Member,
+            {
+                "chat_id": chat_id,
+                "user_id": user.id,
+                "display_name": user.name,
+                "username": user.username,
+                "role": "member",
+                "status": "active",
+                "joined_at": now,
+                "last_seen_at": now if seen else None,
+            },
+            ["chat_id", "user_id"],
+        )
+    )
+
+
 async def ensure_member(session: AsyncSession, chat_id: int, user: UserRef, now: datetime, *, seen: bool = True) -> Member:
     member = await get_member(session, chat_id, user.id)
     if member is None:
-        await session.execute(
-            insert_ignore(
-                session,
-                Member,
-                {
-                    "chat_id": chat_id,
-                    "user_id": user.id,
-                    "display_name": user.name,
-                    "username": user.username,
-                    "role": "member",
-                    "status": "active",
-                    "joined_at": now,
-                    "last_seen_at": now if seen else None,
-                },
-                ["chat_id", "user_id"],
-            )
-        )
+        await add_member(session, chat_id, user, now, seen=seen)
         member = await get_member(session, chat_id, user.id)
         assert member is not None
     else:
@@ -119,7 +124,27 @@ async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: 
     if row is None:
         return None
     member, version, *extras = row
-    return member, version, {model: extra for (model, _), extra in zip(joins, extras)}
+    rows = {model: extra for (model, _), extra in zip(joins, extras)}
+    # Repositories look here before they read a row of this member that the join found missing.
+    session.info[MEMBER_ROWS] = (member.id, rows)
+    return member, version, rows
+
+
+MEMBER_ROWS = "qunzhu.member_rows"
+
+
+def known_missing(session: AsyncSession, model: type, member_id: int) -> bool:
+    """True when the event's member read found no `model` row for this member (so reading it again
+    would find none either, unless written since: `forget_missing`)."""
+    known = session.info.get(MEMBER_ROWS)
+    return known is not None and known[0] == member_id and model in known[1] and known[1][model] is None
+
+
+def known_now(session: AsyncSession, model: type, member_id: int, row: Any) -> None:
+    """`row` of the event's member was written in this transaction: it is no longer missing."""
+    known = session.info.get(MEMBER_ROWS)
+    if known is not None and known[0] == member_id:
+        known[1][model] = row
 
 
 def note_names(member: Member, user: UserRef) -> None:

@@ -15,13 +15,9 @@ from storage.models import InboxEntry, OutboxAction
 
 async def store_update(session: AsyncSession, platform: str, key: str, payload: str, now: datetime) -> int | None:
     """The inbox id of a newly received update; None when (platform, key) was received before."""
-    result = await session.execute(
-        insert_ignore(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
-                                            "received_at": now, "attempts": 0}, ["platform", "key"])
-    )
-    if not result.rowcount:
-        return None
-    return await session.scalar(select(InboxEntry.id).where(InboxEntry.platform == platform, InboxEntry.key == key))
+    stmt = insert_ignore(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
+                                               "received_at": now, "attempts": 0}, ["platform", "key"])
+    return await session.scalar(stmt.returning(InboxEntry.id))
 
 
 async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:

@@ -15,8 +15,10 @@ from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import core_repo
 from storage.db import insert_ignore
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
@@ -64,30 +66,35 @@ async def add_entry(
 async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None) -> None:
     growth = 0 if source in SPENDING_SOURCES else amount
     activity = source == ACTIVITY and day is not None
+    table = MemberTotals.__table__
     insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    stmt = insert(MemberTotals).values(
+    stmt = insert(table).values(
         member_id=member_id, chat_id=chat_id, balance=amount, earned=growth,
         activity_day=day if activity else None, activity_today=amount if activity else 0, announced_level=1)
-    totals = MemberTotals.__table__.c
-    changes = {"balance": totals.balance + stmt.excluded.balance, "earned": totals.earned + stmt.excluded.earned}
+    changes = {"balance": table.c.balance + stmt.excluded.balance, "earned": table.c.earned + stmt.excluded.earned}
     if activity:
-        changes["activity_today"] = case((totals.activity_day == stmt.excluded.activity_day, totals.activity_today + amount),
+        changes["activity_today"] = case((table.c.activity_day == stmt.excluded.activity_day, table.c.activity_today + amount),
                                          else_=amount)
         changes["activity_day"] = stmt.excluded.activity_day
-    await session.execute(stmt.on_conflict_do_update(index_elements=["member_id"], set_=changes))
-    # The member's totals row read earlier in this transaction (the event's member read) follows.
+    stmt = stmt.on_conflict_do_update(index_elements=["member_id"], set_=changes).returning(*table.c)
+    stored = (await session.execute(stmt)).mappings().one()
+    # The totals as stored now, in the session: later reads in this event need no statement.
     row = session.identity_map.get(identity_key(MemberTotals, member_id))
-    if row is not None:
-        set_committed_value(row, "balance", row.balance + amount)
-        set_committed_value(row, "earned", row.earned + growth)
-        if activity:
-            today = row.activity_today if row.activity_day == day else 0
-            set_committed_value(row, "activity_today", today + amount)
-            set_committed_value(row, "activity_day", day)
+    if row is None:
+        row = MemberTotals(**stored)
+        make_transient_to_detached(row)
+        session.add(row)
+    else:
+        for name, value in stored.items():
+            if name != "member_id":
+                set_committed_value(row, name, value)
+    core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
 
 
 async def totals(session: AsyncSession, member_id: int) -> MemberTotals | None:
     """The member's totals (from the session when the event read them with the member)."""
+    if core_repo.known_missing(session, MemberTotals, member_id):
+        return None
     return await session.get(MemberTotals, member_id)
 
 

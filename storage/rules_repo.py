@@ -4,29 +4,48 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
-from storage.db import insert_ignore
 from storage.models import Member
 from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
 
 
+def _upsert(session: AsyncSession, values: dict):
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RulesMemberState).values(values)
+
+
 async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
-    await session.execute(
-        insert_ignore(session, RulesMemberState, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now},
-                      ["chat_id", "user_id"])
-    )
-    row = await session.get(RulesMemberState, (chat_id, user_id), populate_existing=True)
-    assert row is not None
-    return row
+    stmt = _upsert(session, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now})
+    # DO UPDATE with no change, so RETURNING gives the row whether it was there or not.
+    stmt = stmt.on_conflict_do_update(index_elements=["chat_id", "user_id"], set_={"chat_id": stmt.excluded.chat_id})
+    return await _returned(session, stmt)
+
+
+async def _returned(session: AsyncSession, stmt) -> RulesMemberState:
+    row = (await session.execute(stmt.returning(*RulesMemberState.__table__.c))).mappings().one()
+    state = session.identity_map.get(identity_key(RulesMemberState, (row["chat_id"], row["user_id"])))
+    if state is None or inspect(state).expired:
+        state = RulesMemberState(**row)
+        make_transient_to_detached(state)
+        session.add(state)
+    else:
+        for name in ("messages", "since", "joined_at"):
+            set_committed_value(state, name, row[name])
+    return state
 
 
 async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> None:
     """The member joined (again): their first messages from now on are a newcomer's."""
-    row = await _state(session, chat_id, user_id, now)
-    row.joined_at, row.since, row.messages = now, now, 0
-    await session.flush()
+    stmt = _upsert(session, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now, "joined_at": now})
+    stmt = stmt.on_conflict_do_update(index_elements=["chat_id", "user_id"],
+                                      set_={"messages": 0, "since": now, "joined_at": now})
+    await _returned(session, stmt)
 
 
 async def member_state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:

@@ -300,21 +300,24 @@ class TelegramIntake:
                       why[:300], delay, self.failing_since)
 
     async def _store_batch(self, batch: list[Any]) -> bool:
-        """Store each update in order and move the offset past it; False when the database could
-        not store one (the offset stays there: Telegram sends it and what follows again)."""
+        """Store the batch in one transaction and move the offset past it; False when the database
+        could not store it (the offset stays there: Telegram sends it and what follows again)."""
+        updates: list[tuple[str, dict]] = []
         for raw in batch:
             update_id = _int(raw.get("update_id")) if isinstance(raw, dict) else None
             if update_id is None or not isinstance(raw.get("update_id"), int):
                 self.malformed_bodies += 1
                 log.warning("telegram: getUpdates brought an item without an integer update_id; skipped")
                 continue
-            try:
-                entry = await self.app.intake.receive(PLATFORM, str(update_id), raw)
-            except IntakeUnavailable:
-                return False
-            self.offset = update_id + 1
+            updates.append((str(update_id), raw))
+        try:
+            entries = await self.app.intake.receive_many(PLATFORM, updates) if updates else []
+        except IntakeUnavailable:
+            return False
+        for (key, _), entry in zip(updates, entries):
+            self.offset = int(key) + 1
             if entry is None:
-                self.platform._resolve(update_id, [])
+                self.platform._resolve(int(key), [])
             else:
                 self.schedule(entry)
         return True

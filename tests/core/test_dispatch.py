@@ -2,7 +2,7 @@ from sqlalchemy import func, select
 
 from bot.dispatch import Router
 from bot.events import MessageReceived
-from storage.models import AuditEntry
+from storage.models import AuditEntry, DailyCounter
 from tests.support.harness import running_app
 
 
@@ -149,3 +149,29 @@ async def test_group_only_routers_never_see_one_to_one_chats(sqlite_url, tmp_pat
         await app.dispatch(MessageReceived(dm, console.user("alice"), app.clock.now(), message_id="d1", text="in a DM"))
         await console.say("alice", "in the group")
         assert seen == [("everywhere", "in a DM"), ("group_only", "in the group"), ("everywhere", "in the group")]
+
+
+async def test_a_failing_handler_does_not_double_what_the_others_did(db_url, tmp_path):
+    """No savepoint per handler: the event is rolled back and run again without the failing one, so
+    the other handler's reply and figure come once, and the failing one's reply never."""
+    first, broken = Router("first", priority=100), Router("broken", priority=10)
+
+    @first.message()
+    async def replies_and_counts(ctx):
+        await ctx.reply(f"seen {ctx.text}")
+        await ctx.count("seen")
+
+    @broken.message()
+    async def replies_then_fails(ctx):
+        await ctx.reply("never sent")
+        raise RuntimeError("handler bug")
+
+    async with running_app(db_url, str(tmp_path), routers=[first, broken]) as (app, console):
+        _, result = await console.say("alice", "one")
+        assert [name for name, _ in result.errors] == ["broken.replies_then_fails"]
+        assert result.handled_by == ["first.replies_and_counts"]
+        assert [m.text for m in console.bot_messages()] == ["seen one"]
+        await app.flush_figures()
+        async with app.sessions() as session:
+            seen = await session.scalar(select(func.sum(DailyCounter.value)).where(DailyCounter.metric == "seen"))
+        assert seen == 1
