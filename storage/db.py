@@ -32,7 +32,7 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -
 def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy, not the driver, issue BEGIN, so SAVEPOINTs work (one per handler).
+        # Let SQLAlchemy, not the driver, issue BEGIN (IMMEDIATE, below) and SAVEPOINTs.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
