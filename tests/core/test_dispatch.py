@@ -2,6 +2,7 @@ from sqlalchemy import func, select
 
 from bot.dispatch import Router
 from bot.events import MessageReceived
+from storage import core_repo
 from storage.models import AuditEntry, DailyCounter
 from tests.support.harness import running_app
 
@@ -175,3 +176,24 @@ async def test_a_failing_handler_does_not_double_what_the_others_did(db_url, tmp
         async with app.sessions() as session:
             seen = await session.scalar(select(func.sum(DailyCounter.value)).where(DailyCounter.metric == "seen"))
         assert seen == 1
+
+
+async def test_settings_changed_elsewhere_are_used_from_the_next_message(db_url, tmp_path):
+    """The group's settings are kept in memory between events and read again when their stored
+    version changes — here written as the CLI or a second instance would, not through this app."""
+    echo = Router("echo")
+
+    @echo.message()
+    async def say_language(ctx):
+        await ctx.reply(ctx.lang)
+
+    async with running_app(db_url, str(tmp_path), {"defaults": {"language": "zh-CN"}}, routers=[echo]) as (app, console):
+        await console.say("alice", "one")
+        await console.say("alice", "two")
+        assert [m.text for m in console.bot_messages()] == ["zh-CN", "zh-CN"]
+        app.clock.advance(seconds=1)
+        async with app.sessions() as session, session.begin():
+            chat = await core_repo.get_chat(session, "console", console.default_chat.id)
+            await core_repo.set_override(session, chat.id, "language", "en", "cli", app.clock.now())
+        await console.say("alice", "three")
+        assert console.bot_messages()[-1].text == "en"
