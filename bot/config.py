@@ -8,6 +8,7 @@ in the database; those are merged last (see bot.settings_store).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -238,6 +239,10 @@ class HealthSection(Strict):
     port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (tests)
 
 
+# Distinct validated group settings kept (groups alike share one; oldest dropped first).
+SETTINGS_CACHE = 2048
+
+
 class Config(Strict):
     bot: BotSection = Field(default_factory=BotSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
@@ -254,6 +259,7 @@ class Config(Strict):
     source: Path | None = Field(default=None, exclude=True)
     # Not from the file: where each secret/URL key's value came from ('file', 'env QUNZHU_…', 'unset').
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _settings_cache: dict[str, "GroupSettings"] = PrivateAttr(default_factory=dict)
 
     @field_validator("groups")
     @classmethod
@@ -295,10 +301,21 @@ class Config(Strict):
         return url
 
     def group_settings(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
-        merged = deep_merge(self.defaults.model_dump(), self.groups.get(chat_key, {}))
-        if stored:
-            merged = deep_merge(merged, stored)
-        return GroupSettings.model_validate(merged)
+        """The group's settings: defaults, the file's [groups."KEY"], the stored overrides. Groups
+        whose file entry and overrides are alike share one validated object (most groups have
+        neither): callers must not change it."""
+        own = self.groups.get(chat_key, {})
+        key = json.dumps([own, stored or {}], sort_keys=True, default=str)
+        settings = self._settings_cache.get(key)
+        if settings is None:
+            merged = deep_merge(self.defaults.model_dump(), own)
+            if stored:
+                merged = deep_merge(merged, stored)
+            settings = GroupSettings.model_validate(merged)
+            if len(self._settings_cache) >= SETTINGS_CACHE:
+                self._settings_cache.pop(next(iter(self._settings_cache)))
+            self._settings_cache[key] = settings
+        return settings
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
