@@ -324,10 +324,11 @@ async def deliver(target, updates: list[dict], timeout: float, phase: str) -> di
             "errors": dict(errors), "bot_calls": len(calls)}
 
 
-async def one_at_a_time(target, streams: dict[str, tuple[dict, list[dict]]], samples: int,
+async def one_at_a_time(target, streams: dict[str, tuple[dict, list[dict], bool]], samples: int,
                         timeout: float) -> dict[str, dict]:
     """Ordinary messages of established members (each has posted twice before), one update in flight at
-    a time, alternating between the streams (name → (chat, members)) so drift hits them alike."""
+    a time, alternating between the streams (name → (chat, members, whether each message names another
+    member by @handle)) so drift hits them alike."""
     if target.engine is None:
         return await _one_at_a_time(target, streams, samples, timeout, None)
     with StatementLog(target.engine) as statements:
@@ -337,15 +338,18 @@ async def one_at_a_time(target, streams: dict[str, tuple[dict, list[dict]]], sam
 async def _one_at_a_time(target, streams, samples: int, timeout: float, statements: StatementLog | None) -> dict[str, dict]:
     fake = target.fake
     for _ in range(2):
-        for chat, members in streams.values():
+        for chat, members, _ in streams.values():
             for member in members:
                 await deliver(target, [fake.text_update(chat, member, "大家好")], timeout, "warm-up")
     measured: dict[str, dict] = {name: {"latencies": [], "splits": [], "errors": Counter()} for name in streams}
     for i in range(samples):
-        for name, (chat, members) in streams.items():
+        for name, (chat, members, mentions) in streams.items():
             if target.clock is not None:
                 target.clock.advance(seconds=MESSAGE_SPACING)
-            update = fake.text_update(chat, members[i % len(members)], CHATTER[i % len(CHATTER)])
+            text = CHATTER[i % len(CHATTER)]
+            if mentions:
+                text = f"@{members[(i + 1) % len(members)]['username']} {text}"
+            update = fake.text_update(chat, members[i % len(members)], text)
             if statements is not None:
                 await statements.settle()
                 statements.clear()
@@ -397,7 +401,7 @@ async def measure(target, args) -> dict:
         chat = target.fake.group(LATENCY_CHAT_ID, "Latency group")
         members = [target.fake.user(f"regular{i}") for i in range(20)]
         result["latency"] = (await one_at_a_time(
-            target, {"latency": (chat, members)}, args.samples, args.timeout))["latency"]
+            target, {"latency": (chat, members, False)}, args.samples, args.timeout))["latency"]
         log(f"  {args.active_groups:,} active groups …")
         result["active_groups"] = await deliver(
             target, active_group_updates(target.fake, args.active_groups), args.timeout, "active groups")
@@ -433,11 +437,11 @@ async def measure_big(db_url: str, args) -> dict:
     async with running_app(db_url, all_routers()) as target:
         result["start_seconds"] = time.perf_counter() - started
         fake = target.fake
-        streams = {
-            "big": (fake.group(big_history.BIG_CHAT_ID, "Big group"),
-                    [fake.user(f"big{k}", id=big_history.BIG_USER_BASE + k) for k in range(posters)]),
-            "small": (fake.group(SMALL_CHAT_ID, "Small group"), [fake.user(f"small{k}") for k in range(posters)]),
-        }
+        big = (fake.group(big_history.BIG_CHAT_ID, "Big group"),
+               [fake.user(f"big{k}", id=big_history.BIG_USER_BASE + k) for k in range(posters)])
+        small = (fake.group(SMALL_CHAT_ID, "Small group"), [fake.user(f"small{k}") for k in range(posters)])
+        # Naming a member by @handle looks the handle up among the group's members.
+        streams = {"big": (*big, False), "small": (*small, False), "big @": (*big, True), "small @": (*small, True)}
         log("  latency, big group and small group in turns …")
         try:
             result["groups"] = await one_at_a_time(target, streams, args.samples, args.timeout)
@@ -516,13 +520,16 @@ def print_big(big: dict) -> None:
         return
     print(f"\nbig history ({big['rows']:,} ledger rows, seeded in {big['seed_seconds']:.0f} s; App start-up "
           f"{big['start_seconds']:.1f} s), all routers, one message at a time:")
-    print(f"{'':<34} {'p50 ms':>7} {'p99 ms':>7}  SQL/message (intake+event+after)")
+    print(f"{'':<44} {'p50 ms':>7} {'p99 ms':>7}  SQL/message (intake+event+after)")
     labels = {"big": f"group of {big['members']:,} members", "small": "small group (20 members)"}
-    for name in ("big", "small"):
-        g = big["groups"][name]
-        print(f"{labels[name]:<34} {g['p50_ms']:7.1f} {g['p99_ms']:7.1f}  {sql_cell(g)}")
-    big_group, small = big["groups"]["big"], big["groups"]["small"]
-    print(f"big / small p50: {big_group['p50_ms'] / small['p50_ms']:.2f} (flat ≈ 1)")
+    for mention in ("", " @"):
+        for name in ("big", "small"):
+            g = big["groups"][name + mention]
+            label = labels[name] + (", naming a member" if mention else "")
+            print(f"{label:<44} {g['p50_ms']:7.1f} {g['p99_ms']:7.1f}  {sql_cell(g)}")
+    for mention, what in (("", "plain messages"), (" @", "messages naming a member")):
+        big_group, small = big["groups"]["big" + mention], big["groups"]["small" + mention]
+        print(f"big / small p50, {what}: {big_group['p50_ms'] / small['p50_ms']:.2f} (flat ≈ 1)")
     if "stalled" in big:
         print(f"    stalled: {big['stalled']}")
 
