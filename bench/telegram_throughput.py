@@ -315,7 +315,7 @@ async def deliver(target, updates: list[dict], timeout: float, phase: str) -> di
         kinds = Counter(next(k for k in u if k != "update_id") for u in waiting)
         log(f"  {phase}: {len(waiting)} of {len(updates)} updates not handled after {timeout:.0f} s "
             f"({dict(kinds)}; first ids {[u['update_id'] for u in waiting[:10]]}; "
-            f"{target.fake.pending_updates} still queued in the fake Bot API; "
+            f"{target.fake.pending_updates} not yet acknowledged to the fake Bot API; "
             f"last bot calls {[c.method for c in target.fake.calls[-8:]]})")
         raise Stalled(f"{phase}: {len(waiting)} updates pending after {timeout:.0f} s")
     calls = [c for c in target.fake.calls[calls_before:] if c.method not in POLLING_METHODS]
@@ -502,7 +502,7 @@ def print_report(results: dict[str, dict], args) -> None:
     if "latency" in full:
         print(f"SQL statements for an ordinary message of an established member (all routers): "
               f"{full['latency'].get('sql_median')} (target ≤ 6)")
-    if "memory_end" in full:
+    if "active_groups" in full:
         print(f"resident memory with {args.active_groups:,} active groups (all routers): "
               f"{full['memory_end']['rss']:.0f} MB, peak {full['memory_end']['peak']:.0f} MB (target < 150 MB)")
     big = results.get("big")
