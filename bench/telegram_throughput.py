@@ -527,6 +527,9 @@ def print_big(big: dict) -> None:
             g = big["groups"][name + mention]
             label = labels[name] + (", naming a member" if mention else "")
             print(f"{label:<44} {g['p50_ms']:7.1f} {g['p99_ms']:7.1f}  {sql_cell(g)}")
+    for name, g in big["groups"].items():
+        for kind, count in Counter(g["errors"]).most_common(5):
+            print(f"    {name} handler error ×{count}: {kind}")
     for mention, what in (("", "plain messages"), (" @", "messages naming a member")):
         big_group, small = big["groups"]["big" + mention], big["groups"]["small" + mention]
         print(f"big / small p50, {what}: {big_group['p50_ms'] / small['p50_ms']:.2f} (flat ≈ 1)")
