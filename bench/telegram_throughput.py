@@ -126,6 +126,8 @@ def noop_router():
 
 
 # --- what is measured ------------------------------------------------------------------------------
+# The App and the features are imported inside the functions that need them: the ceiling's process
+# must not load them, its memory is the baseline.
 class Bare:
     """python-telegram-bot's own Application and Updater polling the fake, one TypeHandler doing nothing."""
 
@@ -147,6 +149,8 @@ class Bare:
 
 
 class WithApp:
+    """The App on the real TelegramPlatform (tests/support/telegram_harness.py), seen the same way as Bare."""
+
     def __init__(self, harness, clock):
         self.fake = harness.fake
         self.engine = harness.app.engine
