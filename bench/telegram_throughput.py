@@ -18,7 +18,8 @@ Each configuration runs these phases and the parent prints one table:
      platform's expect() waiter resolving), p50/p99; with an App also the SQL statements of each, counted
      with a before_cursor_execute listener on app.engine and split into the intake's transaction (before
      the event's), the event's transaction (the one that marks the inbox row done) and what runs after
-     its commit — the message with the median count is printed with --show-sql;
+     its commit — the message with the median count is printed with --show-sql, with the time the
+     driver took for each statement (the rest of a message's latency is Python: ours and SQLAlchemy's);
   3. memory: VmRSS after start-up, then after --active-groups distinct groups each sent a message
      (VmRSS and the peak VmHWM). The fake Bot API runs in the same process in every configuration.
 --big adds a fourth process: the all-routers App on a database seeded with a --rows points ledger and a
@@ -224,17 +225,20 @@ async def throwaway_database(db: str):
 
 
 class StatementLog:
-    """Every SQL statement the App's engine sends, tagged with the transaction it ran in."""
+    """Every SQL statement the App's engine sends, tagged with the transaction it ran in, and how long
+    the driver took for it (with aiosqlite that includes the hop to its thread and back)."""
 
     EVENT_MARK = re.compile(r"^\s*UPDATE\s+inbox\b", re.IGNORECASE)  # the event's transaction marks its update done
 
     def __init__(self, engine):
-        self.statements: list[tuple[int, str]] = []
+        self.statements: list[list] = []  # [transaction, sql, ms]
         self.last_at = time.perf_counter()
+        self._running: dict[object, tuple[list, float]] = {}  # cursor → (its statement, when it was sent)
         self._transaction_of: dict[object, int] = {}
         self._transactions = 0
         self._sync_engine = engine.sync_engine
-        self._listeners = (("commit", self._end), ("rollback", self._end), ("before_cursor_execute", self._statement))
+        self._listeners = (("commit", self._end), ("rollback", self._end), ("before_cursor_execute", self._statement),
+                           ("after_cursor_execute", self._statement_done))
 
     def __enter__(self) -> "StatementLog":
         from sqlalchemy import event
@@ -252,14 +256,21 @@ class StatementLog:
     def _end(self, connection) -> None:
         self._transaction_of.pop(connection, None)
 
-    def _statement(self, connection, _cursor, statement, _parameters, _context, _executemany) -> None:
+    def _statement(self, connection, cursor, statement, _parameters, _context, _executemany) -> None:
         # A connection's first statement since its last commit opens a transaction (with SQLite, the
         # BEGIN IMMEDIATE storage's "begin" listener sends, which runs before any "begin" listener of ours).
         if connection not in self._transaction_of:
             self._transactions += 1
             self._transaction_of[connection] = self._transactions
-        self.statements.append((self._transaction_of[connection], " ".join(statement.split())))
+        entry = [self._transaction_of[connection], " ".join(statement.split()), 0.0]
+        self.statements.append(entry)
+        self._running[cursor] = (entry, time.perf_counter())
         self.last_at = time.perf_counter()
+
+    def _statement_done(self, _connection, cursor, *_args) -> None:
+        entry, sent_at = self._running.pop(cursor, (None, 0.0))
+        if entry is not None:
+            entry[2] = (time.perf_counter() - sent_at) * 1000
 
     def clear(self) -> None:
         self.statements = []
@@ -270,18 +281,19 @@ class StatementLog:
         while time.perf_counter() < deadline and time.perf_counter() - self.last_at < quiet:
             await asyncio.sleep(quiet / 2)
 
-    def split(self) -> dict[str, list[str]]:
-        order = list(dict.fromkeys(t for t, _ in self.statements))
-        sizes = Counter(t for t, _ in self.statements)
-        marked = [t for t, sql in self.statements if self.EVENT_MARK.match(sql)]
+    def split(self) -> dict[str, list[tuple[str, float]]]:
+        order = list(dict.fromkeys(t for t, _, _ in self.statements))
+        sizes = Counter(t for t, _, _ in self.statements)
+        marked = [t for t, sql, _ in self.statements if self.EVENT_MARK.match(sql)]
         event_txn = marked[0] if marked else max(order, key=sizes.__getitem__, default=None)
         position = {t: i for i, t in enumerate(order)}
-        buckets: dict[str, list[str]] = {"intake": [], "event": [], "after": []}
-        for t, sql in self.statements:
+        buckets: dict[str, list[tuple[str, float]]] = {"intake": [], "event": [], "after": []}
+        for t, sql, ms in self.statements:
             if t == event_txn:
-                buckets["event"].append(sql)
+                bucket = "event"
             else:
-                buckets["intake" if position[t] < position.get(event_txn, -1) else "after"].append(sql)
+                bucket = "intake" if position[t] < position.get(event_txn, -1) else "after"
+            buckets[bucket].append((sql, ms))
         return buckets
 
 
@@ -377,7 +389,9 @@ def summarise_samples(measured: dict) -> dict:
         totals = [sum(map(len, s.values())) for s in splits]
         median_total = sorted(totals)[len(totals) // 2]
         typical = splits[totals.index(median_total)]
+        driver_ms = [sum(ms for part in split.values() for _, ms in part) for split in splits]
         summary.update(sql_median=median_total, sql_min=min(totals), sql_max=max(totals),
+                       driver_ms_p50=percentile(driver_ms, 0.5),
                        sql_split={k: len(v) for k, v in typical.items()}, sql_statements=typical)
     return summary
 
@@ -530,13 +544,13 @@ def print_big(big: dict) -> None:
         return
     print(f"\nbig history ({big['rows']:,} ledger rows, seeded in {big['seed_seconds']:.0f} s; App start-up "
           f"{big['start_seconds']:.1f} s), all routers, one message at a time:")
-    print(f"{'':<44} {'p50 ms':>7} {'p99 ms':>7}  SQL/message (intake+event+after)")
+    print(f"{'':<44} {'p50 ms':>7} {'p99 ms':>7} {'driver ms':>9}  SQL/message (intake+event+after)")
     labels = {"big": f"group of {big['members']:,} members", "small": "small group (20 members)"}
     for mention in ("", " @"):
         for name in ("big", "small"):
             g = big["groups"][name + mention]
             label = labels[name] + (", naming a member" if mention else "")
-            print(f"{label:<44} {g['p50_ms']:7.1f} {g['p99_ms']:7.1f}  {sql_cell(g)}")
+            print(f"{label:<44} {g['p50_ms']:7.1f} {g['p99_ms']:7.1f} {g['driver_ms_p50']:9.1f}  {sql_cell(g)}")
     for name, g in big["groups"].items():
         for kind, count in Counter(g["errors"]).most_common(5):
             print(f"    {name} handler error ×{count}: {kind}")
@@ -553,8 +567,8 @@ def print_statements(label: str, latency: dict) -> None:
     print(f"\nSQL of the median message — {label}:")
     for part, title in (("intake", "intake's transaction"), ("event", "event's transaction"), ("after", "after commit")):
         print(f"  {title} ({len(latency['sql_statements'][part])}):")
-        for sql in latency["sql_statements"][part]:
-            print(f"    {sql[:220]}")
+        for sql, ms in latency["sql_statements"][part]:
+            print(f"    {ms:6.2f} ms  {sql[:200]}")
 
 
 def main() -> int:
