@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 BIG_CHAT_ID = -1009000000001
 BIG_USER_BASE = 900_000_000
@@ -156,7 +156,7 @@ async def seed_postgresql(url: str, layout: Layout) -> None:
 
 def sqlite_stamp(at: datetime) -> str:
     # SQLAlchemy's SQLite DateTime storage format (naive UTC), so comparisons with its parameters hold.
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def postgresql_stamp(at: datetime) -> datetime:
