@@ -228,7 +228,7 @@ class StatementLog:
     """Every SQL statement the App's engine sends, tagged with the transaction it ran in, and how long
     the driver took for it (with aiosqlite that includes the hop to its thread and back)."""
 
-    EVENT_MARK = re.compile(r"^\s*UPDATE\s+inbox\b", re.IGNORECASE)  # the event's transaction marks its update done
+    EVENT_MARK = re.compile(r'^\s*UPDATE\s+"?inbox\b', re.IGNORECASE)  # the event's transaction marks its update done
 
     def __init__(self, engine):
         self.statements: list[list] = []  # [transaction, sql, ms]
