@@ -7,6 +7,8 @@ Layout: 1,000 background groups of 100 members hold half the ledger; the big Tel
 it on its first `posters` members, the ones the bench then has post (a long personal history each).
 The ledger's secondary indexes are dropped during the load and rebuilt after. SQLite gets no ANALYZE,
 as in production; PostgreSQL gets VACUUM (ANALYZE), as its autovacuum would do soon after such a load.
+Built the way bench/points_leaderboard.py builds its ledger, whose builder is not reused: it is SQLite
+only, names its groups for the console platform and runs ANALYZE.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def progress(text: str) -> None:
 
 
 class Layout:
+    """The rows to load; `stamp` turns a datetime into what the driver takes for a timestamp column."""
+
     def __init__(self, rows: int, big_members: int, posters: int, now: datetime, stamp: Callable[[datetime], object]):
         self.rows, self.big_members, self.posters = rows, big_members, posters
         self.big_chat = BACKGROUND_GROUPS + 1
@@ -73,7 +77,7 @@ class Layout:
             else:
                 chat = rng.randrange(BACKGROUND_GROUPS) + 1
                 member = (chat - 1) * BACKGROUND_MEMBERS + rng.randrange(BACKGROUND_MEMBERS) + 1
-            source = SOURCES[rng.randrange(6)]
+            source = SOURCES[rng.randrange(len(SOURCES))]
             amount = -rng.randint(20, 80) if source == "shop" else rng.randint(1, 20)
             batch.append((chat, member, amount, source, source, f"seed{n}", stamps[rng.randrange(n_stamps)]))
             if len(batch) == BATCH:
