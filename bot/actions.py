@@ -37,7 +37,7 @@ from bot.platform import ActionFailed, ActionUncertain, Button, Capability, Capa
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.app import App
+    from bot.ports import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class ActionQueue:
 class Actions:
     """The actions of one transaction, in the order they were queued."""
 
-    def __init__(self, app: "App", depth: int = 0):
+    def __init__(self, app: "AppServices", depth: int = 0):
         self.app = app
         self.items: list[Action] = []
         self.depth = depth  # follow-ups of follow-ups stop somewhere
@@ -310,7 +310,7 @@ class Actions:
 class Outbox:
     """Carries out committed actions (see the module docstring) and recovers what a crash left."""
 
-    def __init__(self, app: "App"):
+    def __init__(self, app: "AppServices"):
         self.app = app
         self._in_flight: set[int] = set()  # rows this process has queued and not yet carried out
         self._uncertain_told: dict[str, datetime] = {}  # chat key → when its admins last heard
@@ -461,7 +461,7 @@ class Outbox:
         return done
 
 
-async def follow_up_scope(app: "App", session: "AsyncSession", chat: ChatRef, actions: Actions):
+async def follow_up_scope(app: "AppServices", session: "AsyncSession", chat: ChatRef, actions: Actions):
     from bot.context import StoredGroup
     from storage import core_repo
 

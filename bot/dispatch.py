@@ -38,7 +38,7 @@ from bot.platform import ActionFailed, Capability, CapabilityMissing
 from storage import core_repo, intake_repo
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.context import Context
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,10 @@ class Router:
         self.private_chats = private_chats
         self.channels = channels
         self.handlers: list[Handler] = []
-        self.startup: list[Callable[["App"], Awaitable[None]]] = []
-        self.shutdown: list[Callable[["App"], Awaitable[None]]] = []
-        self.tickers: list[Callable[["App"], Awaitable[None]]] = []
-        self.preparers: list[Callable[["App", Event], Awaitable[dict[str, Any]]]] = []
+        self.startup: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.shutdown: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.tickers: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.preparers: list[Callable[["AppServices", Event], Awaitable[dict[str, Any]]]] = []
 
     def on(self, *event_types: type[Event], filter: Filter | None = None):
         def register(fn: HandlerFn) -> HandlerFn:
@@ -183,7 +183,7 @@ class DispatchResult:
 
 
 class Dispatcher:
-    def __init__(self, app: "App", routers: list[Router]):
+    def __init__(self, app: "AppServices", routers: list[Router]):
         self.app = app
         self.routers = sorted(routers, key=lambda r: -r.priority)
         self._chat_locks: dict[str, asyncio.Lock] = {}
