@@ -20,6 +20,7 @@ from bot.dispatch import CommandSpec, Dispatcher, DispatchResult, IntakeMark, Ro
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
+from bot.stored_scope import stored_group
 from storage.db import check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class App:
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self, scope_for=stored_group)
         self.intake = Intake(self)
         self.platforms: dict[str, Platform] = dict(platforms or {})
         self.run_scheduler = run_scheduler

@@ -1,6 +1,7 @@
 """The layers import in one direction (../shared/DESIGN.md, "Layers"): platforms → core ← handlers,
-storage at the bottom, and only the composition root (bot/app.py) and the CLI import bot.app.
-Every import counts, also one under TYPE_CHECKING or inside a function: a type is a dependency too."""
+storage at the bottom, and only the composition root (bot/app.py) and the CLI import bot.app; no
+modules import each other round a circle at run time. For the layers every import counts, also one
+under TYPE_CHECKING or inside a function: a type is a dependency too."""
 
 from __future__ import annotations
 
@@ -20,16 +21,31 @@ RULES = [
 APP_MAY_IMPORT = {"bot/app.py", "bot/cli.py"}  # the composition root and the command that starts it
 
 
-def imports(tree: ast.AST) -> list[tuple[int, list[str]]]:
-    """Each import statement: its line and the modules it may load (`from a import b`: a, and a.b,
-    since b may be a module)."""
-    found = []
+def _import_nodes(tree: ast.AST):
+    """Each import statement and the modules it may load (`from a import b`: a, and a.b, since b
+    may be a module)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(node.lineno, [alias.name]) for alias in node.names]
+            for alias in node.names:
+                yield node, [alias.name]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]))
-    return found
+            yield node, [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+
+
+def imports(tree: ast.AST) -> list[tuple[int, list[str]]]:
+    return [(node.lineno, modules) for node, modules in _import_nodes(tree)]
+
+
+def runtime_imports(tree: ast.AST) -> list[tuple[int, list[str]]]:
+    """Without those under `if TYPE_CHECKING:` (they never run; a Protocol may name its users' types)."""
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+    return [(node.lineno, modules) for node, modules in _import_nodes(tree) if id(node) not in type_only]
 
 
 def _within(module: str, package: str) -> bool:
@@ -89,3 +105,43 @@ def test_a_forbidden_import_is_caught():
         "storage/core_repo.py:1",
         "storage/db.py:2",
     ], found
+
+
+
+def module_name(path: str) -> str:
+    name = path.removesuffix(".py").replace("/", ".")
+    return name.removesuffix(".__init__")
+
+
+def import_circles(files: dict[str, str]) -> list[list[str]]:
+    """Groups of modules that import each other at run time (also from inside a function)."""
+    names = {module_name(path): source for path, source in files.items()}
+    graph = {
+        name: {m for _, modules in runtime_imports(ast.parse(source)) for m in modules if m in names and m != name}
+        for name, source in names.items()
+    }
+    reaches = {}
+    for start in graph:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        reaches[start] = seen
+    circles = {tuple(sorted({start} | {m for m in reaches[start] if start in reaches[m]}))
+               for start in graph if start in reaches[start]}
+    return sorted(list(c) for c in circles)
+
+
+def test_no_module_imports_itself_round_a_circle():
+    assert import_circles(source_files()) == []
+
+
+def test_a_circle_is_caught_but_not_one_of_types():
+    files = {
+        "bot/actions.py": "def f():\n    from bot.context import StoredGroup\n",
+        "bot/context.py": "from bot.actions import Actions\n",
+        "bot/ports.py": "if TYPE_CHECKING:\n    from bot.dispatch import Dispatcher\n",
+        "bot/dispatch.py": "from bot.ports import AppServices\n",
+    }
+    assert import_circles(files) == [["bot.actions", "bot.context"]]
