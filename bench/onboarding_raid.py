@@ -35,7 +35,7 @@ async def main(joins: int, db: str) -> None:
         config = parse_config({"bot": {"data_dir": tmp}, "database": {"url": url},
                                "defaults": {"language": "en", "onboarding": example}}, env={})
         app = App(config, clock=FakeClock(), run_scheduler=False)
-        console = ConsolePlatform(app)
+        console = ConsolePlatform(app.config.console, app)
         app.platforms["console"] = console
         await app.start()
         try:

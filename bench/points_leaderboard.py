@@ -156,7 +156,7 @@ async def time_commands(path: Path, groups: int, members: int, samples: int) -> 
     # Only the points router: the figure is this feature's, and other features' schema changes after
     # the file was built cannot break the run.
     app = App(config, clock=FakeClock(NOW), run_scheduler=False, routers=[points_router])
-    console = ConsolePlatform(app)
+    console = ConsolePlatform(app.config.console, app)
     app.platforms["console"] = console
     rng = random.Random(13)
     top, me = [], []

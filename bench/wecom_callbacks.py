@@ -27,7 +27,9 @@ from aiohttp import ClientSession  # noqa: E402
 
 from bot.app import App  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
+from bot.member_lists import MemberLists  # noqa: E402
 from bot.platforms.wecom import WecomPlatform  # noqa: E402
+from bot.wecom_state import WecomState  # noqa: E402
 from tests.support.fake_qyapi import FakeQyapi  # noqa: E402
 from tests.support.harness import START, make_config  # noqa: E402
 from tests.wecom.conftest import CUSTOMER_GROUP, OWNER, member, wecom_config  # noqa: E402
@@ -44,7 +46,8 @@ async def main(n: int, concurrency: int, features: bool, handlers: int | None) -
     with tempfile.TemporaryDirectory() as tmp:
         cfg = make_config(f"sqlite+aiosqlite:///{tmp}/bench.db", tmp, wecom_config(fake, {"wecom": {"robot_per_minute": 10**6, **({"concurrent_callbacks": handlers} if handlers else {})}}))
         app = App(cfg, clock=FakeClock(START), run_scheduler=False, routers=None if features else [])
-        wecom = WecomPlatform(cfg.wecom, app)
+        wecom = WecomPlatform(cfg.wecom, app, member_lists=MemberLists(app.sessions), state=WecomState(app.sessions),
+                              resolve_path=cfg.resolve_path)
         app.platforms["wecom"] = wecom
         await app.start()
         bodies = []

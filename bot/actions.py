@@ -37,7 +37,11 @@ from bot.platform import ActionFailed, ActionUncertain, Button, Capability, Capa
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.app import App
+    from bot.context import GroupScope
+    from bot.ports import AppServices
+
+    # (app, session, chat, the follow-up's own Actions) → the group's scope, or None when it is not stored
+    ScopeLoader = Callable[[AppServices, AsyncSession, ChatRef, "Actions"], Awaitable[GroupScope | None]]
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +238,7 @@ class ActionQueue:
 class Actions:
     """The actions of one transaction, in the order they were queued."""
 
-    def __init__(self, app: "App", depth: int = 0):
+    def __init__(self, app: "AppServices", depth: int = 0):
         self.app = app
         self.items: list[Action] = []
         self.depth = depth  # follow-ups of follow-ups stop somewhere
@@ -312,8 +316,9 @@ class Actions:
 class Outbox:
     """Carries out committed actions (see the module docstring) and recovers what a crash left."""
 
-    def __init__(self, app: "App"):
+    def __init__(self, app: "AppServices", scope_for: "ScopeLoader"):
         self.app = app
+        self.scope_for = scope_for  # bot.stored_scope.stored_group: where a follow-up runs
         self._in_flight: set[int] = set()  # rows this process has queued and not yet carried out
         self._uncertain_told: dict[str, datetime] = {}  # chat key → when its admins last heard
 
@@ -406,7 +411,7 @@ class Outbox:
                 if action.id is not None:
                     await intake_repo.set_action_state(session, action.id, state, self.app.clock.now(), result)
                 if follow is not None and action.chat is not None and depth < 4:
-                    scope = await follow_up_scope(self.app, session, action.chat, more)
+                    scope = await self.scope_for(self.app, session, action.chat, more)
                     if scope is not None:
                         await follow(scope, outcome, decode(action.follow_up_args))
                         await more.persist(session)
@@ -461,15 +466,4 @@ class Outbox:
         for chat_key, methods in uncertain.items():
             await self.app.report_uncertain(chat_key, len(methods))
         return done
-
-
-async def follow_up_scope(app: "App", session: "AsyncSession", chat: ChatRef, actions: Actions):
-    from bot.context import StoredGroup
-    from storage import core_repo
-
-    row = await core_repo.get_chat(session, chat.platform, chat.id)
-    if row is None:
-        return None
-    stored = await core_repo.stored_overrides(session, row.id)
-    return StoredGroup(app, session, row, app.config.group_settings(row.key, stored), actions)
 

@@ -1,10 +1,14 @@
-"""Composition root: config → storage → platforms → dispatcher → scheduler; start/stop order."""
+"""Composition root: config → storage → platforms → dispatcher → scheduler; start/stop order.
+
+The only module (with the CLI) that imports every layer. The App is the adapters' EventSink and the
+core's AppServices (bot/ports.py); nothing else imports it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from contextlib import asynccontextmanager
@@ -12,11 +16,12 @@ from contextlib import asynccontextmanager
 from bot.actions import Actions, Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
-from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
+from bot.dispatch import CommandSpec, Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
 from bot.tally import Tally
+from bot.stored_scope import stored_group
 from storage.db import check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ class App:
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
         self.tally = _tally(self.routers)
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self, scope_for=stored_group)
         self.intake = Intake(self)
         self.platforms: dict[str, Platform] = dict(platforms or {})
         self.run_scheduler = run_scheduler
@@ -77,15 +82,20 @@ class App:
         if cfg.console.enabled and "console" not in self.platforms:
             from bot.platforms.console import ConsolePlatform
 
-            self.platforms["console"] = ConsolePlatform(self, out=console_out)
+            self.platforms["console"] = ConsolePlatform(cfg.console, self, out=console_out)
         if cfg.telegram and cfg.telegram.enabled and "telegram" not in self.platforms:
             from bot.platforms.telegram import TelegramPlatform
 
             self.platforms["telegram"] = TelegramPlatform(cfg.telegram, self)
         if cfg.wecom and cfg.wecom.enabled and "wecom" not in self.platforms:
+            from bot.member_lists import MemberLists
             from bot.platforms.wecom import WecomPlatform
+            from bot.wecom_state import WecomState
 
-            self.platforms["wecom"] = WecomPlatform(cfg.wecom, self)
+            self.platforms["wecom"] = WecomPlatform(
+                cfg.wecom, self, member_lists=MemberLists(self.sessions), state=WecomState(self.sessions),
+                resolve_path=cfg.resolve_path,
+            )
 
     async def start(self) -> None:
         await check_writable(self.engine, self.config.database_url)
@@ -233,6 +243,19 @@ class App:
             await core_repo.forget_seen_before(session, before)
             await intake_repo.forget_done_before(session, before)
             await intake_repo.forget_actions_before(session, before)
+
+    # --- what the adapters may ask (bot.ports.EventSink) ------------------------------------------
+    @property
+    def bot_name(self) -> str:
+        return self.config.bot.name
+
+    def commands(self) -> list[CommandSpec]:
+        return self.dispatcher.commands()
+
+    async def tell_admins(self, chat: ChatRef, compose: Callable[[str], str]) -> None:
+        # Settings from the file only: an adapter calls this outside any transaction.
+        settings = self.config.group_settings(chat.key, None)
+        await self.notify_admins(chat, compose(settings.language), settings)
 
     def settings_for(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
         return self.config.group_settings(chat_key, stored)

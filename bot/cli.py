@@ -211,9 +211,10 @@ def cmd_db_upgrade(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from bot.app import App
     from bot.demo import run_demo
 
-    asyncio.run(run_demo(language=args.lang))
+    asyncio.run(run_demo(App, language=args.lang))
     return 0
 
 
@@ -257,11 +258,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_console(args) -> int:
+    from bot.app import App
     from bot.console_repl import run_console
 
     config = _load(args.config) if args.config else None
     try:
-        return asyncio.run(run_console(config))
+        return asyncio.run(run_console(config, App))
     except KeyboardInterrupt:  # Ctrl-C before the session was up (or after it ended)
         print("interrupted (Ctrl-C)", file=sys.stderr)
         return 130

@@ -18,10 +18,13 @@ import tempfile
 import threading
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.app import App
 from bot.config import Config, parse_config
 from bot.platforms.console import ConsolePlatform
+
+if TYPE_CHECKING:
+    from bot.ports import AppFactory, AppServices
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ REPLY = re.compile(r"^\^(\S+)(?:\s+(.*))?$", re.DOTALL)
 
 
 class Repl:
-    def __init__(self, console: ConsolePlatform, app: App, out=print):
+    def __init__(self, console: ConsolePlatform, app: "AppServices", out=print):
         self.console, self.app, self.out = console, app, out
         self.speaker = "alice"
         self.lang = 0 if app.config.defaults.language == "zh-CN" else 1
@@ -241,7 +244,7 @@ def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
 
 
-async def run_console(config: Config | None) -> int:
+async def run_console(config: Config | None, make_app: "AppFactory") -> int:
     """Returns the exit status: 0 after :quit or the end of input, 130 after Ctrl-C."""
     tmp = None
     persistent = config is not None
@@ -250,7 +253,7 @@ async def run_console(config: Config | None) -> int:
         config = parse_config({"bot": {"data_dir": tmp.name}, "database": {"url": "sqlite+aiosqlite:///console.db"}})
     # Only the console here: a config's other platforms are for `qunzhu run`.
     config = config.model_copy(update={"telegram": None, "wecom": None})
-    app = App(config)
+    app = make_app(config)
     app.build_platforms(console_out=lambda line: print(line, flush=True))
     console = app.platforms["console"]
     assert isinstance(console, ConsolePlatform)

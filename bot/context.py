@@ -17,7 +17,7 @@ from storage import core_repo, metrics
 from storage.models import Chat, Member
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.config import GroupSettings  # at run time bot.config imports the features' settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class GroupScope:
     `platform` queues what it is asked to do on `actions` (see bot.actions): nothing reaches the
     platform until the transaction of `session` has committed."""
 
-    app: "App"
+    app: "AppServices"
     session: AsyncSession
     chat_row: Chat
     settings: GroupSettings
@@ -106,7 +106,7 @@ async def _dm_or_reply(scope: GroupScope, outcome: Outcome, args: dict) -> None:
 class StoredGroup(GroupScope):
     """A group as stored, for work that is not an event: follow-ups of actions, ticks."""
 
-    def __init__(self, app: "App", session: AsyncSession, chat_row: Chat, settings: GroupSettings, actions: Actions):
+    def __init__(self, app: "AppServices", session: AsyncSession, chat_row: Chat, settings: GroupSettings, actions: Actions):
         self.app = app
         self.session = session
         self.chat_row = chat_row
@@ -117,7 +117,7 @@ class StoredGroup(GroupScope):
 class Context(GroupScope):
     def __init__(
         self,
-        app: "App",
+        app: "AppServices",
         event: Event,
         session: AsyncSession,
         chat_row: Chat,

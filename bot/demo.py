@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.app import App
 from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.platforms.console import ConsolePlatform
+from bot.ports import AppFactory, AppServices
 from handlers import feature_modules
 
 
 
 @dataclass
 class DemoDriver:
-    app: App
+    app: AppServices
     console: ConsolePlatform
     clock: FakeClock
     workdir: Path
@@ -44,7 +44,7 @@ def collect_scenes() -> list[tuple[int, str, Callable[[DemoDriver], Awaitable[No
     return sorted(scenes, key=lambda s: s[0])
 
 
-async def run_demo(out: Callable[[str], None] = print, language: str = "zh-CN") -> list[str]:
+async def run_demo(make_app: AppFactory, out: Callable[[str], None] = print, language: str = "zh-CN") -> list[str]:
     with tempfile.TemporaryDirectory(prefix="qunzhu-demo-") as tmp:
         workdir = Path(tmp)
         config = parse_config(
@@ -56,7 +56,7 @@ async def run_demo(out: Callable[[str], None] = print, language: str = "zh-CN") 
             env={},
         )
         clock = FakeClock(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))  # Monday 08:30 in Shanghai
-        app = App(config, clock=clock, run_scheduler=False)
+        app = make_app(config, clock=clock, run_scheduler=False)
         app.build_platforms(console_out=out)
         console = app.platforms["console"]
         assert isinstance(console, ConsolePlatform)

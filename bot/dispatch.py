@@ -46,7 +46,7 @@ from bot.platform import ActionFailed, Capability, CapabilityMissing
 from storage import core_repo, intake_repo
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.context import Context
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,10 @@ class Router:
         self.private_chats = private_chats
         self.channels = channels
         self.handlers: list[Handler] = []
-        self.startup: list[Callable[["App"], Awaitable[None]]] = []
-        self.shutdown: list[Callable[["App"], Awaitable[None]]] = []
-        self.tickers: list[Callable[["App"], Awaitable[None]]] = []
-        self.preparers: list[Callable[["App", Event], Awaitable[dict[str, Any]]]] = []
+        self.startup: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.shutdown: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.tickers: list[Callable[["AppServices"], Awaitable[None]]] = []
+        self.preparers: list[Callable[["AppServices", Event], Awaitable[dict[str, Any]]]] = []
         self.member_joins: list[tuple[type, Callable[[], Any]]] = []
         self.figures: list[tuple[str, Callable, Callable[[Any, Any], Any]]] = []
 
@@ -218,7 +218,7 @@ class _HandlerFailed(Exception):
 
 
 class Dispatcher:
-    def __init__(self, app: "App", routers: list[Router]):
+    def __init__(self, app: "AppServices", routers: list[Router]):
         from bot.groups import GroupDirectory
 
         self.app = app

@@ -25,7 +25,7 @@ from storage.db import ping
 from bot import metrics
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.config import HealthSection
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ DB_TIMEOUT = 2.0
 
 
 class HealthServer:
-    def __init__(self, app: "App", cfg: "HealthSection"):
+    def __init__(self, app: "AppServices", cfg: "HealthSection"):
         self.app = app
         self.cfg = cfg
         self.port: int | None = None

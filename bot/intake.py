@@ -40,7 +40,7 @@ from bot.platform import ActionFailed, CapabilityMissing
 from storage import intake_repo
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class InboxItem:
 
 
 class Intake:
-    def __init__(self, app: "App"):
+    def __init__(self, app: "AppServices"):
         self.app = app
         self.initial_backoff = app.config.database.retry_initial_seconds
         self.max_backoff = app.config.database.retry_max_seconds

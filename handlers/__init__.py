@@ -22,12 +22,12 @@ def feature_modules(part: str) -> list[ModuleType]:
 
 
 def all_routers():
-    from handlers.rules import router as rules
-    from handlers.onboarding import router as onboarding
-    from handlers.points import router as points
-    from handlers.columns import router as columns
-    from handlers.stats import router as stats
-    from handlers.help import router as help_router
-    from handlers.help import unknown_router
+    from handlers.rules.router import router as rules
+    from handlers.onboarding.router import router as onboarding
+    from handlers.points.router import router as points
+    from handlers.columns.router import router as columns
+    from handlers.stats.router import router as stats
+    from handlers.help.router import router as help_router
+    from handlers.help.router import unknown_router
 
     return [rules, onboarding, points, columns, stats, help_router, unknown_router]

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
 
 
-def start_scheduler(app: "App") -> AsyncIOScheduler:
+def start_scheduler(app: "AppServices") -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
         app.tick,
@@ -26,7 +26,7 @@ def start_scheduler(app: "App") -> AsyncIOScheduler:
     return scheduler
 
 
-def wake_at(app: "App", when) -> None:
+def wake_at(app: "AppServices", when) -> None:
     """Wake the engine exactly at `when` (the next column slot or campaign step), on top of the
     interval tick; replaces the previous precise wake-up."""
     scheduler = getattr(app, "scheduler", None)

@@ -48,7 +48,7 @@ from storage import core_repo
 from storage.models import Chat
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.config import GroupSettings
     from storage.columns_models import ColumnPost, ColumnState
 
@@ -167,7 +167,7 @@ class _NotOurs(Exception):
 _ENGINES: "weakref.WeakKeyDictionary[Any, ColumnEngine]" = weakref.WeakKeyDictionary()
 
 
-def engine_for(app: "App") -> "ColumnEngine":
+def engine_for(app: "AppServices") -> "ColumnEngine":
     engine = _ENGINES.get(app)
     if engine is None:
         engine = _ENGINES[app] = ColumnEngine(app)
@@ -175,7 +175,7 @@ def engine_for(app: "App") -> "ColumnEngine":
 
 
 class ColumnEngine:
-    def __init__(self, app: "App"):
+    def __init__(self, app: "AppServices"):
         self.app = app
         self.owner = f"{socket.gethostname()[:24]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._inflight: set[asyncio.Task] = set()

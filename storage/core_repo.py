@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import ChatRef, UserRef
+from storage.refs import ChatRef, UserRef
 from storage.db import insert_ignore
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,6 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
 async def check_writable(engine: AsyncEngine, url: str) -> None:
     """Fail at start, in words, when the database cannot be written: a RuntimeError naming
     `[database] url`, where (the file, or PostgreSQL's host:port — never the password) and why."""
-    from bot.redact import safe_url
-
     if engine.dialect.name == "sqlite":
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and ":memory:" not in path:
@@ -135,7 +134,16 @@ async def check_writable(engine: AsyncEngine, url: str) -> None:
             text = f"unreachable: {text}"
         if engine.dialect.name == "sqlite" and path and ":memory:" not in path:
             text = _sqlite_reason(Path(path), text)
-        raise RuntimeError(safe_url(f"[database] url: cannot write to the {where}: {text}")) from None
+        raise RuntimeError(_without_password(f"[database] url: cannot write to the {where}: {text}")) from None
+
+
+# The same shape bot/redact.py masks (storage imports nothing of bot/); what prints the error redacts
+# the rest (configured secrets, token shapes).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s/]+)(@)", re.IGNORECASE)
+
+
+def _without_password(text: str) -> str:
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
 
 
 def _check_sqlite_path(path: Path) -> None:

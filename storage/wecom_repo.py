@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -10,16 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignore
 from storage.wecom_models import WecomArchiveCursor, WecomChat, WecomChatMember
-
-
-@dataclass(frozen=True)
-class MemberInfo:
-    user_id: str
-    member_type: int = 0  # 1 employee, 2 external contact
-    name: str | None = None
-    join_time: int | None = None
-    join_scene: int | None = None
-    invitor: str | None = None
 
 
 async def get_chat(session: AsyncSession, chat_id: str) -> WecomChat | None:
@@ -87,52 +76,25 @@ async def members(session: AsyncSession, chat_id: str) -> dict[str, WecomChatMem
     return {row.user_id: row for row in rows}
 
 
-async def replace_members(
-    session: AsyncSession, chat_id: str, current: list[MemberInfo], now: datetime
-) -> tuple[list[MemberInfo], list[MemberInfo]]:
-    """Store `current` as the chat's member list; returns (added, removed) against the last one."""
-    chat = await ensure_chat(session, chat_id)
-    before = await members(session, chat_id)
-    now_ids = {m.user_id for m in current}
-    added = [m for m in current if m.user_id not in before]
-    removed = [
-        MemberInfo(r.user_id, r.member_type, r.name, r.join_time, r.join_scene, r.invitor)
-        for uid, r in before.items()
-        if uid not in now_ids
-    ]
-    if removed:
+async def remove_members(session: AsyncSession, chat_id: str, user_ids: list[str]) -> None:
+    if user_ids:
         await session.execute(
-            delete(WecomChatMember).where(
-                WecomChatMember.chat_id == chat_id, WecomChatMember.user_id.in_([m.user_id for m in removed])
-            )
+            delete(WecomChatMember).where(WecomChatMember.chat_id == chat_id, WecomChatMember.user_id.in_(user_ids))
         )
-    for m in current:
-        row = before.get(m.user_id)
-        if row is None:
-            await session.execute(
-                insert_ignore(
-                    session,
-                    WecomChatMember,
-                    {
-                        "chat_id": chat_id,
-                        "user_id": m.user_id,
-                        "member_type": m.member_type,
-                        "name": m.name,
-                        "join_time": m.join_time,
-                        "join_scene": m.join_scene,
-                        "invitor": m.invitor,
-                    },
-                    ["chat_id", "user_id"],
-                )
-            )
-        elif (row.name, row.member_type) != (m.name, m.member_type):
-            row.name, row.member_type = m.name, m.member_type
-    chat.snapshot_at = now
-    return added, removed
 
 
-async def add_member(session: AsyncSession, chat_id: str, member: MemberInfo) -> bool:
-    """Record one member (e.g. an employee who opened the app); True if they were not known."""
+async def add_member(
+    session: AsyncSession,
+    chat_id: str,
+    *,
+    user_id: str,
+    member_type: int = 0,
+    name: str | None = None,
+    join_time: int | None = None,
+    join_scene: int | None = None,
+    invitor: str | None = None,
+) -> bool:
+    """One member into the chat's stored list; True if they were not in it."""
     await ensure_chat(session, chat_id)
     result = await session.execute(
         insert_ignore(
@@ -140,12 +102,12 @@ async def add_member(session: AsyncSession, chat_id: str, member: MemberInfo) ->
             WecomChatMember,
             {
                 "chat_id": chat_id,
-                "user_id": member.user_id,
-                "member_type": member.member_type,
-                "name": member.name,
-                "join_time": member.join_time,
-                "join_scene": member.join_scene,
-                "invitor": member.invitor,
+                "user_id": user_id,
+                "member_type": member_type,
+                "name": name,
+                "join_time": join_time,
+                "join_scene": join_scene,
+                "invitor": invitor,
             },
             ["chat_id", "user_id"],
         )
@@ -153,10 +115,10 @@ async def add_member(session: AsyncSession, chat_id: str, member: MemberInfo) ->
     return bool(result.rowcount)
 
 
-async def remove_member(session: AsyncSession, chat_id: str, user_id: str) -> None:
-    await session.execute(
-        delete(WecomChatMember).where(WecomChatMember.chat_id == chat_id, WecomChatMember.user_id == user_id)
-    )
+async def mark_snapshot(session: AsyncSession, chat_id: str, now: datetime) -> None:
+    """The stored list is the chat's whole list as of `now` (bot/member_lists.py diffs against it)."""
+    chat = await ensure_chat(session, chat_id)
+    chat.snapshot_at = now
 
 
 async def archive_seq(session: AsyncSession, source: str) -> int:

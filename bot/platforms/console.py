@@ -33,8 +33,9 @@ from bot.events import (
 from bot.platform import ActionFailed, BasePlatform, Button, Buttons, Capability, SentMessage
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.config import ConsoleSection
     from bot.dispatch import DispatchResult
+    from bot.ports import EventSink
 
 PLATFORM = "console"
 # Messages kept in the state file (older ones can no longer be replied to, pressed or edited).
@@ -77,13 +78,14 @@ class ConsolePlatform(BasePlatform):
 
     def __init__(
         self,
-        app: "App",
+        cfg: "ConsoleSection",
+        sink: "EventSink",
         *,
         out: Callable[[str], None] | None = None,
         capabilities: Capability | None = None,
         dm_blocked: set[str] | None = None,
     ):
-        self.app = app
+        self.sink = sink
         self.capabilities = Capability.all() if capabilities is None else capabilities
         self.out = out
         self.dm_blocked = set(dm_blocked or ())
@@ -95,7 +97,6 @@ class ConsolePlatform(BasePlatform):
         self._callbacks = itertools.count(1)
         self._pending: set[asyncio.Future] = set()
         self.state_path: Path | None = None
-        cfg = app.config.console
         self.default_chat = ChatRef(PLATFORM, cfg.chat_id, cfg.chat_title)
         self.admins = set(cfg.admins)
         self.owners: set[str] = set()  # console users that own the group (tests set it)
@@ -119,7 +120,7 @@ class ConsolePlatform(BasePlatform):
         m = self.member(user_id, chat_id)
         if m is None or not m.restricted:
             return False
-        return m.restricted_until is None or m.restricted_until > self.app.clock.now()
+        return m.restricted_until is None or m.restricted_until > self.sink.clock.now()
 
     def is_present(self, user_id: str, chat_id: str | None = None) -> bool:
         m = self.member(user_id, chat_id)
@@ -213,7 +214,7 @@ class ConsolePlatform(BasePlatform):
 
     # --- what members do (REPL, demo, tests) -------------------------------------------------
     async def _deliver(self, event) -> "DispatchResult":
-        result = await self.app.dispatch(event)
+        result = await self.sink.dispatch(event)
         await self.settle()
         return result
 
@@ -225,8 +226,8 @@ class ConsolePlatform(BasePlatform):
     def _raise_left(self, chat: ChatRef, user: UserRef) -> None:
         # Like Telegram's chat_member update after a ban: the leave arrives as its own event, later
         # (dispatching it inline would wait on the lock of the chat whose handler is removing them).
-        bot = UserRef(PLATFORM, "bot", name=self.app.config.bot.name, is_bot=True)
-        task = asyncio.ensure_future(self.app.dispatch(MemberLeft(chat, user, self.app.clock.now(), removed_by=bot)))
+        bot = UserRef(PLATFORM, "bot", name=self.sink.bot_name, is_bot=True)
+        task = asyncio.ensure_future(self.sink.dispatch(MemberLeft(chat, user, self.sink.clock.now(), removed_by=bot)))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -245,14 +246,14 @@ class ConsolePlatform(BasePlatform):
         chat.members[name].pending_request = False
         self._emit(f"[{chat.ref.title}] ➕ {name} joined")
         inviter = self.user(invited_by) if invited_by else None
-        return await self._deliver(MemberJoined(chat.ref, user, self.app.clock.now(), invited_by=inviter))
+        return await self._deliver(MemberJoined(chat.ref, user, self.sink.clock.now(), invited_by=inviter))
 
     async def request_join(self, name: str, *, chat_id: str | None = None) -> "DispatchResult":
         chat = self.chat(chat_id)
         user = self.user(name)
         chat.members.setdefault(name, ConsoleMember(user, present=False)).pending_request = True
         self._emit(f"[{chat.ref.title}] ✋ {name} asks to join")
-        return await self._deliver(JoinRequested(chat.ref, user, self.app.clock.now()))
+        return await self._deliver(JoinRequested(chat.ref, user, self.sink.clock.now()))
 
     async def leave(self, name: str, *, chat_id: str | None = None) -> "DispatchResult | None":
         chat = self.chat(chat_id)
@@ -261,7 +262,7 @@ class ConsolePlatform(BasePlatform):
             return None
         member.present = False
         self._emit(f"[{chat.ref.title}] ➖ {name} left")
-        return await self._deliver(MemberLeft(chat.ref, member.user, self.app.clock.now()))
+        return await self._deliver(MemberLeft(chat.ref, member.user, self.sink.clock.now()))
 
     async def say(
         self,
@@ -291,8 +292,8 @@ class ConsolePlatform(BasePlatform):
         shown = text or " ".join(f"[{m.kind}]" for m in media)
         self._emit(f"[{chat.ref.title}] #{message_id} {name}: {shown}" + (f" (↩ #{reply_to})" if reply_to else ""))
         user = member.user
-        now = self.app.clock.now()
-        command = parse_command(text, self.app.config.bot.name)
+        now = self.sink.clock.now()
+        command = parse_command(text, self.sink.bot_name)
         if command:
             replied = self.messages.get(reply_to) if reply_to else None
             reply_user = None
@@ -317,7 +318,7 @@ class ConsolePlatform(BasePlatform):
         message.text = text
         chat = self.chat(message.chat_id)
         self._emit(f"[{chat.ref.title}] ✎ {name} edited #{message_id}: {text}")
-        return await self._deliver(MessageEdited(chat.ref, self.user(name), self.app.clock.now(),
+        return await self._deliver(MessageEdited(chat.ref, self.user(name), self.sink.clock.now(),
                                                  message_id=message_id, text=text, media=message.media))
 
     async def post_photo(self, name: str, photo: bytes, *, caption: str = "", chat_id: str | None = None):
@@ -345,7 +346,7 @@ class ConsolePlatform(BasePlatform):
         user = chat.members.get(name, ConsoleMember(self.user(name))).user
         self._emit(f"[{chat.ref.title}] 👆 {name} pressed [{button.text}] on #{message_id}")
         return await self._deliver(
-            ButtonPressed(chat.ref, user, self.app.clock.now(), message_id=message_id, data=button.data,
+            ButtonPressed(chat.ref, user, self.sink.clock.now(), message_id=message_id, data=button.data,
                           callback_id=f"cb{next(self._callbacks)}")
         )
 
@@ -365,7 +366,7 @@ class ConsolePlatform(BasePlatform):
         return SentMessage(chat, message_id)
 
     def _render_bot(self, chat_id: str, message_id: str, text: str, buttons: Buttons | None, reply_to: str | None) -> str:
-        head = f"[{self._title(chat_id)}] #{message_id} 🤖 {self.app.config.bot.name}" + (f" (↩ #{reply_to})" if reply_to else "")
+        head = f"[{self._title(chat_id)}] #{message_id} 🤖 {self.sink.bot_name}" + (f" (↩ #{reply_to})" if reply_to else "")
         body = text.replace("\n", "\n    ")
         line = f"{head}: {body}"
         if buttons:
@@ -380,7 +381,7 @@ class ConsolePlatform(BasePlatform):
         file_id = "file-" + hashlib.sha1(photo).hexdigest()[:16]
         self.files[file_id] = photo
         self.messages[message_id] = ConsoleMessage(message_id, chat.id, "bot", caption, media=(Media("photo", file_id, "image/png"),))
-        self._emit(f"[{self._title(chat.id)}] #{message_id} 🤖 {self.app.config.bot.name}: [photo {len(photo)} bytes] {caption}")
+        self._emit(f"[{self._title(chat.id)}] #{message_id} 🤖 {self.sink.bot_name}: [photo {len(photo)} bytes] {caption}")
         return SentMessage(chat, message_id)
 
     async def edit(self, chat: ChatRef, message_id: str, text: str, *, buttons: Buttons | None = None) -> None:
@@ -461,7 +462,7 @@ class ConsolePlatform(BasePlatform):
         self._emit(f"[{self._title(chat.id)}] ✅ join request of {user.id} approved")
         if not was_present:
             # Like Telegram's chat_member update after an approval: the join is its own event, later.
-            task = asyncio.ensure_future(self.app.dispatch(MemberJoined(self.chat(chat.id).ref, member.user, self.app.clock.now(),
+            task = asyncio.ensure_future(self.sink.dispatch(MemberJoined(self.chat(chat.id).ref, member.user, self.sink.clock.now(),
                                                                         via_join_request=True)))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)

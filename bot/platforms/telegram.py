@@ -1,7 +1,7 @@
 """Telegram through python-telegram-bot (v22): updates in, Platform actions out. Translation only.
 
 In: one PTB `Application` (polling or webhook, `base_url`/`base_file_url` from `[telegram]`) with a single
-`TypeHandler(Update)`. Each update becomes zero or more `bot.events` and goes to `app.dispatch`:
+`TypeHandler(Update)`. Each update becomes zero or more `bot.events` and goes to the intake (`bot.ports.EventSink`):
 - group messages (text, captions, photos, documents, contact cards, stickers, voice, video …) →
   `MessageReceived` (media as `Media`, forwards in `forwarded_from`, `dedupe_key` = chat + message id, so a
   message is handled once even across restarts); a text starting with "/" → `CommandInvoked` (`/cmd@thisbot` is ours,
@@ -36,7 +36,7 @@ errors and 5xx retried with backoff — except for sends (SEND_METHODS) when the
 the request left (a read/write timeout, a reset or protocol error): those raise `ActionUncertain` and are
 never repeated. Telegram's refusals are turned into `ActionFailed` reasons. When the bot
 lacks an admin right (delete, restrict, invite) the adapter raises `ActionFailed('no_rights', right=…)` and
-tells the group's admins once per chat and right (in the group's language, through `app.notify_admins`), so
+tells the group's admins once per chat and right (in the group's language, through the sink's `tell_admins`), so
 handlers need not say it again (the error carries `admins_told = True`); the "once" is forgotten when the
 bot's own rights change.
 
@@ -47,6 +47,7 @@ handled (used by tests/support/telegram_harness.py to wait without sleeping).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import secrets
@@ -95,13 +96,14 @@ from bot import metrics, wire
 from bot.i18n import register, t
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, SentMessage
+from bot.platforms.recent import RecentTransitions
 from bot.platforms.telegram_intake import TelegramIntake, salvage
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.config import TelegramSection
     from bot.dispatch import DispatchResult
     from bot.intake import InboxItem
+    from bot.ports import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +271,9 @@ class TelegramPlatform(BasePlatform):
         | Capability.BAN_SENDER_CHAT
     )
 
-    def __init__(self, config: "TelegramSection", app: "App"):
+    def __init__(self, config: "TelegramSection", sink: "EventSink"):
         self.cfg = config
-        self.app = app
+        self.sink = sink
         self.limiter = RateLimiter(
             config.per_group_per_minute, 60.0, overall_rate=config.per_bot_per_second, overall_per=1.0,
             platform=PLATFORM,
@@ -284,7 +286,7 @@ class TelegramPlatform(BasePlatform):
         self._owners: dict[str, set[str]] = {}  # the creator, read with the admins
         self._admin_locks: dict[str, asyncio.Lock] = {}
         self._told: set[tuple[str, str]] = set()  # (chat id, right) the admins were told about
-        self._transitions: dict[tuple[str, str], tuple[str, float]] = {}  # (chat, user) → (join|leave, when)
+        self._transitions = RecentTransitions(DEDUPE_SECONDS)
         self._migrated: dict[str, str] = {}  # old chat id → new chat id
         self._migrations_seen: set[tuple[str, str]] = set()
         self.updates_handled = 0
@@ -386,7 +388,7 @@ class TelegramPlatform(BasePlatform):
     async def register_commands(self) -> None:
         """setMyCommands for everyone (English by default, Chinese for "zh" clients), and the
         admin-only ones too for the groups' admins."""
-        specs = self.app.dispatcher.commands()
+        specs = self.sink.commands()
         for scope, admin in ((BotCommandScopeDefault(), False), (BotCommandScopeAllChatAdministrators(), True)):
             for lang, code in (("en", None), ("zh-CN", "zh")):
                 commands: list[BotCommand] = []
@@ -451,8 +453,8 @@ class TelegramPlatform(BasePlatform):
                 events = self.intake.events_of(entry)
             except Exception:
                 log.exception("telegram: translating update %s failed; only its message is judged", entry.key)
-                events = salvage(entry.payload, self.app.clock.now(), self.bot_id)
-            results = await self.app.intake.handle(entry, events)
+                events = salvage(entry.payload, self.sink.clock.now(), self.bot_id)
+            results = await self.sink.intake.handle(entry, events)
             for event in events:
                 if isinstance(event, ButtonPressed) and event.callback_id:
                     await self._settle_button(event.callback_id)
@@ -491,7 +493,7 @@ class TelegramPlatform(BasePlatform):
             self._admins.pop(self._chat_id(str(chat_id)), None)
 
     def translate(self, update: Update) -> list[Event]:
-        now = self.app.clock.now()
+        now = self.sink.clock.now()
         if update.message is not None:
             return self._from_message(update.message, now)
         if update.edited_message is not None:
@@ -679,14 +681,7 @@ class TelegramPlatform(BasePlatform):
 
     def _transition(self, chat_id: str, user_id: str, kind: str) -> bool:
         """True when this join/leave is news; False when the other source already reported it."""
-        now = time.monotonic()
-        if len(self._transitions) > 10000:
-            self._transitions = {k: v for k, v in self._transitions.items() if now - v[1] < DEDUPE_SECONDS}
-        last = self._transitions.get((chat_id, user_id))
-        if last is not None and last[0] == kind and now - last[1] < DEDUPE_SECONDS:
-            return False
-        self._transitions[(chat_id, user_id)] = (kind, now)
-        return True
+        return self._transitions.is_news((chat_id, user_id), kind, time.monotonic())
 
     def _from_chat_member(self, update: Update, now: datetime) -> list[Event]:
         change = update.chat_member
@@ -828,15 +823,17 @@ class TelegramPlatform(BasePlatform):
         if key in self._told:
             return error
         self._told.add(key)
-        try:
-            settings = self.app.config.group_settings(f"{PLATFORM}:{key[0]}")
-            lang = settings.language
-            text = t(
+
+        def compose(lang: str) -> str:
+            return t(
                 lang, "telegram.no_rights", chat=chat.title or chat.id, right=t(lang, f"telegram.right.{right}"),
                 action=t(lang, f"telegram.action.{action}") if f"telegram.action.{action}" in _ACTIONS else action,
                 bot=f"@{self.bot_username}" if self.bot_username else "bot",
             )
-            await self.app.notify_admins(chat, text, settings)
+
+        try:
+            # The settings of the chat's current id (a migrated group's new one).
+            await self.sink.tell_admins(dataclasses.replace(chat, id=key[0]), compose)
         except Exception:
             log.exception("telegram: could not tell the admins of %s that %s is missing", chat.key, right)
         return error
@@ -1033,7 +1030,7 @@ class TelegramPlatform(BasePlatform):
         """Telegram treats an end less than 30 s away as "forever": a short mute stays short."""
         if until is None:
             return None
-        return max(until, self.app.clock.now() + timedelta(seconds=MIN_UNTIL_SECONDS))
+        return max(until, self.sink.clock.now() + timedelta(seconds=MIN_UNTIL_SECONDS))
 
     @staticmethod
     def _person(user: UserRef, what: str) -> int:

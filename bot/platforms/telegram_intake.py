@@ -173,7 +173,7 @@ class TelegramIntake:
     def __init__(self, platform: "TelegramPlatform"):
         self.platform = platform
         self.cfg = platform.cfg
-        self.app = platform.app
+        self.sink = platform.sink
         self.stopping = False
         self.offset: int | None = None
         self.fetch_failures = 0
@@ -201,7 +201,7 @@ class TelegramIntake:
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.stopping = False
-        pending = await self.app.intake.pending(PLATFORM)
+        pending = await self.sink.intake.pending(PLATFORM)
         if pending:
             log.info("telegram: handling %d updates a previous run received and did not finish", len(pending))
             for entry in pending:
@@ -311,7 +311,7 @@ class TelegramIntake:
                 continue
             updates.append((str(update_id), raw))
         try:
-            entries = await self.app.intake.receive_many(PLATFORM, updates) if updates else []
+            entries = await self.sink.intake.receive_many(PLATFORM, updates) if updates else []
         except IntakeUnavailable:
             return False
         for (key, _), entry in zip(updates, entries):
@@ -361,7 +361,7 @@ class TelegramIntake:
                         "integer update_id) was ignored", len(body))
             return web.Response(text="ignored")
         try:
-            entry = await self.app.intake.receive(PLATFORM, str(update_id), raw)
+            entry = await self.sink.intake.receive(PLATFORM, str(update_id), raw)
         except IntakeUnavailable:
             return web.Response(status=503, text="cannot store the update now")
         if entry is None:
@@ -410,7 +410,7 @@ class TelegramIntake:
         platform.unparseable_updates += 1
         platform.unparseable_by_kind[kind] = platform.unparseable_by_kind.get(kind, 0) + 1
         metrics.UPDATES_UNPARSEABLE.labels(platform=PLATFORM, kind=kind).inc()
-        events = salvage(entry.payload, self.app.clock.now(), platform.bot_id)
+        events = salvage(entry.payload, self.sink.clock.now(), platform.bot_id)
         log.warning("telegram: update %s (%s) cannot be read by python-telegram-bot (%s); skipped%s",
                     entry.key, kind, fault(exc, self.cfg.token), ", its message is still judged" if events else "")
         return events

@@ -50,6 +50,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -78,12 +79,13 @@ from bot.intake import InboxItem, IntakeUnavailable
 from bot import metrics
 from bot.pacing import RateLimiter
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
-from storage import wecom_repo
-from storage.wecom_repo import MemberInfo
+from bot.member_lists import MemberInfo
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.config import WecomSection
+    from bot.member_lists import MemberLists
+    from bot.ports import EventSink
+    from bot.wecom_state import WecomState
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +232,20 @@ class WecomPlatform(BasePlatform):
     def __init__(
         self,
         cfg: "WecomSection",
-        app: "App",
+        sink: "EventSink",
         *,
+        member_lists: "MemberLists",
+        state: "WecomState",
+        resolve_path: Callable[[str], Path],
         monotonic: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         archive_source=None,
     ):
         self.cfg = cfg
-        self.app = app
+        self.sink = sink
+        self.member_lists = member_lists
+        self.state = state
+        self._resolve_path = resolve_path  # archive keys relative to the config file
         self._sleep = sleep or asyncio.sleep
         monotonic = monotonic or time.monotonic
         self._monotonic = monotonic
@@ -280,18 +288,17 @@ class WecomPlatform(BasePlatform):
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        async with self.app.sessions() as session:
-            for row in await wecom_repo.list_chats(session):
-                if row.chat_id in self.cfg.app_chats:
-                    continue
-                self._info[row.chat_id] = ChatInfo(row.kind, row.name, row.owner, set(row.admins or []), row.refreshed_at)
-            self._names.update(await wecom_repo.member_names(session))
+        for row in await self.state.chats():
+            if row.chat_id in self.cfg.app_chats:
+                continue
+            self._info[row.chat_id] = ChatInfo(row.kind, row.name, row.owner, row.admins, row.refreshed_at)
+        self._names.update(await self.member_lists.names())
         if self.cfg.archive_source or self._archive_source is not None:
             from bot.platforms.wecom_archive import ArchiveDecoder, load_source
 
             if self._archive_source is None:
                 self._archive_source = load_source(self.cfg.archive_source, self.cfg.archive_options)
-            self._archive_decoder = ArchiveDecoder.from_files(self.cfg.archive_private_keys, self.app.config.resolve_path)
+            self._archive_decoder = ArchiveDecoder.from_files(self.cfg.archive_private_keys, self._resolve_path)
         self._http = ClientSession(timeout=ClientTimeout(total=self.cfg.http_timeout))
         web_app = web.Application(client_max_size=2 * 1024 * 1024)
         web_app.router.add_get(self.cfg.path, self._verify_url)
@@ -302,7 +309,7 @@ class WecomPlatform(BasePlatform):
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         # What a previous run received and did not finish goes first, in the order it came.
-        for entry in await self.app.intake.pending(PLATFORM):
+        for entry in await self.sink.intake.pending(PLATFORM):
             self._spawn(self._process(entry, fresh=False), order=self._order_of(entry.payload))
         site = web.TCPSite(self._runner, self.cfg.listen, self.cfg.port)
         await site.start()
@@ -543,7 +550,7 @@ class WecomPlatform(BasePlatform):
     async def _take(self, key: str, payload: dict[str, Any], data: dict[str, Any]) -> web.Response:
         """Store, then answer, then handle: the intake's contract (bot/intake.py)."""
         try:
-            entry = await self.app.intake.receive(PLATFORM, key, payload)
+            entry = await self.sink.intake.receive(PLATFORM, key, payload)
         except IntakeUnavailable:
             return web.Response(status=503, text="try again")  # WeCom sends it again
         if entry is not None:
@@ -595,17 +602,17 @@ class WecomPlatform(BasePlatform):
         if welcome is not None and fresh:
             chat_id, code = welcome
             async with self._lock(chat_id):
-                self._welcome[chat_id] = (code, self.app.clock.now() + WELCOME_WINDOW)
+                self._welcome[chat_id] = (code, self.sink.clock.now() + WELCOME_WINDOW)
                 try:
-                    await self.app.intake.handle(entry, events)
+                    await self.sink.intake.handle(entry, events)
                 finally:
                     self._welcome.pop(chat_id, None)
             return
-        await self.app.intake.handle(entry, events)
+        await self.sink.intake.handle(entry, events)
 
     async def _dispatch(self, event: Event) -> None:
         """The archive's path (its own cursor de-duplicates; it does not go through the intake)."""
-        result = await self.app.dispatch(event)
+        result = await self.sink.dispatch(event)
         for where, exc in result.errors:
             log.warning("%s failed on a WeCom %s: %s", where, type(event).__name__, exc)
 
@@ -632,7 +639,7 @@ class WecomPlatform(BasePlatform):
         user = UserRef(PLATFORM, message.source)
         chat = dm_chat(message.source)
         self._info.setdefault(chat.id, ChatInfo("dm"))
-        now = self.app.clock.now()
+        now = self.sink.clock.now()
         msg_id = str(message.id)
         if kind == "text":
             return [self._text_event(chat, user, now, msg_id, message.content or "", f"wecom:msg:{msg_id}")], None
@@ -655,10 +662,8 @@ class WecomPlatform(BasePlatform):
         DM questionnaires and help start); later visits are not events."""
         chat = dm_chat(userid)
         self._info.setdefault(chat.id, ChatInfo("dm"))
-        async with self.app.sessions() as session, session.begin():
-            await wecom_repo.ensure_chat(session, chat.id, "dm")
-            first = await wecom_repo.add_member(session, chat.id, MemberInfo(userid, 1))
-        return [MemberJoined(chat, UserRef(PLATFORM, userid), self.app.clock.now())] if first else []
+        first = await self.member_lists.add(chat.id, MemberInfo(userid, 1), kind="dm")
+        return [MemberJoined(chat, UserRef(PLATFORM, userid), self.sink.clock.now())] if first else []
 
     async def _external_chat_changed(self, data: dict[str, Any]) -> list[Event]:
         chat_id = data.get("ChatId")
@@ -666,11 +671,10 @@ class WecomPlatform(BasePlatform):
         if not chat_id:
             return []
         async with self._lock(chat_id):
-            now = self.app.clock.now()
+            now = self.sink.clock.now()
             if change == "dismiss":
                 self._info[chat_id] = ChatInfo("customer", fetched_at=now)
-                async with self.app.sessions() as session, session.begin():
-                    await wecom_repo.mark_dismissed(session, chat_id, now)
+                await self.member_lists.dismissed(chat_id, now)
                 log.info("WeCom customer group %s was dismissed", chat_id)
                 return []
             group = await self._group_chat(chat_id)
@@ -690,12 +694,11 @@ class WecomPlatform(BasePlatform):
             ]
             self._names.update({m.user_id: m.name for m in members if m.name})
             self._by_name = None
-            async with self.app.sessions() as session, session.begin():
-                known = await wecom_repo.has_snapshot(session, chat_id)
-                added, removed = await wecom_repo.replace_members(session, chat_id, members, now)
+            diff = await self.member_lists.replace(chat_id, members, now)
+            added, removed = diff.added, diff.removed
             if change == "create":
                 return []  # the first member list; nobody "joined" a group that did not exist
-            if not known:
+            if not diff.had_list:
                 # No earlier list to compare with: only members whose join time is this event's
                 # are new (WeCom stamps both); leaves cannot be known.
                 created = int(data.get("CreateTime") or 0)
@@ -722,7 +725,7 @@ class WecomPlatform(BasePlatform):
             return None
         group = result.get("group_chat") or {}
         admins = {a.get("userid") for a in group.get("admin_list", []) if a.get("userid")}
-        await self._remember(chat_id, ChatInfo("customer", group.get("name"), group.get("owner"), admins, self.app.clock.now()))
+        await self._remember(chat_id, ChatInfo("customer", group.get("name"), group.get("owner"), admins, self.sink.clock.now()))
         return group
 
     async def _groupchat_get(self, chat_id: str) -> dict[str, Any]:
@@ -742,11 +745,10 @@ class WecomPlatform(BasePlatform):
             # Called while a handler's transaction is open (SQLite allows one writer): store afterwards.
             self._spawn(self._remember(chat_id, info))
             return
-        async with self.app.sessions() as session, session.begin():
-            await wecom_repo.save_chat_info(
-                session, chat_id, kind=info.kind, now=info.fetched_at or self.app.clock.now(),
-                name=info.name, owner=info.owner, admins=sorted(info.admins),
-            )
+        await self.state.save_chat(
+            chat_id, kind=info.kind, now=info.fetched_at or self.sink.clock.now(),
+            name=info.name, owner=info.owner, admins=sorted(info.admins),
+        )
 
     def _external_contact_changed(self, data: dict[str, Any]) -> tuple[list[Event], tuple[str, str] | None]:
         change = data.get("ChangeType")
@@ -757,7 +759,7 @@ class WecomPlatform(BasePlatform):
         chat = contacts_chat(employee)
         self._info.setdefault(chat.id, ChatInfo("contacts", owner=employee, admins={employee}))
         user = UserRef(PLATFORM, external)
-        now = self.app.clock.now()
+        now = self.sink.clock.now()
         if change in ("add_external_contact", "add_half_external_contact"):
             code = data.get("WelcomeCode")
             return [MemberJoined(chat, user, now)], ((chat.id, code) if code else None)
@@ -773,7 +775,7 @@ class WecomPlatform(BasePlatform):
         msgid = str(data.get("msgid") or "")
         if not sender or msgtype == "event":
             return []
-        now = self.app.clock.now()
+        now = self.sink.clock.now()
         if data.get("chattype") == "group" and data.get("chatid"):
             info = await self._ensure_info(str(data["chatid"]))
             chat = ChatRef(PLATFORM, str(data["chatid"]), info.name)
@@ -830,10 +832,10 @@ class WecomPlatform(BasePlatform):
             return False
         if info.fetched_at is None:
             return True
-        return self.app.clock.now() - info.fetched_at > timedelta(seconds=self.cfg.chat_info_seconds)
+        return self.sink.clock.now() - info.fetched_at > timedelta(seconds=self.cfg.chat_info_seconds)
 
     async def _read_chat(self, chat_id: str) -> ChatInfo:
-        now = self.app.clock.now()
+        now = self.sink.clock.now()
         order = ["app", "customer"] if self.kind(chat_id) == "app" else ["customer", "app"]
         for kind in order:
             try:
@@ -873,8 +875,7 @@ class WecomPlatform(BasePlatform):
             return 0
         total = 0
         while True:
-            async with self.app.sessions() as session:
-                seq = await wecom_repo.archive_seq(session, source.name)
+            seq = await self.state.archive_seq(source.name)
             records = await asyncio.to_thread(source.get_chat_data, seq, self.cfg.archive_batch)
             records = sorted((r for r in records if r.seq > seq), key=lambda r: r.seq)
             if not records:
@@ -891,8 +892,7 @@ class WecomPlatform(BasePlatform):
                     if info.name:
                         event = dataclasses.replace(event, chat=ChatRef(PLATFORM, event.chat.id, info.name))
                     await self._dispatch(event)
-                async with self.app.sessions() as session, session.begin():
-                    await wecom_repo.set_archive_seq(session, source.name, record.seq, self.app.clock.now())
+                await self.state.set_archive_seq(source.name, record.seq, self.sink.clock.now())
             total += len(records)
 
     # --- outgoing ----------------------------------------------------------------------------
@@ -977,9 +977,8 @@ class WecomPlatform(BasePlatform):
 
     async def _tell_admins(self, chat: ChatRef, key: str, **values: Any) -> None:
         """Outside any transaction; by DM where WeCom takes it, else in the group (a robot needs no token)."""
-        settings = self.app.config.group_settings(chat.key, None)
         try:
-            await self.app.notify_admins(chat, t(settings.language, key, **values), settings)
+            await self.sink.tell_admins(chat, lambda lang: t(lang, key, **values))
         except (ActionFailed, CapabilityMissing) as exc:
             log.warning("could not tell the admins of %s: %s", chat.key, exc)
 
@@ -1055,7 +1054,7 @@ class WecomPlatform(BasePlatform):
 
     def _response_url(self, chat_id: str, *, peek: bool = False) -> str | None:
         entry = self._response_urls.get(chat_id)
-        if entry is None or entry[1] <= self.app.clock.now():
+        if entry is None or entry[1] <= self.sink.clock.now():
             return None
         if not peek:
             del self._response_urls[chat_id]  # usable once
@@ -1063,7 +1062,7 @@ class WecomPlatform(BasePlatform):
 
     def _welcome_code(self, chat_id: str) -> str | None:
         entry = self._welcome.get(chat_id)
-        if entry is None or entry[1] <= self.app.clock.now():
+        if entry is None or entry[1] <= self.sink.clock.now():
             return None
         return entry[0]
 

@@ -1,5 +1,1 @@
-"""The columns feature. Its router is `router`; its settings are in settings.py."""
-
-from handlers.columns.router import router
-
-__all__ = ["router"]
+"""The columns feature: its router is in router.py, its group settings in settings.py."""

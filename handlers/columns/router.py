@@ -13,7 +13,7 @@ from bot.dispatch import Router
 from handlers.columns import texts  # noqa: F401  (registers the texts)
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.ports import AppServices
     from bot.context import Context
     from scheduler.engine import Column, ColumnEngine, Target
 
@@ -22,19 +22,19 @@ log = logging.getLogger(__name__)
 router = Router("columns", priority=30, private_chats=False)
 
 
-def _engine(app: "App") -> "ColumnEngine":
+def _engine(app: "AppServices") -> "ColumnEngine":
     from scheduler.engine import engine_for
 
     return engine_for(app)
 
 
 @router.on_tick
-async def run_columns(app: "App") -> None:
+async def run_columns(app: "AppServices") -> None:
     await _engine(app).tick()
 
 
 @router.on_shutdown
-async def finish_sends(app: "App") -> None:
+async def finish_sends(app: "AppServices") -> None:
     try:
         await asyncio.wait_for(_engine(app).wait_idle(), timeout=30)
     except asyncio.TimeoutError:

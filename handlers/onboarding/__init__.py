@@ -1,5 +1,1 @@
-"""The onboarding feature. Its router is `router`; its settings are in settings.py."""
-
-from handlers.onboarding.router import router
-
-__all__ = ["router"]
+"""The onboarding feature: its router is in router.py, its group settings in settings.py."""

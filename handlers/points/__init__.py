@@ -1,5 +1,1 @@
-"""The points feature. Its router is `router`; its settings are in settings.py."""
-
-from handlers.points.router import router
-
-__all__ = ["router"]
+"""The points feature: its router is in router.py, its group settings in settings.py."""

@@ -1,5 +1,1 @@
-"""The rules feature. Its router is `router`; its settings are in settings.py."""
-
-from handlers.rules.router import router
-
-__all__ = ["router"]
+"""The rules feature: its router is in router.py, its group settings in settings.py."""

@@ -4,12 +4,11 @@ the strike on the member's ladder and the optional points deduction."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-from jinja2.sandbox import SandboxedEnvironment
 
 from bot.actions import follow_up
 from bot.events import ChatRef, UserRef
@@ -20,7 +19,14 @@ from storage import core_repo, rules_repo
 
 log = logging.getLogger(__name__)
 
-_JINJA = SandboxedEnvironment(autoescape=False)
+
+
+@functools.cache
+def _jinja():
+    """Only a group with its own notice template needs jinja2 (a few MB): imported then."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(autoescape=False)
 
 # Actions with a notice of their own when an admin took them (rules.admin_notice.*).
 ADMIN_NOTICES = ("mute", "kick", "ban", "kick_requested")
@@ -268,7 +274,7 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
         next_step = penalty_text(ctx, rs.ladder[step])
     if rs.notice_template:
         try:
-            return _JINJA.from_string(rs.notice_template).render(
+            return _jinja().from_string(rs.notice_template).render(
                 member=member, rule=rule, category=category, penalty=penalty, evidence=evidence[:200],
                 strikes=strikes, window_days=rs.ladder_window_days, next_penalty=next_step, reason=reason,
                 group=ctx.chat.title or ctx.chat.id,

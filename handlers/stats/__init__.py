@@ -1,5 +1,1 @@
-"""The stats feature. Its router is `router`; its settings are in settings.py."""
-
-from handlers.stats.router import router
-
-__all__ = ["router"]
+"""The stats feature: its router is in router.py, its group settings in settings.py."""

@@ -23,7 +23,7 @@ def fanout_config(groups: int = GROUPS) -> dict:
 
 async def main(db_url: str, data_dir: str) -> None:
     app = App(make_config(db_url, data_dir, fanout_config()), clock=FakeClock(utc(2026, 3, 2, 0, 0)), run_scheduler=False)
-    app.platforms["console"] = ConsolePlatform(app, out=lambda line: print(line, flush=True))
+    app.platforms["console"] = ConsolePlatform(app.config.console, app, out=lambda line: print(line, flush=True))
     print("starting", flush=True)
     await app.start()  # start-up ticks: the 08:00 slot is due now
     print("fan-out done", flush=True)

@@ -56,7 +56,7 @@ async def test_the_engine_calls_the_platform_only_outside_write_transactions(db_
 
     clock.set(utc(2026, 3, 2, 0, 0))  # 08:00: zaobao is due, early's 07:20 is past its 30-minute grace
     app = App(make_config(db_url, str(tmp_path), config), clock=clock, run_scheduler=False)
-    console = app.platforms["console"] = ConsolePlatform(app)
+    console = app.platforms["console"] = ConsolePlatform(app.config.console, app)
     send, dm, admin_ids = console.send, console.dm, console.admin_ids
 
     async def guarded_send(chat, text, **kw):

@@ -15,7 +15,7 @@ async def test_the_scheduler_is_armed_for_the_next_slot(sqlite_url, tmp_path):
     config["columns"]["campaign"] = {"launch": {"steps": [{"day": 1, "time": "10:00", "text": "A"}]}}
     clock = FakeClock(utc(2030, 3, 1, 23, 0))  # 07:00 Shanghai; in the real future, so APScheduler waits for it
     app = App(make_config(sqlite_url, str(tmp_path), config), clock=clock, run_scheduler=True)
-    app.platforms["console"] = ConsolePlatform(app)
+    app.platforms["console"] = ConsolePlatform(app.config.console, app)
     async with app:
         job = app.scheduler.get_job("qunzhu-columns-wake")
         assert job is not None and job.next_run_time == utc(2030, 3, 2, 0, 0)

@@ -25,13 +25,13 @@ FAST_RETRY = {"database": {"busy_timeout_seconds": 0.2, "retry_initial_seconds":
 
 def _command(console, name: str, command: str, message_id: str) -> CommandInvoked:
     return CommandInvoked(console.default_chat,
-                          console.user(name), console.app.clock.now(), message_id=message_id,
+                          console.user(name), console.sink.clock.now(), message_id=message_id,
                           name=command.lstrip("/"), text=command)
 
 
 def _message(console, name: str, text: str, message_id: str) -> MessageReceived:
     chat = console.default_chat
-    return MessageReceived(chat, console.user(name), console.app.clock.now(), message_id=message_id, text=text)
+    return MessageReceived(chat, console.user(name), console.sink.clock.now(), message_id=message_id, text=text)
 
 
 async def _receive(app, key: str, event) -> object:

@@ -20,7 +20,7 @@ async def bot_on(world: ConsolePlatform | None, db_url: str, data_dir: str, cfg:
     """Start an App whose console group is `world` (the group outlives the bot, as a real one
     does): same members, same messages and buttons."""
     app = App(make_config(db_url, data_dir, cfg), clock=clock, run_scheduler=False)
-    console = ConsolePlatform(app)
+    console = ConsolePlatform(app.config.console, app)
     if world is not None:
         console.chats, console.messages, console._ids = world.chats, world.messages, world._ids
     app.platforms["console"] = console

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import FakeClock
 from handlers.stats import charts
-from handlers.stats import router as stats_router
+from handlers.stats.router import router as stats_router
 from storage import core_repo, stats_repo
 from tests.support.harness import running_app
 

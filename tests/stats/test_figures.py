@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 
 from bot.clock import FakeClock
 from bot.platform import Capability
-from handlers.stats import router as stats_router
+from handlers.stats.router import router as stats_router
 from storage import core_repo, metrics, stats_repo
 from tests.support.harness import running_app
 

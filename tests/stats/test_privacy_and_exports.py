@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
-from handlers.stats import router as stats_router
+from handlers.stats.router import router as stats_router
 from storage import core_repo
 from storage.models import AuditEntry, DailyCounter, DailyMemberActivity, Member, MemberTag
 from storage.onboarding_models import OnboardingAnswer

@@ -34,7 +34,7 @@ async def running_app(
 ):
     cfg = make_config(db_url, data_dir, config)
     app = App(cfg, clock=clock or FakeClock(START), run_scheduler=False, routers=routers)
-    console = ConsolePlatform(app, capabilities=capabilities, dm_blocked=dm_blocked)
+    console = ConsolePlatform(app.config.console, app, capabilities=capabilities, dm_blocked=dm_blocked)
     app.platforms["console"] = console
     await app.start()
     try:

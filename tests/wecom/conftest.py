@@ -8,7 +8,9 @@ import pytest
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import deep_merge
+from bot.member_lists import MemberLists
 from bot.platforms.wecom import WecomPlatform
+from bot.wecom_state import WecomState
 from tests.support.fake_qyapi import FakeQyapi
 from tests.support.harness import START, make_config
 from tests.wecom.wire import AES_KEY, AGENT, AIBOT_AES_KEY, AIBOT_TOKEN, CORP, SECRET, TOKEN, VirtualTime
@@ -73,7 +75,10 @@ async def wecom_app(db_url: str, data_dir, qyapi: FakeQyapi, vt: VirtualTime, *,
     free port and its API calls going to the fake qyapi."""
     cfg = make_config(db_url, str(data_dir), wecom_config(qyapi, extra))
     app = App(cfg, clock=clock or FakeClock(START), run_scheduler=False, routers=routers)
-    platform = WecomPlatform(cfg.wecom, app, monotonic=vt.monotonic, sleep=vt.sleep, archive_source=archive_source)
+    platform = WecomPlatform(
+        cfg.wecom, app, member_lists=MemberLists(app.sessions), state=WecomState(app.sessions),
+        resolve_path=cfg.resolve_path, monotonic=vt.monotonic, sleep=vt.sleep, archive_source=archive_source,
+    )
     app.platforms["wecom"] = platform
     await app.start()
     try:
