@@ -16,7 +16,7 @@ from bot.dispatch import Dispatcher, DispatchResult, IntakeMark, Router
 from bot.events import ChatRef, Event, UserRef
 from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
-from storage.db import check_writable, create_engine, session_factory, upgrade
+from storage.db import analyze, check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class App:
     async def start(self) -> None:
         await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
+        await analyze(self.engine)
         if self.config.health.enabled and self.health is None:
             # Up before the platforms: /healthz answers and /readyz says "starting" while Telegram is awaited.
             from bot.health import HealthServer
@@ -182,7 +183,8 @@ class App:
 
     async def _housekeeping(self) -> None:
         """Actions another process left stale (it died) are recovered; de-duplication keys, handled
-        updates and finished actions older than KEEP_DAYS go (redeliveries come within minutes)."""
+        updates and finished actions older than KEEP_DAYS go (redeliveries come within minutes); SQLite's
+        planner statistics are refreshed (storage.db.analyze)."""
         await self.outbox.recover()
         now = self.clock.now()
         if self._last_purge is not None and now - self._last_purge < timedelta(hours=1):
@@ -195,6 +197,7 @@ class App:
             await core_repo.forget_seen_before(session, before)
             await intake_repo.forget_done_before(session, before)
             await intake_repo.forget_actions_before(session, before)
+        await analyze(self.engine)
 
     def settings_for(self, chat_key: str, stored: dict[str, Any] | None = None) -> GroupSettings:
         return self.config.group_settings(chat_key, stored)
