@@ -13,17 +13,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# SQLite connections: kept open, and opened beyond that under load (closed when returned).
+SQLITE_POOL_SIZE = 2
+SQLITE_POOL_OVERFLOW = 2
+# Page cache of each SQLite connection, in KiB (PRAGMA cache_size=-N; SQLite's default is 2,000).
+SQLITE_CACHE_KIB = 8192
+
 
 def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
+        pool: dict[str, Any] = {}  # :memory: is one shared connection (SQLAlchemy's StaticPool)
         if path and ":memory:" not in path:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # check_writable says what is wrong, naming [database] url
+            # Only one connection can write at a time, and each keeps its own page cache: a few
+            # are enough. A slot frees up within a busy timeout (a statement waiting for the lock
+            # fails then), so waiting much longer for one means a bug, not a busy database.
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, "pool_timeout": 4 * busy_timeout}
 
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout}, **pool)
         _tune_sqlite(engine, busy_timeout)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -38,6 +49,7 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
