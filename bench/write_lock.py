@@ -1,5 +1,6 @@
-"""How long a bench's write transactions hold the database: on SQLite every transaction is
-BEGIN IMMEDIATE (storage.db), so its length is how long every other writer waits."""
+"""How long a bench's write transactions hold the database: on SQLite every transaction but a
+read-only one (storage.db.read_only) is BEGIN IMMEDIATE, so its length is how long every other
+writer waits."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import time
 
 from sqlalchemy import event
 
+from storage.db import READ_ONLY
+
 
 class WriteTransactions:
-    """Times every transaction of an engine, from BEGIN to COMMIT or ROLLBACK."""
+    """Times every write transaction of an engine, from BEGIN to COMMIT or ROLLBACK."""
 
     def __init__(self, engine) -> None:
         self.durations: list[float] = []  # seconds
@@ -20,6 +23,8 @@ class WriteTransactions:
         event.listen(sync, "rollback", self._end)
 
     def _begin(self, connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            return
         self._started[id(connection.connection)] = time.perf_counter()
 
     def _end(self, connection) -> None:

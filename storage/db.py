@@ -55,12 +55,27 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # deferred: a snapshot of the WAL, no write lock
+            return
         # IMMEDIATE takes the write lock up front: two writers never deadlock upgrading a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Execution option of a connection whose transactions only read (see read_only).
+READ_ONLY = "qunzhu_read_only"
+
+
+async def read_only(session: AsyncSession) -> AsyncSession:
+    """Make the session's transaction a reader, before its first statement: on SQLite a deferred
+    BEGIN, so long reads (the stats warm-up) neither take nor wait for the write lock that every
+    message needs. Nothing may be written in it. PostgreSQL: no difference."""
+    await session.connection(execution_options={READ_ONLY: True})
+    return session
 
 
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]):
