@@ -39,7 +39,8 @@ class App:
         self.config = config
         self.clock = clock or Clock()
         self.engine = create_engine(config.database_url, echo=config.database.echo,
-                                    busy_timeout=config.database.busy_timeout_seconds)
+                                    busy_timeout=config.database.busy_timeout_seconds,
+                                    sqlite_driver=config.database.sqlite_driver)
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)

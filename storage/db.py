@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event, make_url
+from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage import sqlite_inline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,8 +22,16 @@ SQLITE_POOL_OVERFLOW = 2
 SQLITE_CACHE_KIB = 8192
 
 
-def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -> AsyncEngine:
+# SQLite drivers ([database] sqlite_driver): "inline" runs sqlite3 on the event loop's thread
+# (storage/sqlite_inline.py), "aiosqlite" sends each call to a thread of its own.
+SQLITE_DRIVERS = ("inline", "aiosqlite")
+registry.register("sqlite.qunzhu_inline", "storage.sqlite_inline", "SQLiteDialect_inline")
+
+
+def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0, sqlite_driver: str = "inline") -> AsyncEngine:
     if url.startswith("sqlite"):
+        if sqlite_driver not in SQLITE_DRIVERS:
+            raise ValueError(f"[database] sqlite_driver: {sqlite_driver!r} is not one of {', '.join(SQLITE_DRIVERS)}")
         path = url.split("///", 1)[-1]
         pool: dict[str, Any] = {}  # :memory: is one shared connection (SQLAlchemy's StaticPool)
         if path and ":memory:" not in path:
@@ -34,6 +44,8 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -
             # fails then), so waiting much longer for one means a bug, not a busy database.
             pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, "pool_timeout": 4 * busy_timeout}
 
+        if sqlite_driver == "inline":
+            url = make_url(url).set(drivername="sqlite+qunzhu_inline")
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout}, **pool)
         _tune_sqlite(engine, busy_timeout)
         return engine
@@ -50,13 +62,18 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if not isinstance(dbapi_connection, sqlite_inline.Connection):
+            # The inline driver waits for the lock itself, on the event loop (its SQLite timeout is 0).
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")  # deferred: a snapshot of the WAL, no write lock
+            driver = conn.connection.dbapi_connection
+            if isinstance(driver, sqlite_inline.Connection):
+                driver.in_thread = True  # long reads must not hold up the event loop
             return
         # IMMEDIATE takes the write lock up front: two writers never deadlock upgrading a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
