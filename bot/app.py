@@ -22,7 +22,7 @@ from bot.intake import Intake
 from bot.platform import ActionFailed, Capability, CapabilityMissing, Platform
 from bot.tally import Tally
 from bot.stored_scope import stored_group
-from storage.db import check_writable, create_engine, session_factory, upgrade
+from storage.db import analyze, check_writable, create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ class App:
         self.config = config
         self.clock = clock or Clock()
         self.engine = create_engine(config.database_url, echo=config.database.echo,
-                                    busy_timeout=config.database.busy_timeout_seconds)
+                                    busy_timeout=config.database.busy_timeout_seconds,
+                                    sqlite_driver=config.database.sqlite_driver)
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)
@@ -100,6 +101,7 @@ class App:
     async def start(self) -> None:
         await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
+        await analyze(self.engine)
         if self.config.health.enabled and self.health is None:
             # Up before the platforms: /healthz answers and /readyz says "starting" while Telegram is awaited.
             from bot.health import HealthServer
@@ -230,7 +232,8 @@ class App:
 
     async def _housekeeping(self) -> None:
         """Actions another process left stale (it died) are recovered; de-duplication keys, handled
-        updates and finished actions older than KEEP_DAYS go (redeliveries come within minutes)."""
+        updates and finished actions older than KEEP_DAYS go (redeliveries come within minutes); SQLite's
+        planner statistics are refreshed (storage.db.analyze)."""
         await self.outbox.recover()
         now = self.clock.now()
         if self._last_purge is not None and now - self._last_purge < timedelta(hours=1):
@@ -243,6 +246,7 @@ class App:
             await core_repo.forget_seen_before(session, before)
             await intake_repo.forget_done_before(session, before)
             await intake_repo.forget_actions_before(session, before)
+        await analyze(self.engine)
 
     # --- what the adapters may ask (bot.ports.EventSink) ------------------------------------------
     @property

@@ -192,7 +192,7 @@ def cmd_db_upgrade(args) -> int:
     from storage.db import check_writable
 
     async def go():
-        engine = create_engine(config.database_url)
+        engine = create_engine(config.database_url, sqlite_driver=config.database.sqlite_driver)
         try:
             await check_writable(engine, config.database_url)
             before = await current_heads(engine)

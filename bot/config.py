@@ -83,6 +83,9 @@ class DatabaseSection(Strict):
     retry_max_seconds: float = Field(default=30.0, gt=0)
     # SQLite: how long a write waits for another writer's lock before it counts as a failure.
     busy_timeout_seconds: float = Field(default=30.0, gt=0)
+    # SQLite: "inline" runs sqlite3 on the event loop's thread (storage/sqlite_inline.py);
+    # "aiosqlite" sends each call to a thread of its own (slower; the way back if inline misbehaves).
+    sqlite_driver: Literal["inline", "aiosqlite"] = "inline"
 
     @field_validator("url")
     @classmethod

@@ -8,23 +8,46 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event, make_url
+from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage import sqlite_inline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# SQLite connections: kept open, and opened beyond that under load (closed when returned).
+SQLITE_POOL_SIZE = 2
+SQLITE_POOL_OVERFLOW = 2
+# Page cache of each SQLite connection, in KiB (PRAGMA cache_size=-N; SQLite's default is 2,000).
+SQLITE_CACHE_KIB = 8192
 
-def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0) -> AsyncEngine:
+
+# SQLite drivers ([database] sqlite_driver): "inline" runs sqlite3 on the event loop's thread
+# (storage/sqlite_inline.py), "aiosqlite" sends each call to a thread of its own.
+SQLITE_DRIVERS = ("inline", "aiosqlite")
+registry.register("sqlite.qunzhu_inline", "storage.sqlite_inline", "SQLiteDialect_inline")
+
+
+def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0, sqlite_driver: str = "inline") -> AsyncEngine:
     if url.startswith("sqlite"):
+        if sqlite_driver not in SQLITE_DRIVERS:
+            raise ValueError(f"[database] sqlite_driver: {sqlite_driver!r} is not one of {', '.join(SQLITE_DRIVERS)}")
         path = url.split("///", 1)[-1]
+        pool: dict[str, Any] = {}  # :memory: is one shared connection (SQLAlchemy's StaticPool)
         if path and ":memory:" not in path:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # check_writable says what is wrong, naming [database] url
+            # Only one connection can write at a time, and each keeps its own page cache: a few
+            # are enough. A slot frees up within a busy timeout (a statement waiting for the lock
+            # fails then), so waiting much longer for one means a bug, not a busy database.
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, "pool_timeout": 4 * busy_timeout}
 
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout})
+        if sqlite_driver == "inline":
+            url = make_url(url).set(drivername="sqlite+qunzhu_inline")
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout}, **pool)
         _tune_sqlite(engine, busy_timeout)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -39,17 +62,38 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        if not isinstance(dbapi_connection, sqlite_inline.Connection):
+            # The inline driver waits for the lock itself, on the event loop (its SQLite timeout is 0).
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # deferred: a snapshot of the WAL, no write lock
+            driver = conn.connection.dbapi_connection
+            if isinstance(driver, sqlite_inline.Connection):
+                driver.in_thread = True  # long reads must not hold up the event loop
+            return
         # IMMEDIATE takes the write lock up front: two writers never deadlock upgrading a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Execution option of a connection whose transactions only read (see read_only).
+READ_ONLY = "qunzhu_read_only"
+
+
+async def read_only(session: AsyncSession) -> AsyncSession:
+    """Make the session's transaction a reader, before its first statement: on SQLite a deferred
+    BEGIN, so long reads (the stats warm-up) neither take nor wait for the write lock that every
+    message needs. Nothing may be written in it. PostgreSQL: no difference."""
+    await session.connection(execution_options={READ_ONLY: True})
+    return session
 
 
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]):
@@ -99,6 +143,46 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         finally:
             await connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
             await connection.commit()
+
+
+# Rows ANALYZE reads per index (PRAGMA analysis_limit): enough for the planner's estimates, and
+# small enough that on a file of millions of rows each table's ANALYZE holds the write lock for
+# milliseconds, not seconds.
+ANALYSIS_LIMIT = 1000
+
+
+async def analyze(engine: AsyncEngine) -> list[str]:
+    """SQLite only: give the query planner statistics (SQLite never gathers them by itself).
+    Tables with none yet (new, or never analyzed) are analyzed one by one, each in its own short
+    transaction; then `PRAGMA optimize` refreshes the ones whose size changed a lot. Run at start
+    and hourly. Returns the tables analyzed from scratch (an empty table gets no statistics, so it
+    is looked at again next time)."""
+    if engine.dialect.name != "sqlite":
+        return []
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        tables = [
+            name
+            for (name,) in await connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        has_stats = await connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        )
+        known = set()
+        if has_stats.first():
+            known = {name for (name,) in await connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1")}
+        await connection.commit()
+        fresh = [name for name in tables if name not in known]
+        for name in fresh:
+            async with connection.begin():
+                await connection.exec_driver_sql(f'ANALYZE "{name}"')
+        async with connection.begin():
+            # 0x10000: look at every table, not only those this connection's queries used (SQLite
+            # 3.46+; older versions ignore the bit, and a pooled connection has used them all).
+            await connection.exec_driver_sql("PRAGMA optimize=0x10002")
+        return fresh
 
 
 async def check_writable(engine: AsyncEngine, url: str) -> None:

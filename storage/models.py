@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -65,6 +65,11 @@ class Member(Base):
     joined_at: Mapped[datetime | None]
     left_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+
+
+# @handle lookups compare lower(username) (handles are case-insensitive); the queries must use this
+# exact expression for either database to use the index.
+Index("ix_members_chat_username", Member.chat_id, func.lower(Member.username))
 
 
 class MemberTag(Base):

@@ -426,6 +426,18 @@ async def _window_figures(
     return await metrics.top_contributors(session, chat_id, start, today, top_n), distinct
 
 
+def _cohorts_payload(cohorts: list[Cohort]) -> list[dict[str, Any]]:
+    return [
+        {
+            "week": c.week_start.isoformat(),
+            "size": c.size,
+            "present": {str(k): v for k, v in c.present.items()},
+            "retained": {str(k): v for k, v in c.retained.items()},
+        }
+        for c in cohorts
+    ]
+
+
 async def _cohorts_cached(
     session: AsyncSession, chat_id: int, tz: ZoneInfo, today: date, weeks: int, now: datetime
 ) -> list[Cohort]:
@@ -434,16 +446,7 @@ async def _cohorts_cached(
     kind = f"cohorts:{weeks}"
     payload = await _snapshot(session, chat_id, today, kind)
     if payload is None:
-        cohorts = await weekly_cohorts(session, [chat_id], tz, today, weeks)
-        payload = [
-            {
-                "week": c.week_start.isoformat(),
-                "size": c.size,
-                "present": {str(k): v for k, v in c.present.items()},
-                "retained": {str(k): v for k, v in c.retained.items()},
-            }
-            for c in cohorts
-        ]
+        payload = _cohorts_payload(await weekly_cohorts(session, [chat_id], tz, today, weeks))
         await _store_snapshot(session, chat_id, today, kind, payload, now)
     return [
         Cohort(
@@ -461,21 +464,36 @@ async def has_activity_since(session: AsyncSession, chat_id: int, day: date) -> 
     return (await session.scalar(query)) is not None
 
 
-async def ensure_snapshots(
-    session: AsyncSession, chat_id: int, *, tz: ZoneInfo, today: date, days: int, weeks: int, now: datetime
-) -> bool:
-    """Make today's snapshots for a /stats of `days` days if missing (the scheduler's warm-up, so the
-    first /stats of the day is as quick as the rest). True when something was computed."""
-    made = False
+async def missing_snapshots(
+    session: AsyncSession, chat_id: int, *, tz: ZoneInfo, today: date, days: int, weeks: int
+) -> dict[str, Any]:
+    """Today's snapshots for a /stats of `days` days that are not made yet, computed: kind → payload.
+    Reads only (the scheduler's warm-up runs it in a read-only transaction, see storage.db.read_only,
+    and stores the result with store_snapshots in a short write transaction)."""
+    missing: dict[str, Any] = {}
     kind = f"window:{days}"
     if await _snapshot(session, chat_id, today, kind) is None:
-        start = today - timedelta(days=days - 1)
-        await _store_snapshot(session, chat_id, today, kind, await _window_history(session, chat_id, start, today - timedelta(days=1)), now)
-        made = True
-    if await _snapshot(session, chat_id, today, f"cohorts:{weeks}") is None:
-        await _cohorts_cached(session, chat_id, tz, today, weeks, now)
-        made = True
-    return made
+        missing[kind] = await _window_history(session, chat_id, today - timedelta(days=days - 1), today - timedelta(days=1))
+    kind = f"cohorts:{weeks}"
+    if await _snapshot(session, chat_id, today, kind) is None:
+        missing[kind] = _cohorts_payload(await weekly_cohorts(session, [chat_id], tz, today, weeks))
+    return missing
+
+
+async def store_snapshots(session: AsyncSession, chat_id: int, today: date, payloads: dict[str, Any], now: datetime) -> int:
+    """Store what missing_snapshots computed; returns how many were stored. A window whose top
+    posters are not all members any more is dropped: one was forgotten (forget_member) after it was
+    read, and a snapshot must not bring back who they were; the next warm-up computes it again."""
+    stored = 0
+    for kind, payload in payloads.items():
+        if kind.startswith("window:") and payload["top"]:
+            ids = [member_id for member_id, _ in payload["top"]]
+            present = await session.scalar(select(func.count()).select_from(Member).where(Member.id.in_(ids)))
+            if present != len(ids):
+                continue
+        await _store_snapshot(session, chat_id, today, kind, payload, now)
+        stored += 1
+    return stored
 
 
 async def forget_snapshots(session: AsyncSession, chat_id: int) -> None:
@@ -521,11 +539,17 @@ async def summary(
 
 
 # --- privacy ------------------------------------------------------------------------------------
-async def blank_old_evidence(session: AsyncSession, chat_id: int, before: datetime) -> int:
-    """Blank the message texts kept as audit evidence before `before`; returns how many."""
+async def evidence_due(session: AsyncSession, chat_id: int, before: datetime) -> list[int]:
+    """Ids of the audit entries of a chat still keeping evidence from before `before` (a read)."""
+    query = select(AuditEntry.id).where(AuditEntry.chat_id == chat_id, AuditEntry.at < before, AuditEntry.evidence.is_not(None))
+    return list(await session.scalars(query.order_by(AuditEntry.id)))
+
+
+async def blank_evidence(session: AsyncSession, entry_ids: list[int]) -> int:
+    """Blank the message texts kept as audit evidence of these entries; returns how many."""
     result = await session.execute(
         update(AuditEntry)
-        .where(AuditEntry.chat_id == chat_id, AuditEntry.at < before, AuditEntry.evidence.is_not(None))
+        .where(AuditEntry.id.in_(entry_ids), AuditEntry.evidence.is_not(None))
         .values(evidence=None)
         .execution_options(synchronize_session=False)
     )

@@ -21,6 +21,7 @@ from bot.actions import follow_up
 from bot.platform import Capability, CapabilityMissing
 from handlers.stats import charts
 from storage import core_repo, stats_repo
+from storage.db import read_only
 
 if TYPE_CHECKING:  # bot.config imports this package (for StatsSettings): no bot.context at import time
     from bot.context import Context
@@ -31,6 +32,8 @@ router = Router("stats", priority=10, private_chats=False)
 
 # How often the evidence purge runs (it is idempotent; the database says what is due).
 PURGE_EVERY = timedelta(hours=1)
+# Audit entries blanked in one write transaction (milliseconds of the write lock).
+EVIDENCE_BATCH = 500
 _last_purge: "weakref.WeakKeyDictionary[object, datetime]" = weakref.WeakKeyDictionary()
 
 register(
@@ -284,15 +287,21 @@ async def _chart_posted(scope, outcome, args) -> None:
 
 # --- privacy: blank old evidence ----------------------------------------------------------------
 async def purge_evidence(app) -> int:
-    """Blank audit evidence older than each group's stats.evidence_retention_days. Returns how many."""
+    """Blank audit evidence older than each group's stats.evidence_retention_days. Returns how many.
+    What is due is read without the write lock, then blanked EVIDENCE_BATCH entries a transaction,
+    so a backlog never keeps the groups' messages waiting."""
     now = app.clock.now()
-    total = 0
+    due: list[int] = []
     async with app.sessions() as session:
-        async with session.begin():
-            for chat in await core_repo.list_chats(session):
-                stored = await core_repo.stored_overrides(session, chat.id)
-                days = app.config.group_settings(chat.key, stored).stats.evidence_retention_days
-                total += await stats_repo.blank_old_evidence(session, chat.id, now - timedelta(days=days))
+        await read_only(session)
+        for chat in await core_repo.list_chats(session):
+            stored = await core_repo.stored_overrides(session, chat.id)
+            days = app.config.group_settings(chat.key, stored).stats.evidence_retention_days
+            due += await stats_repo.evidence_due(session, chat.id, now - timedelta(days=days))
+    total = 0
+    for i in range(0, len(due), EVIDENCE_BATCH):
+        async with app.sessions() as session, session.begin():
+            total += await stats_repo.blank_evidence(session, due[i : i + EVIDENCE_BATCH])
     if total:
         log.info("privacy: blanked the evidence of %d audit entries past their retention", total)
     return total
@@ -315,9 +324,12 @@ _last_warm: "weakref.WeakKeyDictionary[object, datetime]" = weakref.WeakKeyDicti
 
 async def warm_snapshots(app) -> int:
     """For each group with figures from yesterday or today, make today's snapshots for its default
-    /stats period and its retention cohorts. Returns how many groups needed it."""
+    /stats period and its retention cohorts. Returns how many groups needed it. The snapshots are
+    computed in read-only transactions and each group's stored in a short write transaction of its
+    own: the write lock every incoming message needs is never held for the computation."""
     now = app.clock.now()
     async with app.sessions() as session:
+        await read_only(session)
         chats = await core_repo.list_chats(session)
         plans = []
         for chat in chats:
@@ -330,9 +342,13 @@ async def warm_snapshots(app) -> int:
                 plans.append((chat.id, tz, today, parse_days(settings.stats.default_period), settings.stats.retention_weeks))
     warmed = 0
     for chat_id, tz, today, days, weeks in plans:
-        async with app.sessions() as session, session.begin():
-            if await stats_repo.ensure_snapshots(session, chat_id, tz=tz, today=today, days=days, weeks=weeks, now=now):
-                warmed += 1
+        async with app.sessions() as session:
+            await read_only(session)
+            payloads = await stats_repo.missing_snapshots(session, chat_id, tz=tz, today=today, days=days, weeks=weeks)
+        if payloads:
+            async with app.sessions() as session, session.begin():
+                if await stats_repo.store_snapshots(session, chat_id, today, payloads, now):
+                    warmed += 1
     return warmed
 
 

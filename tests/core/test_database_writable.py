@@ -119,3 +119,28 @@ async def test_a_read_only_postgresql_database(pg_url, tmp_path):
         await conn.close()
     result = run_with(tmp_path, pg_url)
     assert_refused(result, "PostgreSQL server at", f"database '{name}'", "read-only transaction")
+
+
+async def test_a_read_only_transaction_leaves_the_write_lock_free(tmp_path):
+    """storage.db.read_only: long reads (the stats warm-up) must not keep other writers waiting."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from storage.db import create_engine, read_only, session_factory, upgrade
+
+    path = tmp_path / "qunzhu.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            await read_only(session)
+            assert await session.scalar(text("SELECT count(*) FROM chats")) == 0
+            other = sqlite3.connect(path, isolation_level=None, timeout=0)
+            other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" if the reader held it
+            other.execute("INSERT INTO seen_events (key, at) VALUES ('k', '2026-01-01 00:00:00.000000')")
+            other.execute("COMMIT")
+            other.close()
+            assert await session.scalar(text("SELECT count(*) FROM chats")) == 0
+    finally:
+        await engine.dispose()

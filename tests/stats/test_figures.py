@@ -275,3 +275,32 @@ async def test_the_scheduler_prepares_todays_snapshots_and_stats_stay_exact(db_u
         assert "Messages: 8 in all" in text
         assert "  1. bob: 5\n  2. alice: 3" in text
         assert "2 different members posted" in text
+
+
+async def test_a_member_forgotten_while_the_warm_up_computes_is_not_brought_back_by_its_snapshot(db_url, tmp_path):
+    """The warm-up computes without the write lock and stores after: a `forget` in between (which
+    drops the group's snapshots) must not be undone by a snapshot naming the forgotten member."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from storage.db import read_only
+    from storage.stats_models import StatsSnapshot
+
+    clock = FakeClock(at(2, 9))
+    async with running_app(db_url, str(tmp_path), EN, clock=clock, routers=[stats_router]) as (app, console):
+        for name in ("alice", "bob"):
+            await console.say(name, "hi")
+        async with app.sessions() as session:
+            chat = await core_repo.get_chat(session, "console", console.default_chat.id)
+        today = date(2026, 3, 3)
+        async with app.sessions() as session:
+            await read_only(session)
+            payloads = await stats_repo.missing_snapshots(session, chat.id, tz=ZoneInfo("Asia/Shanghai"), today=today, days=7, weeks=4)
+        assert set(payloads) == {"window:7", "cohorts:4"}
+        async with app.sessions() as session, session.begin():
+            await stats_repo.forget_member(session, chat.id, "alice")
+        async with app.sessions() as session, session.begin():
+            assert await stats_repo.store_snapshots(session, chat.id, today, payloads, clock.now()) == 1
+        async with app.sessions() as session:
+            assert [s.kind for s in await session.scalars(select(StatsSnapshot))] == ["cohorts:4"]

@@ -1,0 +1,102 @@
+"""The inline SQLite driver (storage/sqlite_inline.py) waits for another process's write lock on the
+event loop, not in it: the loop goes on answering while a write waits, and the write fails with
+the usual "database is locked" only after the busy timeout."""
+
+import asyncio
+import sys
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from storage.db import create_engine, upgrade
+
+HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+"""
+
+
+async def _hold_lock(path):
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, str(path), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert await asyncio.wait_for(holder.stdout.readline(), 10) == b"held\n"
+    return holder
+
+
+async def _release(holder):
+    holder.stdin.write(b"\n")
+    await holder.stdin.drain()
+    await asyncio.wait_for(holder.wait(), 10)
+
+
+async def _heartbeat(gaps: list[float], stop: asyncio.Event) -> None:
+    last = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+
+
+async def _write(engine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO seen_events (key, at) VALUES ('k', '2026-01-01 00:00:00.000000')"))
+
+
+async def test_a_lock_held_by_another_process_does_not_freeze_the_loop(tmp_path):
+    path = tmp_path / "qunzhu.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout=30)
+    assert engine.dialect.driver == "qunzhu_inline"
+    try:
+        await upgrade(engine)
+        holder = await _hold_lock(path)
+        gaps: list[float] = []
+        stop = asyncio.Event()
+        beat = asyncio.create_task(_heartbeat(gaps, stop))
+        write = asyncio.create_task(_write(engine))
+        await asyncio.sleep(1.0)
+        assert not write.done()  # waiting for the lock…
+        assert len(gaps) > 20 and max(gaps) < 0.5  # …while the loop goes on
+        await _release(holder)
+        await asyncio.wait_for(write, 10)
+        stop.set()
+        await beat
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM seen_events")) == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("driver", ["inline", "aiosqlite"])
+async def test_a_write_waits_the_busy_timeout_then_fails_as_locked(tmp_path, driver):
+    path = tmp_path / "qunzhu.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout=0.5, sqlite_driver=driver)
+    try:
+        await upgrade(engine)
+        holder = await _hold_lock(path)
+        gaps: list[float] = []
+        stop = asyncio.Event()
+        beat = asyncio.create_task(_heartbeat(gaps, stop))
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            await _write(engine)
+        assert time.monotonic() - started >= 0.45
+        stop.set()
+        await beat
+        assert max(gaps) < 0.4
+        await _release(holder)
+        await _write(engine)
+    finally:
+        await engine.dispose()
+
+
+def test_an_unknown_driver_names_the_config_key():
+    with pytest.raises(ValueError, match=r"\[database\] sqlite_driver"):
+        create_engine("sqlite+aiosqlite:///x.db", sqlite_driver="pysqlite")
