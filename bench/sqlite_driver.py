@@ -105,7 +105,6 @@ def measure_raw(path: Path, seconds: float, members: int) -> tuple[float, float]
 
 
 async def through_the_app(tmp: str, driver: str, messages: int) -> float:
-    from datetime import timedelta
 
     from bot.app import App
     from bot.clock import FakeClock

@@ -13,6 +13,8 @@ from typing import Any
 
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot.actions import Actions, Outbox
 from bot.clock import Clock
 from bot.config import Config, GroupSettings
@@ -196,12 +198,22 @@ class App:
         try:
             async with self.sessions() as session, session.begin():
                 await self.tally.write(session, taken)
+        except (OperationalError, InterfaceError, OSError):
+            self.tally.restore(taken)  # the database cannot now: the next tick tries again
+            raise
+        except Exception:
+            # Anything else would fail again at every tick and hold all later figures back.
+            log.exception("%d batched figures could not be written and are dropped", sum(map(len, taken.values())))
         except BaseException:
             self.tally.restore(taken)
             raise
 
     async def dispatch(self, event: Event, *, intake: IntakeMark | None = None) -> DispatchResult:
         return await self.dispatcher.dispatch(event, intake=intake)
+
+    @property
+    def ticking(self) -> bool:
+        return self._tick_lock.locked()
 
     async def tick(self) -> None:
         """Run every router's due work once. Ticks never overlap. A database that fails (locked,

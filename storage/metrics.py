@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import DailyCounter, DailyMemberActivity
+from storage.models import Chat, DailyCounter, DailyMemberActivity
 
 
 def _insert(session: AsyncSession):
@@ -72,7 +72,19 @@ async def write_daily(session: AsyncSession, figures: dict) -> None:
     stmt = _insert(session)(DailyCounter)
     stmt = stmt.on_conflict_do_update(
         index_elements=["chat_id", "day", "metric", "key"], set_={"value": DailyCounter.value + stmt.excluded.value})
+    # A group deleted since (forgotten, migrated away) takes its pending figures with it.
+    chats = await existing(session, Chat.id, {chat_id for chat_id, *_ in figures})
     rows = [{"chat_id": chat_id, "day": day, "metric": metric, "key": key, "value": n}
-            for (chat_id, day, metric, key), n in figures.items() if n]
+            for (chat_id, day, metric, key), n in figures.items() if n and chat_id in chats]
     if rows:
         await session.execute(stmt, rows)
+
+
+async def existing(session: AsyncSession, column, ids: set[int]) -> set[int]:
+    """Which of `ids` are still rows (batched figures may name a member or group deleted since)."""
+    found: set[int] = set()
+    ids_list = sorted(ids)
+    for start in range(0, len(ids_list), 500):
+        chunk = ids_list[start:start + 500]
+        found.update(await session.scalars(select(column).where(column.in_(chunk))))
+    return found

@@ -64,7 +64,10 @@ async def write_member_days(session: AsyncSession, figures: dict) -> None:
     """Batched messages per member and local day (bot.tally), (chat id, day, member id) → messages;
     a member's first row of a day also counts them 'active' that day."""
     active: dict = {}
+    members = await metrics.existing(session, Member.id, {member_id for _, _, member_id in figures})
     for (chat_id, day, member_id), n in figures.items():
+        if member_id not in members:
+            continue  # forgotten (privacy) or gone with their group since
         first = await session.execute(
             insert_ignore(
                 session,

@@ -52,3 +52,23 @@ async def test_shutdown_writes_the_figures_and_stats_sees_them_at_once(db_url, t
         await console.say("admin", "/stats 7d")
         # /stats writes the batch before it reads: the message just said is in.
         assert "Messages: 2 in all" in console.bot_messages()[-1].text
+
+
+async def test_a_member_forgotten_before_the_figures_are_written_does_not_hold_them_back(db_url, tmp_path):
+    """`qunzhu forget` deletes a member whose figures are still in memory: the batch is written
+    without them (no foreign-key failure at every tick), the others' figures are all there."""
+    from storage import core_repo, stats_repo
+
+    async with running_app(db_url, str(tmp_path), EN) as (app, console):
+        for name in ("alice", "bob"):
+            await console.say(name, f"a message from {name} before the forget")
+        async with app.sessions() as session, session.begin():
+            chat = await core_repo.get_chat(session, "console", console.default_chat.id)
+            await stats_repo.forget_member(session, chat.id, "alice")
+        await app.tick()
+        assert len(app.tally) == 0
+        async with app.sessions() as session:
+            rows = (await session.execute(select(DailyMemberActivity.member_id, DailyMemberActivity.messages))).all()
+            bob = await core_repo.get_member(session, chat.id, "bob")
+        assert rows == [(bob.id, 1)]
+        assert await _messages(app) == 2  # the group's own count is anonymous and stays

@@ -291,6 +291,7 @@ async def test_a_member_forgotten_while_the_warm_up_computes_is_not_brought_back
     async with running_app(db_url, str(tmp_path), EN, clock=clock, routers=[stats_router]) as (app, console):
         for name in ("alice", "bob"):
             await console.say(name, "hi")
+        await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session:
             chat = await core_repo.get_chat(session, "console", console.default_chat.id)
         today = date(2026, 3, 3)
