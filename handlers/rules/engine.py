@@ -15,8 +15,11 @@ property tests can check it.
 
 from __future__ import annotations
 
+import array
 import logging
+import operator
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -376,8 +379,7 @@ class Subject(NamedTuple):  # built for every message: a named tuple is cheap to
 
 # --- word lists ---------------------------------------------------------------------------------
 
-@dataclass
-class _Term:
+class _Term(NamedTuple):
     term: str
     category: str
     weight: float
@@ -385,50 +387,73 @@ class _Term:
 
 
 _ASCII_LETTER = re.compile("[a-z]")
+
+
 class WordMatcher:
     """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
-    canonical text with word boundaries (so 'ly' does not match inside 'only')."""
+    canonical text with word boundaries (so 'ly' does not match inside 'only').
 
-    def __init__(self, terms: list[_Term]):
-        self.cjk = ahocorasick.Automaton()
-        self.latin = ahocorasick.Automaton()
-        self.has_cjk = self.has_latin = False
-        merged: dict[tuple[str, bool], list[_Term]] = {}
+    The automata store integers (STORE_INTS, kept in C): a term's index into `keys`, `terms` and
+    `kind` (2 bytes a term: which (rule, category, weight) of the few in `kinds`); the Hit is made
+    when the term is found. A Python tuple per term as the payload took 26 of the shipped lists'
+    43 MB. `rule` names the hits; by default words:/phrase: and the category."""
+
+    def __init__(self, terms, rule: str | None = None):
+        self.cjk = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.latin = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.keys: list[str] = []
+        self.terms: list[str] = []
+        self.kind = array.array("H")
+        self.kinds: list[tuple[str, str, float]] = []
+        best: tuple[dict[str, _Term], dict[str, _Term]] = ({}, {})  # CJK, Latin: key → the heaviest term
         for t in terms:
             latin = t.term.isascii()
             key = squeeze(t.term) if not latin else t.term
             if not key or (latin and len(key) < 2) or (t.shipped and len(key) < 2):
                 continue  # single characters of third-party lists (女, 把, 三 …) are noise
-            merged.setdefault((key, latin), []).append(t)
-        for (key, latin), items in merged.items():
-            best = max(items, key=lambda t: t.weight)
-            if latin:
-                self.latin.add_word(key, (key, best))
-                self.has_latin = True
-            else:
-                self.cjk.add_word(key, (key, best))
-                self.has_cjk = True
+            known = best[latin].get(key)
+            if known is None or t.weight > known.weight:  # the first of equals
+                best[latin][key] = t
+        kinds: dict[tuple[str, str, float], int] = {}
+        for automaton, chosen in zip((self.cjk, self.latin), best):
+            for key, t in chosen.items():
+                kind = (rule or f"{'words' if t.shipped else 'phrase'}:{t.category}", t.category, t.weight)
+                automaton.add_word(key, len(self.keys))
+                self.keys.append(t.term if key == t.term else key)
+                self.terms.append(t.term)
+                self.kind.append(kinds.setdefault(kind, len(kinds)))
+        self.kinds = list(kinds)
+        self.has_cjk, self.has_latin = len(self.cjk) > 0, len(self.latin) > 0
         if self.has_cjk:
             self.cjk.make_automaton()
         if self.has_latin:
             self.latin.make_automaton()
 
-    def find(self, views: Views) -> list[tuple[str, _Term]]:
-        found: dict[str, _Term] = {}
+    def find(self, views: Views) -> dict[str, Hit]:
+        """Key → hit of every term found, in the order first found."""
+        found: dict[str, int] = {}
+        keys = self.keys
         if self.has_cjk and views.squeezed and not views.squeezed.isascii():
-            for _, (key, term) in self.cjk.iter(views.squeezed):
-                found[key] = term
+            # Distinct indexes have distinct keys: deduplicated in C, first occurrence first.
+            found = {keys[i]: i for i in dict.fromkeys(map(_SECOND, self.cjk.iter(views.squeezed)))}
         if self.has_latin and _ASCII_LETTER.search(views.text):
             text = views.text
             n = len(text)
-            for end, (key, term) in self.latin.iter(text):
+            for end, i in self.latin.iter(text):
+                key = keys[i]
                 start = end - len(key) + 1
                 if start > 0 and (text[start - 1].isascii() and text[start - 1].isalnum()):
                     continue
                 if end + 1 < n and (text[end + 1].isascii() and text[end + 1].isalnum()):
                     continue
-                found[key] = term
-        return list(found.items())
+                found[key] = i
+        if not found:
+            return {}
+        kinds, kind, terms = self.kinds, self.kind, self.terms
+        return {key: Hit(*kinds[kind[i]], terms[i]) for key, i in found.items()}
+
+
+_SECOND = operator.itemgetter(1)
 
 
 def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
@@ -455,18 +480,40 @@ def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
     return out
 
 
-@lru_cache(maxsize=1)
+# Built once, at start-up (`load_word_lists`, the router's on_startup hook), shared by every engine.
+# The lock makes a second caller wait for the first build instead of doing it again.
+_LOAD_LOCK = threading.Lock()
+
+
 def shipped_matcher() -> WordMatcher:
-    terms: list[_Term] = []
-    for name, category, weight in SHIPPED_LISTS:
-        own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
-        for term, w in _read_list(DATA / name, weight):
-            terms.append(_Term(term, category, w, not own))
-    return WordMatcher(terms)
+    with _LOAD_LOCK:
+        return _shipped_matcher()
+
+
+def shipped_bad_domains() -> frozenset[str]:
+    with _LOAD_LOCK:
+        return _shipped_bad_domains()
+
+
+def load_word_lists() -> None:
+    """Load the shipped word lists (about a second); later calls return at once."""
+    shipped_matcher()
+    shipped_bad_domains()
 
 
 @lru_cache(maxsize=1)
-def shipped_bad_domains() -> frozenset[str]:
+def _shipped_matcher() -> WordMatcher:
+    def terms():
+        for name, category, weight in SHIPPED_LISTS:
+            own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
+            for term, w in _read_list(DATA / name, weight):
+                yield _Term(term, category, w, not own)
+
+    return WordMatcher(terms())
+
+
+@lru_cache(maxsize=1)
+def _shipped_bad_domains() -> frozenset[str]:
     out: set[str] = set()
     for name in DOMAIN_LISTS:
         for term, _ in _read_list(DATA / name, 1.0):
@@ -552,8 +599,7 @@ class RuleEngine:
         self.blocked_domains = frozenset(d.lower().removeprefix("www.") for d in settings.blocked_domains)
         self.allowed_words = frozenset(squeeze(canonical(w)) for w in settings.allowed_words)
         self.shipped = shipped_matcher() if settings.shipped_lists else None
-        custom = [_Term(canonical(w), "custom", 1.0, False) for w in settings.words]
-        self.custom = WordMatcher(custom) if custom else None
+        self.custom = _custom_matcher(tuple(settings.words)) if settings.words else None
         self.regexes = [re.compile(p, re.IGNORECASE) for p in settings.regexes]
         self.bad_domains = shipped_bad_domains() if settings.shipped_lists else frozenset()
         self.classifier = None
@@ -564,7 +610,7 @@ class RuleEngine:
 
     @staticmethod
     def for_settings(settings) -> "RuleEngine":
-        return _engine_cached(settings.model_dump_json())
+        return _engine_cached(tuple(_hashable(getattr(settings, name)) for name in _ENGINE_FIELDS))
 
     def check(self, subject: Subject) -> Verdict:
         s = self.settings
@@ -599,11 +645,11 @@ class RuleEngine:
         shipped_score = 0.0
         if self.shipped is not None:
             verdict.work += len(views.squeezed) + len(views.text)
-            for key, term in self.shipped.find(views):
-                if key in self.allowed_words:
-                    continue
-                prefix = "words" if term.shipped else "phrase"
-                hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
+            found = self.shipped.find(views)
+            if self.allowed_words:
+                hits += [hit for key, hit in found.items() if key not in self.allowed_words]
+            else:
+                hits += found.values()
         short = len(views.squeezed) <= SHORT_MESSAGE
         explicit = short and any(
             h.rule == "phrase:porn" and SHORT_EXPLICIT <= h.weight < 1.0 and _EXPLICIT.search(h.evidence) for h in hits
@@ -622,8 +668,7 @@ class RuleEngine:
                     break
         if self.custom is not None:
             verdict.work += len(views.squeezed) + len(views.text)
-            for key, term in self.custom.find(views):
-                hits.append(Hit("custom_word", "custom", 1.0, term.term))
+            hits += self.custom.find(views).values()
         for pattern in self.regexes:
             verdict.work += len(views.text)
             m = pattern.search(views.text)
@@ -933,11 +978,30 @@ def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
     return Views(views.raw, stripped, squeeze(stripped))  # the digit skeleton is built when needed
 
 
-@lru_cache(maxsize=256)
-def _engine_cached(settings_json: str) -> RuleEngine:
+# What a compiled engine depends on: groups that differ only elsewhere (rules text, ladder, actions …)
+# share one engine.
+_ENGINE_FIELDS = ("shipped_lists", "threshold", "links", "allowed_domains", "blocked_domains", "words",
+                  "allowed_words", "regexes", "disabled_categories", "newcomer_factor", "classifier",
+                  "classifier_weight")
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+# Engines are cheap to build once the word lists are loaded (shared, never rebuilt); the cache is
+# sized for thousands of differently configured groups so it does not thrash.
+@lru_cache(maxsize=4096)
+def _engine_cached(key: tuple) -> RuleEngine:
     from handlers.rules.settings import RulesSettings
 
-    return RuleEngine(RulesSettings.model_validate_json(settings_json))
+    return RuleEngine(RulesSettings(**dict(zip(_ENGINE_FIELDS, key))))
+
+
+@lru_cache(maxsize=4096)
+def _custom_matcher(words: tuple[str, ...]) -> WordMatcher:
+    """A group's own words, shared by every group with the same list."""
+    return WordMatcher([_Term(canonical(w), "custom", 1.0, False) for w in words], rule="custom_word")
 
 
 def decode_qr(data: bytes) -> list[str]:
