@@ -237,6 +237,7 @@ _AD_SHAPES: tuple[tuple[re.Pattern, float, str, frozenset[str]], ...] = (
      0.3, "price per unit", frozenset("0123456789")),
 )
 _AD_SHAPE_CHARS = frozenset().union(*(needs for *_, needs in _AD_SHAPES))
+_AD_SHAPE_RX = re.compile(char_class(_AD_SHAPE_CHARS))
 
 
 def _gb2312_common() -> frozenset[str]:
@@ -743,7 +744,8 @@ class RuleEngine:
             hits.append(Hit("rare_hanzi", "ads", weight, f"{rare} of {total} hanzi are rare variants"))
         sq = views.squeezed[:240]
         verdict.work += len(sq) * len(_AD_SHAPES)
-        present = _AD_SHAPE_CHARS.intersection(sq)  # one pass; patterns whose characters are absent are skipped
+        # One pass; patterns whose characters are absent are skipped.
+        present = _AD_SHAPE_CHARS.intersection(sq) if _AD_SHAPE_RX.search(sq) else ()
         for pattern, weight, label, needs in _AD_SHAPES if present else ():
             if not needs.isdisjoint(present) and pattern.search(sq):
                 hits.append(Hit("ad_shape", "ads", weight, label))
@@ -854,9 +856,8 @@ class RuleEngine:
         for phone in phones[:3]:
             hits.append(Hit("phone", "contact", 1.0, phone))
         ids: list[str] = []
-        for m in _LATIN_ID.finditer(text) if sq_digits else ():
-            word = m.group(0)
-            if any(ch.isdigit() for ch in word) and not word.isdigit():
+        for word in _LATIN_ID.findall(text) if sq_digits else ():
+            if ANY_DIGIT.search(word):  # a Latin ID starts with a letter: one digit makes it mixed
                 ids.append(word)
         codes = [m.group(0) for m in _CODE_ID.finditer(sq)] if sq_digits else []
 
