@@ -166,6 +166,7 @@ DIGIT_LIKE = frozenset(
 _SEP_BETWEEN = re.compile(r"_(?<=[0-9\ue000-\ue009]_)_*(?=[0-9\ue000-\ue009])")
 _LOOKALIKE_IN_RUN = re.compile(r"[\ue000-\ue009](?<=[0-9].)[\ue000-\ue009]*(?=[0-9])")
 ANY_DIGIT = re.compile("[0-9]")
+_MARKER_DIGITS = {0xE000 + d: str(d) for d in range(10)}  # a look-alike's marker → its digit
 _LEFTOVER = re.compile(r"[_\ue000-\ue009]+")
 
 
@@ -247,7 +248,7 @@ def digit_skeleton(text: str) -> str:
     if not ANY_DIGIT.search(mapped):
         return _LEFTOVER.sub(BREAK, mapped)  # no digit, no run to join (speed)
     mapped = _SEP_BETWEEN.sub("", mapped)
-    mapped = _LOOKALIKE_IN_RUN.sub(lambda m: "".join(str(ord(c) - 0xE000) for c in m.group()), mapped)
+    mapped = _LOOKALIKE_IN_RUN.sub(lambda m: m.group().translate(_MARKER_DIGITS), mapped)
     return _LEFTOVER.sub(BREAK, mapped)
 
 
