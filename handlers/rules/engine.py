@@ -202,6 +202,15 @@ _STYLED = re.compile("[\U0001d400-\U0001d7ff\U0001f1e6-\U0001f1ff\uff21-\uff3a\u
 _DIGIT_LIKE_BMP = char_class(c for c in DIGIT_LIKE if c < "\U00010000")
 _DIGIT_LIKE_RX = re.compile(  # the long range list of the others is only read for characters past U+FFFF
     _DIGIT_LIKE_BMP + "|(?=[\U00010000-\U0010ffff])" + char_class(c for c in DIGIT_LIKE if c >= "\U00010000"))
+
+
+def _three_digit_like(text: str) -> bool:
+    """At least three digit-like characters: three searches, not a list of them all (long text)."""
+    m = _DIGIT_LIKE_RX.search(text)
+    m = m and _DIGIT_LIKE_RX.search(text, m.end())
+    return bool(m and _DIGIT_LIKE_RX.search(text, m.end()))
+
+
 # The cheap "ID-like run or contact cue" check of the contact detectors: without a cue, every hit
 # needs one of these characters in the text (a digit-like one for IDs, @ for handles and e-mail,
 # + or 🐧 for "+V", a name word) or a decoration (runes, ☎, styled letters) in the raw text.
@@ -772,7 +781,11 @@ class RuleEngine:
         # A group with an allowlist means "only these sites"; newcomers' links always count.
         strict = self.settings.links == "all" or bool(self.allowed_domains) or subject.newcomer
         for m in _TOKEN.finditer(text) if "." in text else ():  # every URL has a dot (speed)
-            token = m.group(0).rstrip(".,;:!?)]}>'\"-")
+            token = m.group(0)
+            if "." not in token:  # nor after stripping: skipped without the strip (speed)
+                verdict.work += len(token)
+                continue
+            token = token.rstrip(".,;:!?)]}>'\"-")
             verdict.work += len(token)
             if "." not in token:
                 continue
@@ -841,7 +854,7 @@ class RuleEngine:
         # ⓿➃肆 count in the skeleton too. Its patterns need a run of five digits, and look-alikes (1o1o1)
         # count only between digits, so text with fewer than three digit-like characters has no such
         # run and its skeleton is not even built (speed).
-        skeleton_digits = len(_DIGIT_LIKE_RX.findall(text)) >= 3
+        skeleton_digits = _three_digit_like(text)
         digits = views.digits if skeleton_digits else ""
         # Numbers: phones alone; QQ-like runs with a cue.
         phones, runs = [], []
