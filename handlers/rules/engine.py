@@ -420,8 +420,8 @@ def _bytes_as_letters(text: str) -> str:
     """The UTF-16 code units of `text` as two Latin-1 letters each. The CJK automaton holds its keys
     so: pyahocorasick looks a node's children up one by one, and with thousands of first characters
     at its root every character of a message was slow; with 256 letters at most a node it is twice
-    the steps, each fast (half the time, a C-level conversion). A key matches at an even place only,
-    so its match ends at an odd one."""
+    the steps, each fast (half the time, a C-level conversion). A match in step with the characters
+    ends at an odd place; one starting inside a character ends at an even place and is dropped."""
     return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
 
 
@@ -533,7 +533,7 @@ def shipped_bad_domains() -> frozenset[str]:
 
 
 def load_word_lists() -> None:
-    """Load the shipped word lists (about a second); later calls return at once."""
+    """Load the shipped word lists (under a second); later calls return at once."""
     shipped_matcher()
     shipped_bad_domains()
 
