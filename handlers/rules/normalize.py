@@ -236,8 +236,27 @@ _DIGIT_LETTERS = {"з": "3", "ł": "1"}
 _DIGIT_LETTER_BEFORE_DIGIT = re.compile("[зł](?=[0-9])")
 
 
+def _squeeze_classes() -> tuple[re.Pattern, re.Pattern]:
+    """(the BMP characters squeeze drops, those it maps to another character or past U+FFFF): removing
+    the first with one regex and translating only text that still has one of the second gives what
+    the translate alone gives, at half the cost (speed; ~50 ms at import)."""
+    drop, special = [], []
+    for ch in map(chr, range(0x10000)):
+        out = _squeeze_char(ch)
+        if out is None:
+            drop.append(ch)
+        elif out != ch:
+            special.append(ch)
+    return re.compile(char_class(drop)), re.compile(char_class(special)[:-1] + "\U00010000-\U0010ffff]")
+
+
+_SQUEEZE_DROP, _SQUEEZE_MAPPED = _squeeze_classes()
+
+
 def squeeze(text: str) -> str:
-    out = text.translate(_SQUEEZE_TABLE)
+    out = _SQUEEZE_DROP.sub("", text)
+    if _SQUEEZE_MAPPED.search(out):
+        out = out.translate(_SQUEEZE_TABLE)
     if "з" in out or "ł" in out:
         out = _DIGIT_LETTER_BEFORE_DIGIT.sub(lambda m: _DIGIT_LETTERS[m.group(0)], out)
     return out
