@@ -6,9 +6,9 @@ this checkout against an older revision in the same run.
     .venv/bin/python bench/rules_speed.py --baseline none      # this checkout alone
 
 `--baseline REV` (default 8997d03, where issue 19's rules work started) unpacks that revision's tree
-into a temporary directory (`git archive`); the two trees run in turns, each in its own process, on
-the same messages, and the ratio of their medians is printed — on a noisy machine only such
-same-run ratios compare. Each figure counts every chunk of 500 messages at its fastest pass (noise
+into a temporary directory (`git archive`); in each round the two trees run at the same time, each in
+its own process (one a core), on the same messages, and the ratios are printed — on a noisy machine
+only such same-run ratios compare. Each figure counts every chunk of 500 messages at its fastest pass (noise
 only adds time). Each process also reports the word lists' load time and resident memory
 (VmRSS before and after loading them).
 
@@ -86,10 +86,19 @@ def measure(root: str, data: str, seconds: float) -> dict:
             "chars": sum(map(len, texts)) / len(texts)}
 
 
-def figures(root: Path, args) -> dict:
-    out = subprocess.run([sys.executable, __file__, args.data, "--root", str(root), "--seconds", str(args.seconds)],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+def figures(roots: dict[str, Path], args) -> dict[str, dict]:
+    """One round: the figures of every tree, measured at the same time (a process each), so other
+    load on the machine weighs on them alike."""
+    procs = {name: subprocess.Popen([sys.executable, __file__, args.data, "--root", str(root), "--seconds",
+                                     str(args.seconds)], stdout=subprocess.PIPE, text=True)
+             for name, root in roots.items()}
+    out = {}
+    for name, proc in procs.items():
+        stdout, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"{name}: the measuring process failed ({proc.returncode})")
+        out[name] = json.loads(stdout)
+    return out
 
 
 def reference_loop() -> float:
@@ -109,7 +118,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds of passes per figure")
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REV",
                         help="the revision to compare with, or 'none'")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of both trees; medians are printed")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of both trees at once; medians are printed")
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.root:
@@ -121,9 +130,9 @@ def main() -> int:
         if old_root is not None:
             trees[args.baseline] = old_root
         runs: dict[str, list[dict]] = {name: [] for name in trees}
-        for n in range(args.rounds):
-            for name, root in trees.items():
-                runs[name].append(figures(root, args))
+        for _ in range(args.rounds):
+            for name, figure in figures(trees, args).items():
+                runs[name].append(figure)
     first = runs["this checkout"][0]
     print(f"chat mix: {first['count']} messages, {first['chars']:.0f} characters on average; "
           f"medians of {args.rounds} rounds, one core")
