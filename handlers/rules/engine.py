@@ -15,8 +15,10 @@ property tests can check it.
 
 from __future__ import annotations
 
+import array
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, normalize, squeeze
+from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, char_class, normalize, squeeze
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ INVITE_PATTERNS = ("t.me/+", "t.me/joinchat", "telegram.me/joinchat", "telegram.
 MINIPROGRAM_DOMAINS = ("pinduoduo.com", "yangkeduo.com", "pdd.com", "mobile.yangkeduo.com", "wxaurl.cn",
                        "servicewechat.com", "game.weixin.qq.com", "h5.qq.com")
 MINIPROGRAM_WORDS = ("砍一刀", "帮我砍", "帮砍", "砍价", "助力", "拼多多", "小程序", "小游戏", "点一下就", "帮我点")
+_MINIPROGRAM_START = re.compile(char_class(w[0] for w in MINIPROGRAM_WORDS))  # none of these: no word (speed)
 
 # Contact cue words (matched on the squeezed view, look-alikes already mapped to Latin).
 WECHAT_CUES = ("加v", "加微", "微信", "薇信", "威信", "徽信", "维信", "潍信", "v信", "vx", "wx", "weixin", "wechat",
@@ -105,7 +108,10 @@ _CUES = re.compile("|".join(re.escape(c) for c in sorted(ALL_CUES, key=len, reve
 _WORDY = re.compile(r"\w")
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9._\-/:%?=&+#~@]{0,2048}")
-_HANDLE = re.compile(r"(?<![a-z0-9_.])@([a-z][a-z0-9_]{3,31})")
+# The patterns here that must not follow a character test it once their first character is read
+# ("@(?<![a-z0-9_.]@)" for "(?<![a-z0-9_.])@"): a pattern that starts with a character, not a
+# look-behind, lets the regex engine skip to where that character is (speed).
+_HANDLE = re.compile(r"@(?<![a-z0-9_.]@)([a-z][a-z0-9_]{3,31})")
 _EMAIL = re.compile(r"[a-z0-9._\-]{1,64}@(?:qq|163|126|gmail|outlook|hotmail|yahoo|foxmail|sina)\.(?:com|cn)")
 # "+V", "+Q", "+口", "➕薇": add me on WeChat/QQ, the app named by a letter or a homophone.
 _PLUS_V = re.compile(r"[+➕]\s{0,3}(?:(?:v|vx|wx|q|qq)(?![a-z])|[口扣抠薇威微喂卫徽嶶溦伟胃])")
@@ -118,10 +124,10 @@ _CUE_LATIN_ID = re.compile(
     r"(?:加微|微信|薇信|威信|徽信|维信|潍信|v信|扣扣|企鹅)(?:号|是|id)?[:：]?"
     r"(?!\w*xxx|wechat|weixin)([a-z][a-z_\-]{4,19})(?![a-z0-9_\-])"
 )
-_LATIN_ID = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_])")
+_LATIN_ID = re.compile(r"[a-z](?<![a-z0-9_].)[a-z0-9_\-]{5,19}(?![a-z0-9_])")
 # Not right after a Cyrillic or Greek letter: in the squeezed view look-alikes are Latin, so the end
 # of a Russian word before a number ("нужно 128" → "…ho128") would read as a code.
-_CODE_ID = re.compile(r"(?<![a-z\u0370-\u03ff\u0400-\u04ff])[a-z]{2,5}[0-9]{3,6}(?![0-9])")
+_CODE_ID = re.compile(r"[a-z](?<![a-z\u0370-\u03ff\u0400-\u04ff].)[a-z]{1,4}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
 _HOMO = "(?:(?<![稍轻细略卑精显式])微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|(?<![门入出路人窗接端港胃开借进户伤缺突关隘渡海道岸洞闸井枪炮虎窟])口(?![袋罩红味号令头碑气吻音腔语述算试岸径])|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|(?<![衣长短纱半百])裙|(?<=[加家伽佳嘉])维|(?<![a-z])q(?![a-z]))"
 _SELL = "[片篇盘卖]"
@@ -144,13 +150,14 @@ _HOMOPHONE_TAIL = re.compile(f"{_IDISH}.{{4,8}}?{_HOMO}$")
 # _LEWD and _SELL has one, and the split number a q or v): text without any skips the search (speed).
 _HOMO_CHARS = frozenset("微喂韦胃威薇嶶徾徽卫维危口扣抠摳窛滱寇宼冦叩蔻蔲筘敲鹅乞裙q")
 _NEAR_ID_CHARS = _HOMO_CHARS | frozenset("妹奶射插操裸骚婊逼屄片篇盘卖v")
+_HOMO_CHARS_RX, _NEAR_ID_CHARS_RX = re.compile(char_class(_HOMO_CHARS)), re.compile(char_class(_NEAR_ID_CHARS))
 _IDISH_RX = re.compile(_IDISH)
 _THREE_DIGITS = re.compile("[0-9]{3}")  # in every _IDISH and _TAG_ID
 # Digits written as hanzi inside a run of digits ("5四2 7049", "k8八8k77"): read as digits for the
 # homophone check (a lone 一 or 三 elsewhere stays a word).
 _DIGIT_WORD = {"零": "0", "〇": "0", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
                "六": "6", "七": "7", "八": "8", "九": "9"}
-_DIGIT_WORD_IN_RUN = re.compile("(?<=[0-9])[零〇一二两三四五六七八九](?=[0-9])")
+_DIGIT_WORD_IN_RUN = re.compile("[零〇一二两三四五六七八九](?<=[0-9].)(?=[0-9])")
 # A name and an ID and next to nothing else ("韵 KMD255", "巧 T6787V 纯情", "兮 FTA676❤❤麦", "CC1777-染"):
 # the way contact IDs are posted; a chat message naming a model number starts with a verb (买RTX4090,
 # 用K50) and a number in chat ends with a particle or a unit (175呢, 300个). A licence plate (京A12345)
@@ -180,6 +187,7 @@ _NAME_PLUS = re.compile(
 # Every match of _LOOK_AT_NAME, _LOOK_AT_NAME_SQ, _NAME_PLUS and _NAME_CUE has one of these (页 of 主页).
 # The squeezed view's hanzi are the text's (plus 信 and 微), so testing the text is enough (speed).
 _NAME_CHARS = frozenset("名茗佲铭简昵页")
+_NAME_CHARS_RX = re.compile(char_class(_NAME_CHARS))
 _LOOK_AT_NAME_SQ = re.compile(
     r"看(?:我|姐姐?|妹妹?|发言)?的?c{0,2}的?[名茗佲铭](?!单|额|次|牌|气|人|义|著|片|画|校|言|场)"
     r"|c{1,2}[名茗佲铭]|[名茗佲][字称]?[喂围威薇胃卫危扣口抠窛]|名称是"
@@ -188,6 +196,26 @@ _LOOK_AT_NAME_SQ = re.compile(
 # Circled numbers ①-⑳ are left out: ordinary lists use them.
 _STYLED = re.compile("[\U0001d400-\U0001d7ff\U0001f1e6-\U0001f1ff\uff21-\uff3a\uff41-\uff5a\uff10-\uff19"
                      "\u2474-\u24ff\U0001f100-\U0001f1ff\u2776-\u2793]")
+# A digit-like character (the BMP ones as a fast bitmap class; anything past U+FFFF counts, which
+# only makes the gates below let more through).
+_DIGIT_LIKE_BMP = char_class(c for c in DIGIT_LIKE if c < "\U00010000")
+_DIGIT_LIKE_RX = re.compile(  # the long range list of the others is only read for characters past U+FFFF
+    _DIGIT_LIKE_BMP + "|(?=[\U00010000-\U0010ffff])" + char_class(c for c in DIGIT_LIKE if c >= "\U00010000"))
+
+
+def _three_digit_like(text: str) -> bool:
+    """At least three digit-like characters: three searches, not a list of them all (long text)."""
+    m = _DIGIT_LIKE_RX.search(text)
+    m = m and _DIGIT_LIKE_RX.search(text, m.end())
+    return bool(m and _DIGIT_LIKE_RX.search(text, m.end()))
+
+
+# The cheap "ID-like run or contact cue" check of the contact detectors: without a cue, every hit
+# needs one of these characters in the text (a digit-like one for IDs, @ for handles and e-mail,
+# + or 🐧 for "+V", a name word) or a decoration (runes, ☎, styled letters) in the raw text.
+_CONTACT_CHARS_RX = re.compile(
+    _DIGIT_LIKE_BMP[:-1] + re.escape("@+➕") + "".join(sorted(_NAME_CHARS)) + "]|[\U00010000-\U0010ffff]")
+_DECORATION_RX = re.compile(_STYLED.pattern[:-1] + "\u16a0-\u16ff☎✆]")
 # The same 3-12 characters three times in a row ("私信我了解私信我了解私信我了解"); only the first
 # 240 characters are looked at, so the bounded backtracking stays constant per message.
 _REPEAT_UNIT = re.compile(r"(.{3,12})\1\1")
@@ -217,6 +245,7 @@ _AD_SHAPES: tuple[tuple[re.Pattern, float, str, frozenset[str]], ...] = (
      0.3, "price per unit", frozenset("0123456789")),
 )
 _AD_SHAPE_CHARS = frozenset().union(*(needs for *_, needs in _AD_SHAPES))
+_AD_SHAPE_RX = re.compile(char_class(_AD_SHAPE_CHARS))
 
 
 def _gb2312_common() -> frozenset[str]:
@@ -243,6 +272,7 @@ _HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 _RARE_HANZI = frozenset(
     ch for ch in map(chr, (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))) if ch not in _COMMON_HANZI
 )
+_RARE_HANZI_RX = re.compile(char_class(_RARE_HANZI))  # the same test in one C scan (speed)
 
 
 def rare_hanzi(text: str) -> tuple[int, int]:
@@ -265,7 +295,7 @@ def _rare_next_to_id(sq: str) -> str:
     """An ID with a hanzi outside GB2312 at most 3 characters before or after it (籹水奶 2744 7053):
     such characters are written to dodge filters, so the ID is a disguised contact. Looks at the
     first 16 IDs only."""
-    if _RARE_HANZI.isdisjoint(sq):
+    if _RARE_HANZI_RX.search(sq) is None:
         return ""  # no hanzi outside GB2312 at all (speed)
     for i, m in enumerate(_IDISH_RX.finditer(sq)):
         if i >= 16:
@@ -286,7 +316,7 @@ _ROUND = re.compile(r"^[0-9]{1,3}0{3,}$")  # 10000, 15000: quantities, not IDs
 # Five-digit service numbers written as such (10086 and the other carriers' 100xx, banks' 95xxx,
 # 12306/12315 …): public hotlines, not a member's contact.
 _SERVICE_NO = re.compile(r"^(?:100[0-9]{2}|95[0-9]{3}|123(?!45)[0-9]{2})$")
-_FIVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{5}(?![0-9])")
+_FIVE_DIGITS = re.compile(r"[0-9](?<![0-9].)[0-9]{4}(?![0-9])")
 _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
 
 
@@ -376,8 +406,7 @@ class Subject(NamedTuple):  # built for every message: a named tuple is cheap to
 
 # --- word lists ---------------------------------------------------------------------------------
 
-@dataclass
-class _Term:
+class _Term(NamedTuple):
     term: str
     category: str
     weight: float
@@ -385,50 +414,83 @@ class _Term:
 
 
 _ASCII_LETTER = re.compile("[a-z]")
+
+
+def _bytes_as_letters(text: str) -> str:
+    """The UTF-16 code units of `text` as two Latin-1 letters each. The CJK automaton holds its keys
+    so: pyahocorasick looks a node's children up one by one, and with thousands of first characters
+    at its root every character of a message was slow; with 256 letters at most a node it is twice
+    the steps, each fast (half the time, a C-level conversion). A match in step with the characters
+    ends at an odd place; one starting inside a character ends at an even place and is dropped."""
+    return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
+
+
 class WordMatcher:
     """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
-    canonical text with word boundaries (so 'ly' does not match inside 'only')."""
+    canonical text with word boundaries (so 'ly' does not match inside 'only'); the CJK one reads
+    UTF-16 bytes (`_bytes_as_letters`).
 
-    def __init__(self, terms: list[_Term]):
-        self.cjk = ahocorasick.Automaton()
-        self.latin = ahocorasick.Automaton()
-        self.has_cjk = self.has_latin = False
-        merged: dict[tuple[str, bool], list[_Term]] = {}
+    The automata store integers (STORE_INTS, kept in C): a term's index into `keys`, `terms` and
+    `kind` (2 bytes a term: which (rule, category, weight) of the few in `kinds`); the Hit is made
+    when the term is found. A Python tuple per term as the payload took 26 of the shipped lists'
+    43 MB. `rule` names the hits; by default words:/phrase: and the category."""
+
+    def __init__(self, terms, rule: str | None = None):
+        self.cjk = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.latin = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.keys: list[str] = []
+        self.terms: list[str] = []
+        self.kind = array.array("H")
+        self.kinds: list[tuple[str, str, float]] = []
+        best: tuple[dict[str, _Term], dict[str, _Term]] = ({}, {})  # CJK, Latin: key → the heaviest term
         for t in terms:
             latin = t.term.isascii()
             key = squeeze(t.term) if not latin else t.term
             if not key or (latin and len(key) < 2) or (t.shipped and len(key) < 2):
                 continue  # single characters of third-party lists (女, 把, 三 …) are noise
-            merged.setdefault((key, latin), []).append(t)
-        for (key, latin), items in merged.items():
-            best = max(items, key=lambda t: t.weight)
-            if latin:
-                self.latin.add_word(key, (key, best))
-                self.has_latin = True
-            else:
-                self.cjk.add_word(key, (key, best))
-                self.has_cjk = True
+            known = best[latin].get(key)
+            if known is None or t.weight > known.weight:  # the first of equals
+                best[latin][key] = t
+        kinds: dict[tuple[str, str, float], int] = {}
+        for automaton, chosen in zip((self.cjk, self.latin), best):
+            for key, t in chosen.items():
+                kind = (rule or f"{'words' if t.shipped else 'phrase'}:{t.category}", t.category, t.weight)
+                automaton.add_word(key if automaton is self.latin else _bytes_as_letters(key), len(self.keys))
+                self.keys.append(t.term if key == t.term else key)
+                self.terms.append(t.term)
+                self.kind.append(kinds.setdefault(kind, len(kinds)))
+        self.kinds = list(kinds)
+        self.has_cjk, self.has_latin = len(self.cjk) > 0, len(self.latin) > 0
         if self.has_cjk:
             self.cjk.make_automaton()
         if self.has_latin:
             self.latin.make_automaton()
 
-    def find(self, views: Views) -> list[tuple[str, _Term]]:
-        found: dict[str, _Term] = {}
+    def find(self, views: Views) -> dict[str, Hit]:
+        """Key → hit of every term found, in the order first found."""
+        found: dict[str, int] = {}
+        keys = self.keys
         if self.has_cjk and views.squeezed and not views.squeezed.isascii():
-            for _, (key, term) in self.cjk.iter(views.squeezed):
-                found[key] = term
+            # Distinct indexes have distinct keys: deduplicated, first occurrence first.
+            found = {keys[i]: i for i in dict.fromkeys(
+                [i for end, i in self.cjk.iter(_bytes_as_letters(views.squeezed)) if end & 1])}
         if self.has_latin and _ASCII_LETTER.search(views.text):
             text = views.text
             n = len(text)
-            for end, (key, term) in self.latin.iter(text):
+            for end, i in self.latin.iter(text):
+                key = keys[i]
+                if found.get(key) == i:
+                    continue  # found already: storing it again changes nothing (speed in long text)
                 start = end - len(key) + 1
                 if start > 0 and (text[start - 1].isascii() and text[start - 1].isalnum()):
                     continue
                 if end + 1 < n and (text[end + 1].isascii() and text[end + 1].isalnum()):
                     continue
-                found[key] = term
-        return list(found.items())
+                found[key] = i
+        if not found:
+            return {}
+        kinds, kind, terms = self.kinds, self.kind, self.terms
+        return {key: Hit(*kinds[kind[i]], terms[i]) for key, i in found.items()}
 
 
 def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
@@ -455,18 +517,40 @@ def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
     return out
 
 
-@lru_cache(maxsize=1)
+# Built once, at start-up (`load_word_lists`, the router's on_startup hook), shared by every engine.
+# The lock makes a second caller wait for the first build instead of doing it again.
+_LOAD_LOCK = threading.Lock()
+
+
 def shipped_matcher() -> WordMatcher:
-    terms: list[_Term] = []
-    for name, category, weight in SHIPPED_LISTS:
-        own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
-        for term, w in _read_list(DATA / name, weight):
-            terms.append(_Term(term, category, w, not own))
-    return WordMatcher(terms)
+    with _LOAD_LOCK:
+        return _shipped_matcher()
+
+
+def shipped_bad_domains() -> frozenset[str]:
+    with _LOAD_LOCK:
+        return _shipped_bad_domains()
+
+
+def load_word_lists() -> None:
+    """Load the shipped word lists (under a second); later calls return at once."""
+    shipped_matcher()
+    shipped_bad_domains()
 
 
 @lru_cache(maxsize=1)
-def shipped_bad_domains() -> frozenset[str]:
+def _shipped_matcher() -> WordMatcher:
+    def terms():
+        for name, category, weight in SHIPPED_LISTS:
+            own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
+            for term, w in _read_list(DATA / name, weight):
+                yield _Term(term, category, w, not own)
+
+    return WordMatcher(terms())
+
+
+@lru_cache(maxsize=1)
+def _shipped_bad_domains() -> frozenset[str]:
     out: set[str] = set()
     for name in DOMAIN_LISTS:
         for term, _ in _read_list(DATA / name, 1.0):
@@ -552,10 +636,15 @@ class RuleEngine:
         self.blocked_domains = frozenset(d.lower().removeprefix("www.") for d in settings.blocked_domains)
         self.allowed_words = frozenset(squeeze(canonical(w)) for w in settings.allowed_words)
         self.shipped = shipped_matcher() if settings.shipped_lists else None
-        custom = [_Term(canonical(w), "custom", 1.0, False) for w in settings.words]
-        self.custom = WordMatcher(custom) if custom else None
+        self.custom = _custom_matcher(tuple(settings.words)) if settings.words else None
         self.regexes = [re.compile(p, re.IGNORECASE) for p in settings.regexes]
         self.bad_domains = shipped_bad_domains() if settings.shipped_lists else frozenset()
+        # Per message only looked up (speed): the thresholds, the disabled categories without and
+        # with "link" (a member allowed to post links).
+        self.threshold = float(settings.threshold)
+        self.newcomer_threshold = settings.threshold * settings.newcomer_factor
+        self.disabled = frozenset(settings.disabled_categories)
+        self.disabled_links = self.disabled | {"link"}
         self.classifier = None
         if settings.classifier:
             from handlers.rules.classifier import load
@@ -564,7 +653,7 @@ class RuleEngine:
 
     @staticmethod
     def for_settings(settings) -> "RuleEngine":
-        return _engine_cached(settings.model_dump_json())
+        return _engine_cached(tuple(_hashable(getattr(settings, name)) for name in _ENGINE_FIELDS))
 
     def check(self, subject: Subject) -> Verdict:
         s = self.settings
@@ -572,10 +661,9 @@ class RuleEngine:
         if len(raw) > MAX_SCAN:
             raw = raw[: MAX_SCAN // 2] + "\n" + raw[-MAX_SCAN // 2:]
         views = normalize(raw)
-        verdict = Verdict(threshold=s.threshold * (s.newcomer_factor if subject.newcomer else 1.0))
+        verdict = Verdict(threshold=self.newcomer_threshold if subject.newcomer else self.threshold)
         verdict.work += len(raw) * 4  # canonical, squeeze, skeleton, invisible scan
         hits: list[Hit] = []
-        disabled = set(s.disabled_categories)
 
         if views.had_invisible and _WORDY.search(views.text):
             hits.append(Hit("invisible_chars", "ads", 0.4, "zero-width/invisible characters"))
@@ -599,11 +687,11 @@ class RuleEngine:
         shipped_score = 0.0
         if self.shipped is not None:
             verdict.work += len(views.squeezed) + len(views.text)
-            for key, term in self.shipped.find(views):
-                if key in self.allowed_words:
-                    continue
-                prefix = "words" if term.shipped else "phrase"
-                hits.append(Hit(f"{prefix}:{term.category}", term.category, term.weight, term.term))
+            found = self.shipped.find(views)
+            if self.allowed_words:
+                hits += [hit for key, hit in found.items() if key not in self.allowed_words]
+            else:
+                hits += found.values()
         short = len(views.squeezed) <= SHORT_MESSAGE
         explicit = short and any(
             h.rule == "phrase:porn" and SHORT_EXPLICIT <= h.weight < 1.0 and _EXPLICIT.search(h.evidence) for h in hits
@@ -622,8 +710,7 @@ class RuleEngine:
                     break
         if self.custom is not None:
             verdict.work += len(views.squeezed) + len(views.text)
-            for key, term in self.custom.find(views):
-                hits.append(Hit("custom_word", "custom", 1.0, term.term))
+            hits += self.custom.find(views).values()
         for pattern in self.regexes:
             verdict.work += len(views.text)
             m = pattern.search(views.text)
@@ -635,9 +722,9 @@ class RuleEngine:
             p = self.classifier.probability(raw)
             if p >= 0.5:
                 hits.append(Hit("classifier", "ads", round(s.classifier_weight * p, 3), f"p={p:.2f}"))
-        if subject.links_allowed:
-            disabled.add("link")
-        hits = [h for h in hits if h.category not in disabled]
+        disabled = self.disabled_links if subject.links_allowed else self.disabled
+        if disabled:
+            hits = [h for h in hits if h.category not in disabled]
         score = 0.0
         for h in hits:
             if h.rule.startswith("words:"):
@@ -667,14 +754,15 @@ class RuleEngine:
         hits: list[Hit] = []
         text = views.text
         verdict.work += len(text) + min(len(views.squeezed), 240) * 12
-        rare, total = rare_hanzi(text) if not _RARE_HANZI.isdisjoint(text) else (0, 0)  # none: skip the count
+        rare, total = rare_hanzi(text) if _RARE_HANZI_RX.search(text) else (0, 0)  # none: skip the count
         if rare >= 3 and total and rare / total >= 0.2:
             weight = 1.0 if rare >= 5 and rare / total >= 0.35 else 0.5
             hits.append(Hit("rare_hanzi", "ads", weight, f"{rare} of {total} hanzi are rare variants"))
         sq = views.squeezed[:240]
         verdict.work += len(sq) * len(_AD_SHAPES)
-        present = _AD_SHAPE_CHARS.intersection(sq)  # one pass; patterns whose characters are absent are skipped
-        for pattern, weight, label, needs in _AD_SHAPES:
+        # One pass; patterns whose characters are absent are skipped.
+        present = _AD_SHAPE_CHARS.intersection(sq) if _AD_SHAPE_RX.search(sq) else ()
+        for pattern, weight, label, needs in _AD_SHAPES if present else ():
             if not needs.isdisjoint(present) and pattern.search(sq):
                 hits.append(Hit("ad_shape", "ads", weight, label))
         m = _INTERLEAVED.search(text[:512]) if len(text) >= 8 else None
@@ -696,14 +784,22 @@ class RuleEngine:
         text = views.text
         verdict.work += len(text)
         seen: set[str] = set()
+        judged: dict[str, Hit | None] = {}  # a long message repeats its links: each judged once (speed)
         # A group with an allowlist means "only these sites"; newcomers' links always count.
         strict = self.settings.links == "all" or bool(self.allowed_domains) or subject.newcomer
         for m in _TOKEN.finditer(text) if "." in text else ():  # every URL has a dot (speed)
-            token = m.group(0).rstrip(".,;:!?)]}>'\"-")
+            token = m.group(0)
+            if "." not in token:  # nor after stripping: skipped without the strip (speed)
+                verdict.work += len(token)
+                continue
+            token = token.rstrip(".,;:!?)]}>'\"-")
             verdict.work += len(token)
             if "." not in token:
                 continue
-            hit = self._judge_url(token, strict)
+            if token in judged:
+                hit = judged[token]
+            else:
+                hit = judged[token] = self._judge_url(token, strict)
             if hit:
                 spans.append((m.start(), m.start() + len(token)))
             if hit and hit.evidence not in seen:
@@ -719,7 +815,7 @@ class RuleEngine:
         sq = views.squeezed
         if "小程序://" in text:  # a shared mini-program path (#小程序://…)
             hits.append(Hit("miniprogram", "miniprogram", 1.0, "小程序://"))
-        for word in MINIPROGRAM_WORDS:
+        for word in MINIPROGRAM_WORDS if _MINIPROGRAM_START.search(sq) else ():
             if word in sq:
                 weight = 1.0 if word in ("砍一刀", "帮我砍", "帮砍") else 0.5
                 hits.append(Hit("miniprogram", "miniprogram", weight, word))
@@ -756,6 +852,8 @@ class RuleEngine:
         cues = list(dict.fromkeys(_CUES.findall(sq)))
         if "🐧" in text or (("+" in text or "➕" in text) and _PLUS_V.search(text)):
             cues.append("🐧" if "🐧" in text else "+v")
+        if not cues and _CONTACT_CHARS_RX.search(text) is None and _DECORATION_RX.search(views.raw) is None:
+            return hits  # no cue, no digit, no @ or +, no name word, no decoration: nothing below can hit (speed)
         strong_cue = any(c not in _GENERIC for c in cues)
 
         # Most chat has no digit at all: the ID patterns below need one (speed, not meaning).
@@ -763,7 +861,7 @@ class RuleEngine:
         # ⓿➃肆 count in the skeleton too. Its patterns need a run of five digits, and look-alikes (1o1o1)
         # count only between digits, so text with fewer than three digit-like characters has no such
         # run and its skeleton is not even built (speed).
-        skeleton_digits = sum(map(DIGIT_LIKE.__contains__, text)) >= 3
+        skeleton_digits = _three_digit_like(text)
         digits = views.digits if skeleton_digits else ""
         # Numbers: phones alone; QQ-like runs with a cue.
         phones, runs = [], []
@@ -778,9 +876,8 @@ class RuleEngine:
         for phone in phones[:3]:
             hits.append(Hit("phone", "contact", 1.0, phone))
         ids: list[str] = []
-        for m in _LATIN_ID.finditer(text) if sq_digits else ():
-            word = m.group(0)
-            if any(ch.isdigit() for ch in word) and not word.isdigit():
+        for word in _LATIN_ID.findall(text) if sq_digits else ():
+            if ANY_DIGIT.search(word):  # a Latin ID starts with a letter: one digit makes it mixed
                 ids.append(word)
         codes = [m.group(0) for m in _CODE_ID.finditer(sq)] if sq_digits else []
 
@@ -807,9 +904,9 @@ class RuleEngine:
                 homophone = ""  # every pattern below needs an ID, which has three digits in a row (speed)
             else:
                 tail = sqd[-40:]
-                m = ((None if _NEAR_ID_CHARS.isdisjoint(sqd) else _HOMOPHONE_NEAR_ID.search(sqd))
+                m = ((_HOMOPHONE_NEAR_ID.search(sqd) if _NEAR_ID_CHARS_RX.search(sqd) else None)
                      or _NAME_TAG_ID.match(sqd)
-                     or (None if _HOMO_CHARS.isdisjoint(tail) or _ORDER_NO.search(sq) else _HOMOPHONE_TAIL.search(tail)))
+                     or (None if not _HOMO_CHARS_RX.search(tail) or _ORDER_NO.search(sq) else _HOMOPHONE_TAIL.search(tail)))
                 homophone = m.group(0) if m else _rare_next_to_id(sqd)
         else:
             sqd, homophone = sq, ""  # every homophone pattern needs an ID next to it
@@ -858,7 +955,7 @@ class RuleEngine:
         if "☎" in raw or "✆" in raw:
             deco += 0.4
         plus = 0.3 if "+" in text and evidence_id else 0.0
-        if _NAME_CHARS.isdisjoint(text):
+        if _NAME_CHARS_RX.search(text) is None:
             name = name_plus = name_cue = None  # none of the name patterns can match (speed)
         else:
             name = _LOOK_AT_NAME.search(text) or _LOOK_AT_NAME_SQ.search(sq)
@@ -901,9 +998,12 @@ class RuleEngine:
 
 # Dates and times as people write them (2026-03-05, 2024.05.06, 2024年5月6日, 10:30, 10:30-11:45):
 # joined across their separators they would read as an 8-digit ID.
+# Read as: (?<![0-9])(?:(?:19|20)[0-9]{2}…日?|(?:[01]?[0-9]|2[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9])?)(?![0-9]),
+# written to start with the first digit (the look-behinds test it once read) so the search skips
+# to digits (speed).
 _DATE_OR_TIME = re.compile(
-    r"(?<![0-9])(?:(?:19|20)[0-9]{2}\s?[-./年]\s?(?:0?[1-9]|1[0-2])\s?[-./月]\s?(?:0?[1-9]|[12][0-9]|3[01])日?"
-    r"|(?:[01]?[0-9]|2[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9])?)(?![0-9])"
+    r"[0-9](?<![0-9].)(?:(?:(?<=1)9|(?<=2)0)[0-9]{2}\s?[-./年]\s?(?:0?[1-9]|1[0-2])\s?[-./月]\s?(?:0?[1-9]|[12][0-9]|3[01])日?"
+    r"|(?:(?<=[01])[0-9]||(?<=2)[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9])?)(?![0-9])"
 )
 
 
@@ -933,11 +1033,30 @@ def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
     return Views(views.raw, stripped, squeeze(stripped))  # the digit skeleton is built when needed
 
 
-@lru_cache(maxsize=256)
-def _engine_cached(settings_json: str) -> RuleEngine:
+# What a compiled engine depends on: groups that differ only elsewhere (rules text, ladder, actions …)
+# share one engine.
+_ENGINE_FIELDS = ("shipped_lists", "threshold", "links", "allowed_domains", "blocked_domains", "words",
+                  "allowed_words", "regexes", "disabled_categories", "newcomer_factor", "classifier",
+                  "classifier_weight")
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+# Engines are cheap to build once the word lists are loaded (shared, never rebuilt); the cache is
+# sized for thousands of differently configured groups so it does not thrash.
+@lru_cache(maxsize=4096)
+def _engine_cached(key: tuple) -> RuleEngine:
     from handlers.rules.settings import RulesSettings
 
-    return RuleEngine(RulesSettings.model_validate_json(settings_json))
+    return RuleEngine(RulesSettings(**dict(zip(_ENGINE_FIELDS, key))))
+
+
+@lru_cache(maxsize=4096)
+def _custom_matcher(words: tuple[str, ...]) -> WordMatcher:
+    """A group's own words, shared by every group with the same list."""
+    return WordMatcher([_Term(canonical(w), "custom", 1.0, False) for w in words], rule="custom_word")
 
 
 def decode_qr(data: bytes) -> list[str]:

@@ -88,6 +88,21 @@ SEP = "_"  # class marker in the digit skeleton for a separator
 BREAK = " "
 
 
+def char_class(chars, negate: bool = False) -> str:
+    """A regex character class of exactly `chars`, as ranges: `re.compile(char_class(s)).search(t)`
+    answers "does t hold one of s" in one C-level scan, without a str object per character as
+    set.isdisjoint(t) makes (speed). Slow for scattered classes with characters past U+FFFF."""
+    cps = sorted(set(map(ord, chars)))
+    out, i = [], 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        out.append(f"\\U{cps[i]:08x}" if i == j else f"\\U{cps[i]:08x}-\\U{cps[j]:08x}")
+        i = j + 1
+    return ("[^" if negate else "[") + "".join(out) + "]"
+
+
 def _is_cjk(cp: int) -> bool:
     return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
 
@@ -146,15 +161,19 @@ DIGIT_LIKE = frozenset(
     + "".join(c for c in map(chr, range(0x20000)) if unicodedata.digit(c, None) is not None)
 )
 
-_SEP_BETWEEN = re.compile(r"(?<=[0-9\ue000-\ue009])_+(?=[0-9\ue000-\ue009])")
-_LOOKALIKE_IN_RUN = re.compile(r"(?<=[0-9])[\ue000-\ue009]+(?=[0-9])")
+# Written to start with a character and test what precedes it once it is read ("_(?<=[0-9]_)" for
+# "(?<=[0-9])_"): the regex engine then skips to that character instead of trying every position (speed).
+_SEP_BETWEEN = re.compile(r"_(?<=[0-9\ue000-\ue009]_)_*(?=[0-9\ue000-\ue009])")
+_LOOKALIKE_IN_RUN = re.compile(r"[\ue000-\ue009](?<=[0-9].)[\ue000-\ue009]*(?=[0-9])")
 ANY_DIGIT = re.compile("[0-9]")
+_MARKER_DIGITS = {0xE000 + d: str(d) for d in range(10)}  # a look-alike's marker → its digit
 _LEFTOVER = re.compile(r"[_\ue000-\ue009]+")
 
 
 def _canon_once(text: str) -> str:
     """One pass over text already free of invisible characters (NFKC can yield new ones)."""
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):  # a quick check: most text already is (speed)
+        text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = text.lower()
     if not _TRADITIONAL.isdisjoint(text):
@@ -191,7 +210,7 @@ def _canonical(text: str) -> tuple[str, bool]:
     if out == text:
         return out, invisible  # nothing to change: already a fixed point
     for _ in range(4):  # a step can expose work for another (e.g. NFKC yielding a combining mark)
-        if out.isascii() or _STABLE.issuperset(out):
+        if out.isascii() or _UNSTABLE.search(out) is None:
             break  # made of characters every step leaves alone: a fixed point
         again = _canon_once(out)
         if again == out:
@@ -201,6 +220,7 @@ def _canonical(text: str) -> tuple[str, bool]:
 
 
 _STABLE = _stable_chars()
+_UNSTABLE = re.compile(char_class(_STABLE, negate=True))  # "_STABLE is not a superset of" in C (speed)
 
 
 def canonical(text: str) -> str:
@@ -216,8 +236,27 @@ _DIGIT_LETTERS = {"з": "3", "ł": "1"}
 _DIGIT_LETTER_BEFORE_DIGIT = re.compile("[зł](?=[0-9])")
 
 
+def _squeeze_classes() -> tuple[re.Pattern, re.Pattern]:
+    """(the BMP characters squeeze drops, those it maps to another character or past U+FFFF): removing
+    the first with one regex and translating only text that still has one of the second gives what
+    the translate alone gives, at half the cost (speed; ~50 ms at import)."""
+    drop, special = [], []
+    for ch in map(chr, range(0x10000)):
+        out = _squeeze_char(ch)
+        if out is None:
+            drop.append(ch)
+        elif out != ch:
+            special.append(ch)
+    return re.compile(char_class(drop)), re.compile(char_class(special)[:-1] + "\U00010000-\U0010ffff]")
+
+
+_SQUEEZE_DROP, _SQUEEZE_MAPPED = _squeeze_classes()
+
+
 def squeeze(text: str) -> str:
-    out = text.translate(_SQUEEZE_TABLE)
+    out = _SQUEEZE_DROP.sub("", text)
+    if _SQUEEZE_MAPPED.search(out):
+        out = out.translate(_SQUEEZE_TABLE)
     if "з" in out or "ł" in out:
         out = _DIGIT_LETTER_BEFORE_DIGIT.sub(lambda m: _DIGIT_LETTERS[m.group(0)], out)
     return out
@@ -228,7 +267,7 @@ def digit_skeleton(text: str) -> str:
     if not ANY_DIGIT.search(mapped):
         return _LEFTOVER.sub(BREAK, mapped)  # no digit, no run to join (speed)
     mapped = _SEP_BETWEEN.sub("", mapped)
-    mapped = _LOOKALIKE_IN_RUN.sub(lambda m: "".join(str(ord(c) - 0xE000) for c in m.group()), mapped)
+    mapped = _LOOKALIKE_IN_RUN.sub(lambda m: m.group().translate(_MARKER_DIGITS), mapped)
     return _LEFTOVER.sub(BREAK, mapped)
 
 

@@ -567,4 +567,12 @@ async def cmd_modlog(ctx) -> None:
     await ctx.reply("\n".join(lines))
 
 
+@router.on_startup
+async def _load_word_lists(app) -> None:
+    # At start-up, not inside the first message's write transaction (it held SQLite's lock ~1.5 s).
+    from handlers.rules.engine import load_word_lists
+
+    await asyncio.to_thread(load_word_lists)
+
+
 __all__ = ["router"]

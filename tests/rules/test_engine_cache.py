@@ -1,0 +1,54 @@
+"""Compiled rules are shared: word lists load once, and many differently configured groups neither
+rebuild the automata nor thrash the engine cache (issue 19)."""
+
+import threading
+
+from handlers.rules import engine as rules_engine
+from handlers.rules.engine import RuleEngine, Subject, load_word_lists, shipped_matcher
+from handlers.rules.settings import RulesSettings
+
+
+def test_word_lists_load_once_however_often_and_from_however_many_threads():
+    threads = [threading.Thread(target=load_word_lists) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load_word_lists()
+    assert rules_engine._shipped_matcher.cache_info().misses == 1
+    assert RuleEngine.for_settings(RulesSettings()).shipped is shipped_matcher()
+
+
+def test_a_thousand_differently_configured_groups_build_no_automaton_per_message(monkeypatch):
+    load_word_lists()
+    builds = []
+
+    class CountingMatcher(rules_engine.WordMatcher):
+        def __init__(self, *args, **kwargs):
+            builds.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(rules_engine, "WordMatcher", CountingMatcher)
+    # 1,000 groups: each its own allowed site (1,000 different engines, more than the old cache's
+    # 256), ten word lists of their own between them, and texts and ladders that do not matter.
+    groups = [RulesSettings(text=f"group {i}", allowed_domains=[f"site{i}.example"], words=[f"缓存测试词{i % 10}"],
+                            ladder=["warn", "kick"] if i % 2 else ["warn"]) for i in range(1000)]
+    shipped = shipped_matcher()
+    for _ in range(3):  # three messages in every group, round-robin: the worst case for a small cache
+        engines = [RuleEngine.for_settings(s) for s in groups]
+        for engine in engines:
+            assert engine.check(Subject(text="缓存测试词3 在这里")).hits is not None
+    assert len(builds) == 10  # one automaton per distinct word list, none per message
+    assert all(e.shipped is shipped for e in engines)  # the shipped automata are never rebuilt
+    assert rules_engine._shipped_matcher.cache_info().misses == 1
+    assert len({id(e) for e in engines}) == 1000
+    assert all(a is b for a, b in zip(engines, (RuleEngine.for_settings(s) for s in groups)))
+    # The custom word is found in the groups that have it, and only there.
+    assert [i for i, e in enumerate(engines[:30]) if e.check(Subject(text="缓存测试词3")).category == "custom"] == [3, 13, 23]
+
+
+def test_groups_that_differ_only_outside_the_rules_share_one_engine():
+    a = RulesSettings(text="规则 A", ladder=["warn"], exempt=["1"], notice_template="{{ member }}")
+    b = RulesSettings(text="rules B", actions={"ads": "kick"}, newcomer_hours=2)
+    assert RuleEngine.for_settings(a) is RuleEngine.for_settings(b) is RuleEngine.for_settings(RulesSettings())
+    assert RuleEngine.for_settings(RulesSettings(threshold=2.0)) is not RuleEngine.for_settings(a)
