@@ -186,6 +186,7 @@ async def running_ceiling():
 
 @asynccontextmanager
 async def running_app(db_url: str, routers):
+    from bot.app import freeze_startup_objects
     from bot.clock import FakeClock
     from tests.support.harness import START
     from tests.support.telegram_harness import running_telegram_app
@@ -194,6 +195,7 @@ async def running_app(db_url: str, routers):
     config = {"telegram": {"per_group_per_minute": 1_000_000, "per_bot_per_second": 1_000_000}}
     with tempfile.TemporaryDirectory() as data_dir:
         async with running_telegram_app(db_url, data_dir, config, clock=clock, routers=routers) as h:
+            freeze_startup_objects()  # as `qunzhu run` does once the bot is up
             yield WithApp(h, clock)
 
 

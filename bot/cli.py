@@ -219,7 +219,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from bot.app import App
+    from bot.app import App, freeze_startup_objects
 
     config = _load(args.config)
     setup_logging(config.bot.log_level, log_format=config.bot.log_format)
@@ -243,6 +243,7 @@ def cmd_run(args) -> int:
             return
         stopped.cancel()
         starting.result()  # a start-up failure is raised here (phrased for the operator)
+        freeze_startup_objects()
         try:
             logging.getLogger("qunzhu").info("running: %s", ", ".join(app.platforms))
             await stop.wait()

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.refs import ChatRef, UserRef
-from storage.db import insert_ignore
+from storage.db import insert_ignore, insert_ignoring
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 
 
@@ -65,22 +65,20 @@ async def get_member(session: AsyncSession, chat_id: int, user_id: str) -> Membe
 
 async def add_member(session: AsyncSession, chat_id: int, user: UserRef, now: datetime, *, seen: bool = True) -> None:
     """Store a member first seen now (nothing when another event stored them meanwhile)."""
-    await session.execute(
-        insert_ignore(
-            session,
-            Member,
-            {
-                "chat_id": chat_id,
-                "user_id": user.id,
-                "display_name": user.name,
-                "username": user.username,
-                "role": "member",
-                "status": "active",
-                "joined_at": now,
-                "last_seen_at": now if seen else None,
-            },
-            ["chat_id", "user_id"],
-        )
+    await insert_ignoring(
+        session,
+        Member,
+        {
+            "chat_id": chat_id,
+            "user_id": user.id,
+            "display_name": user.name,
+            "username": user.username,
+            "role": "member",
+            "status": "active",
+            "joined_at": now,
+            "last_seen_at": now if seen else None,
+        },
+        ("chat_id", "user_id"),
     )
 
 

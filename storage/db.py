@@ -6,6 +6,7 @@ import errno
 import os
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, make_url
@@ -101,6 +102,36 @@ def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | li
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
+
+
+# Statements of the per-message path, built once: building one costs more Python than running it.
+_BUILT: dict[tuple, Any] = {}
+
+
+def built(key: tuple, build: Callable[[], Any]) -> Any:
+    """The statement cached under `key` (include the dialect when it differs), built on first use;
+    execute it with the values as parameters of its bindparams."""
+    stmt = _BUILT.get(key)
+    if stmt is None:
+        stmt = _BUILT[key] = build()
+    return stmt
+
+
+async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, Any], conflict: tuple[str, ...],
+                          returning: Any = None):
+    """Execute INSERT … ON CONFLICT DO NOTHING [RETURNING column] with `values`, from a statement built
+    once per shape; the result (`.scalar()` is the returned column, None when the row was there)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+
+    def build():
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = model.__table__
+        # No .values(): the columns come from the parameters, with the columns' own types.
+        stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+        return stmt.returning(table.c[returning]) if returning else stmt
+
+    stmt = built(("insert_ignoring", dialect, model, tuple(values), conflict, returning), build)
+    return await session.execute(stmt, values)
 
 
 def alembic_config():

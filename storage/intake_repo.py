@@ -6,22 +6,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignore
+from storage.db import built, insert_ignoring
 from storage.models import InboxEntry, OutboxAction
 
 
 async def store_update(session: AsyncSession, platform: str, key: str, payload: str, now: datetime) -> int | None:
     """The inbox id of a newly received update; None when (platform, key) was received before."""
-    stmt = insert_ignore(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
-                                               "received_at": now, "attempts": 0}, ["platform", "key"])
-    return await session.scalar(stmt.returning(InboxEntry.id))
+    result = await insert_ignoring(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
+                                                         "received_at": now, "attempts": 0},
+                                   ("platform", "key"), returning="id")
+    return result.scalar()
 
 
 async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:
-    await session.execute(update(InboxEntry).where(InboxEntry.id == entry_id).values(done_at=now))
+    table = InboxEntry.__table__
+    stmt = built(("inbox.done",), lambda: update(table).where(table.c.id == bindparam("b_id")).values(
+        done_at=bindparam("b_at", type_=table.c.done_at.type)))
+    await session.execute(stmt, {"b_id": entry_id, "b_at": now})
 
 
 async def note_failure(session: AsyncSession, entry_id: int, error: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import Date, and_, bindparam, case, func, inspect, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -19,7 +19,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import core_repo
-from storage.db import insert_ignore
+from storage.db import built, insert_ignore, insert_ignoring
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
 
@@ -56,7 +56,7 @@ async def add_entry(
         "key": key[:191],
         "at": at,
     }
-    result = await session.execute(insert_ignore(session, LedgerEntry, values, ["chat_id", "key"]))
+    result = await insert_ignoring(session, LedgerEntry, values, ("chat_id", "key"))
     if not result.rowcount:
         return False
     await _add_to_totals(session, chat_id, member_id, int(amount), source, day)
@@ -66,20 +66,24 @@ async def add_entry(
 async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None) -> None:
     growth = 0 if source in SPENDING_SOURCES else amount
     activity = source == ACTIVITY and day is not None
-    table = MemberTotals.__table__
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    stmt = insert(table).values(
-        member_id=member_id, chat_id=chat_id, balance=amount, earned=growth,
-        activity_day=day if activity else None, activity_today=amount if activity else 0, announced_level=1)
-    changes = {"balance": table.c.balance + stmt.excluded.balance, "earned": table.c.earned + stmt.excluded.earned}
-    if activity:
-        changes["activity_today"] = case((table.c.activity_day == stmt.excluded.activity_day, table.c.activity_today + amount),
-                                         else_=amount)
-        changes["activity_day"] = stmt.excluded.activity_day
-    stmt = stmt.on_conflict_do_update(index_elements=["member_id"], set_=changes).returning(*table.c)
-    stored = (await session.execute(stmt)).mappings().one()
-    # The totals as stored now, in the session: later reads in this event need no statement.
+    dialect = _dialect(session)
+    stmt = built(("points.totals", dialect, activity), lambda: _totals_upsert(dialect, activity))
+    stmt_params = {"m": member_id, "c": chat_id, "amount": amount, "growth": growth, "day": day if activity else None,
+                   "activity": amount if activity else 0}
     row = session.identity_map.get(identity_key(MemberTotals, member_id))
+    if row is not None and not inspect(row).expired:
+        # Read with the member in this transaction (the usual case): add to the stored row, by key,
+        # and work the new totals out here; the row is locked by this write transaction.
+        update_stmt = built(("points.totals.add", activity), lambda: _totals_add(activity))
+        await session.execute(update_stmt, stmt_params)
+        set_committed_value(row, "balance", row.balance + amount)
+        set_committed_value(row, "earned", row.earned + growth)
+        if activity:
+            set_committed_value(row, "activity_today", (row.activity_today if row.activity_day == day else 0) + amount)
+            set_committed_value(row, "activity_day", day)
+        return
+    stored = (await session.execute(stmt, stmt_params)).mappings().one()
+    # The totals as stored now, in the session: later reads in this event need no statement.
     if row is None:
         row = MemberTotals(**stored)
         make_transient_to_detached(row)
@@ -89,6 +93,31 @@ async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, am
             if name != "member_id":
                 set_committed_value(row, name, value)
     core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
+
+
+def _totals_add(activity: bool):
+    table = MemberTotals.__table__
+    changes = {"balance": table.c.balance + bindparam("amount"), "earned": table.c.earned + bindparam("growth")}
+    if activity:
+        changes["activity_today"] = case((table.c.activity_day == bindparam("day", type_=Date()),
+                                          table.c.activity_today + bindparam("activity")), else_=bindparam("activity"))
+        changes["activity_day"] = bindparam("day", type_=Date())
+    return update(table).where(table.c.member_id == bindparam("m")).values(changes)
+
+
+def _totals_upsert(dialect: str, activity: bool):
+    table = MemberTotals.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(
+        member_id=bindparam("m"), chat_id=bindparam("c"), balance=bindparam("amount"), earned=bindparam("growth"),
+        activity_day=bindparam("day", type_=Date()), activity_today=bindparam("activity"), announced_level=1)
+    changes = {"balance": table.c.balance + stmt.excluded.balance, "earned": table.c.earned + stmt.excluded.earned}
+    if activity:
+        changes["activity_today"] = case(
+            (table.c.activity_day == stmt.excluded.activity_day, table.c.activity_today + stmt.excluded.activity_today),
+            else_=stmt.excluded.activity_today)
+        changes["activity_day"] = stmt.excluded.activity_day
+    return stmt.on_conflict_do_update(index_elements=["member_id"], set_=changes).returning(*table.c)
 
 
 async def totals(session: AsyncSession, member_id: int) -> MemberTotals | None:

@@ -11,24 +11,38 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from storage.db import built
 from storage.models import Member
 from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
 
 
-def _upsert(session: AsyncSession, values: dict):
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RulesMemberState).values(values)
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
 
 
-async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:
-    stmt = _upsert(session, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now})
-    # DO UPDATE with no change, so RETURNING gives the row whether it was there or not.
-    stmt = stmt.on_conflict_do_update(index_elements=["chat_id", "user_id"], set_={"chat_id": stmt.excluded.chat_id})
-    return await _returned(session, stmt)
+def _state_upsert(dialect: str, joined: bool):
+    """The member's state, created if missing; `joined`: (re)started at a join. Built once."""
+    table = RulesMemberState.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"chat_id": bindparam("chat"), "user_id": bindparam("user"), "messages": 0,
+              "since": bindparam("now", type_=table.c.since.type)}
+    if joined:
+        values["joined_at"] = bindparam("now", type_=table.c.joined_at.type)
+    stmt = insert(table).values(values)
+    # A join restarts the count; otherwise DO UPDATE with no change, so RETURNING gives the row either way.
+    changes = ({"messages": 0, "since": stmt.excluded.since, "joined_at": stmt.excluded.joined_at} if joined
+               else {"chat_id": stmt.excluded.chat_id})
+    return stmt.on_conflict_do_update(index_elements=["chat_id", "user_id"], set_=changes).returning(*table.c)
 
 
-async def _returned(session: AsyncSession, stmt) -> RulesMemberState:
-    row = (await session.execute(stmt.returning(*RulesMemberState.__table__.c))).mappings().one()
+async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetime, *, joined: bool = False) -> RulesMemberState:
+    dialect = _dialect(session)
+    stmt = built(("rules.state", dialect, joined), lambda: _state_upsert(dialect, joined))
+    return await _returned(session, stmt, {"chat": chat_id, "user": user_id, "now": now})
+
+
+async def _returned(session: AsyncSession, stmt, params: dict) -> RulesMemberState:
+    row = (await session.execute(stmt, params)).mappings().one()
     state = session.identity_map.get(identity_key(RulesMemberState, (row["chat_id"], row["user_id"])))
     if state is None or inspect(state).expired:
         state = RulesMemberState(**row)
@@ -42,10 +56,7 @@ async def _returned(session: AsyncSession, stmt) -> RulesMemberState:
 
 async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> None:
     """The member joined (again): their first messages from now on are a newcomer's."""
-    stmt = _upsert(session, {"chat_id": chat_id, "user_id": user_id, "messages": 0, "since": now, "joined_at": now})
-    stmt = stmt.on_conflict_do_update(index_elements=["chat_id", "user_id"],
-                                      set_={"messages": 0, "since": now, "joined_at": now})
-    await _returned(session, stmt)
+    await _state(session, chat_id, user_id, now, joined=True)
 
 
 async def member_state(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> RulesMemberState:

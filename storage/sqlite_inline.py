@@ -13,6 +13,11 @@ synchronous core in. What must not block the loop is handled apart:
 - long reads: a read-only transaction (storage.db.read_only: the stats warm-up, the purge's
   reads) runs its statements and fetches in a worker thread, as aiosqlite would.
 
+- other connections of this process: a write transaction (BEGIN IMMEDIATE) first takes an
+  asyncio lock per database file, held until its COMMIT or ROLLBACK, so this process's writers
+  queue and are woken the moment the lock is free, instead of polling SQLite's lock with sleeps
+  (which cost concurrent events several milliseconds each).
+
 One connection per pool slot; a connection is only ever used by the session that checked it out,
 so it is never used by two threads at once.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -50,6 +56,8 @@ class Cursor(sqlite3.Cursor):
 
     def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
         connection: Connection = self.connection
+        if sql.startswith("BEGIN IMMEDIATE"):
+            connection.take_writer_lock()
         if connection.in_thread:
             self._rows = iter(await_(asyncio.to_thread(self._execute_and_fetch, sql, parameters)))
             return self
@@ -83,23 +91,67 @@ class Cursor(sqlite3.Cursor):
         rows stay readable here whatever the thread, so there is nothing to do."""
 
 
+# One asyncio lock per (database file, event loop): tests run many loops in one process.
+_WRITER_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]" = weakref.WeakKeyDictionary()
+
+
+def _writer_lock(path: str) -> asyncio.Lock:
+    locks = _WRITER_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(path)
+    if lock is None:
+        lock = locks[path] = asyncio.Lock()
+    return lock
+
+
 class Connection(sqlite3.Connection):
     def __init__(self, *args: Any, timeout: float = 5.0, **kwargs: Any):
         kwargs["check_same_thread"] = False  # a read-only transaction's statements run in a worker thread
         super().__init__(*args, timeout=0, **kwargs)
         self.busy_timeout = timeout
         self.in_thread = False  # set for a read-only transaction by storage.db
+        self.path = str(args[0] if args else kwargs.get("database", ""))
+        self._writer_lock: asyncio.Lock | None = None
 
     def cursor(self, factory: Any = Cursor) -> Cursor:
         return super().cursor(factory)
 
     def commit(self) -> None:
         self.in_thread = False
-        self.retrying(super().commit)
+        try:
+            self.retrying(super().commit)
+        finally:
+            self.release_writer_lock()
 
     def rollback(self) -> None:
         self.in_thread = False
-        super().rollback()
+        try:
+            super().rollback()
+        finally:
+            self.release_writer_lock()
+
+    def close(self) -> None:
+        self.release_writer_lock()
+        super().close()
+
+    def take_writer_lock(self) -> None:
+        """Wait (on the loop) for this process's other writers on the file; as long as SQLite would
+        wait for another process, then "database is locked"."""
+        if self._writer_lock is not None:
+            return
+        lock = _writer_lock(self.path)
+        if lock.locked():
+            try:
+                await_(asyncio.wait_for(lock.acquire(), self.busy_timeout))
+            except asyncio.TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
+        else:
+            await_(lock.acquire())  # free: returns at once, no turn of the loop
+        self._writer_lock = lock
+
+    def release_writer_lock(self) -> None:
+        lock, self._writer_lock = self._writer_lock, None
+        if lock is not None:
+            lock.release()
 
     def retrying(self, call, *args: Any) -> Any:
         """call(*args); while SQLite answers that another connection holds the lock, wait on the
