@@ -100,3 +100,43 @@ async def test_a_write_waits_the_busy_timeout_then_fails_as_locked(tmp_path, dri
 def test_an_unknown_driver_names_the_config_key():
     with pytest.raises(ValueError, match=r"\[database\] sqlite_driver"):
         create_engine("sqlite+aiosqlite:///x.db", sqlite_driver="pysqlite")
+
+
+async def test_writers_of_this_process_queue_for_the_lock_and_a_nested_one_fails_as_locked(tmp_path):
+    """Two write transactions of one process: the second waits (on the loop) until the first
+    commits, then runs; a write opened while this task already holds one (a bug) fails after the
+    busy timeout as "database is locked" instead of hanging."""
+    from storage.db import session_factory
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'qunzhu.db'}", busy_timeout=0.5)
+    sessions = session_factory(engine)
+    try:
+        await upgrade(engine)
+        first_open, first_may_commit = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO seen_events (key, at) VALUES ('a', '2026-01-01 00:00:00')"))
+                first_open.set()
+                await first_may_commit.wait()
+
+        async def second() -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO seen_events (key, at) VALUES ('b', '2026-01-01 00:00:00')"))
+
+        one = asyncio.create_task(first())
+        await first_open.wait()
+        two = asyncio.create_task(second())
+        await asyncio.sleep(0.2)
+        assert not two.done()  # queued behind the first writer
+        first_may_commit.set()
+        await asyncio.wait_for(asyncio.gather(one, two), 5)
+
+        async with sessions() as outer, outer.begin():
+            await outer.execute(text("INSERT INTO seen_events (key, at) VALUES ('c', '2026-01-01 00:00:00')"))
+            with pytest.raises(OperationalError, match="database is locked"):
+                await asyncio.wait_for(second(), 5)
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM seen_events")) == 3
+    finally:
+        await engine.dispose()
