@@ -6,6 +6,7 @@ core's AppServices (bot/ports.py); nothing else imports it."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 from datetime import timedelta
@@ -39,6 +40,10 @@ def freeze_startup_objects() -> None:
     again each time (`qunzhu run` calls this once the bot is up)."""
     gc.collect()
     gc.freeze()
+    try:  # glibc: hand the heap pages start-up freed (word-list building) back to the system
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _tally(routers: list[Router]) -> Tally:
