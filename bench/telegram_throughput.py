@@ -231,6 +231,7 @@ class StatementLog:
     the driver took for it (with aiosqlite that includes the hop to its thread and back)."""
 
     EVENT_MARK = re.compile(r'^\s*UPDATE\s+"?inbox\b', re.IGNORECASE)  # the event's transaction marks its update done
+    TRANSACTION_CONTROL = re.compile(r"^\s*BEGIN\b", re.IGNORECASE)
 
     def __init__(self, engine):
         self.statements: list[list] = []  # [transaction, sql, ms]
@@ -259,8 +260,11 @@ class StatementLog:
         self._transaction_of.pop(connection, None)
 
     def _statement(self, connection, cursor, statement, _parameters, _context, _executemany) -> None:
-        # A connection's first statement since its last commit opens a transaction (with SQLite, the
-        # BEGIN IMMEDIATE storage's "begin" listener sends, which runs before any "begin" listener of ours).
+        if self.TRANSACTION_CONTROL.match(statement):
+            # Not counted, like COMMIT: SQLite's BEGIN IMMEDIATE goes through here, asyncpg's BEGIN does
+            # not, so counting it would compare the databases unevenly.
+            return
+        # A connection's first statement since its last commit opens a transaction.
         if connection not in self._transaction_of:
             self._transactions += 1
             self._transaction_of[connection] = self._transactions
