@@ -388,7 +388,7 @@ class Dispatcher:
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
         """(member row or None, stored-settings version or ... when not read, the features' member rows)."""
-        if isinstance(event, (ChatMigrated, JoinRequested)) or event.user is None:
+        if isinstance(event, (ChatMigrated, JoinRequested)):
             return None, ..., {}
         seen = not isinstance(event, MemberLeft)
         loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)

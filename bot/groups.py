@@ -15,8 +15,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import make_transient_to_detached
-
+from storage.db import as_stored
 from storage.models import Chat
 
 if TYPE_CHECKING:
@@ -39,10 +38,7 @@ class GroupDirectory:
         if snapshot is None or (title and title != snapshot["title"]):
             return None
         self._chats.move_to_end(key)
-        row = Chat(**snapshot)
-        make_transient_to_detached(row)
-        session.add(row)
-        return row
+        return as_stored(session, Chat, snapshot)
 
     def remember_chat(self, row: Chat) -> None:
         self._chats[row.key] = {name: getattr(row, name) for name in CHAT_FIELDS}

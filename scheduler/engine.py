@@ -697,10 +697,10 @@ class ColumnEngine:
         for column in columns:
             if column.spec.source != "calendar" or column.paused or column.spec.lookahead_hours <= 0:
                 continue
-            targets = [t for t in await self.targets(column, cache=cache) if not t.paused]
+            targets = [target for target in await self.targets(column, cache=cache) if not target.paused]
             path = self.app.config.resolve_path(column.spec.path or "")
-            for tz in sorted({t.tz for t in targets}):
-                group = [t for t in targets if t.tz == tz]
+            for tz in sorted({target.tz for target in targets}):
+                group = [target for target in targets if target.tz == tz]
                 for slot_at in fire_times(column.spec, tz, now, now + timedelta(hours=column.spec.lookahead_hours)):
                     local = slot_at.astimezone(ZoneInfo(tz))
                     if sources.calendar_entry(path, local) is None:

@@ -12,6 +12,9 @@ from typing import Any
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from storage import sqlite_inline
 
@@ -98,7 +101,8 @@ async def read_only(session: AsyncSession) -> AsyncSession:
 
 
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]):
-    """INSERT … ON CONFLICT DO NOTHING on either database; returns the statement to execute."""
+    """INSERT … ON CONFLICT DO NOTHING on either database, built for these values (one row or many);
+    returns the statement to execute. On the per-message path use `insert_ignoring`, built once."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
@@ -115,6 +119,22 @@ def built(key: tuple, build: Callable[[], Any]) -> Any:
     if stmt is None:
         stmt = _BUILT[key] = build()
     return stmt
+
+
+def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
+    """`values`, known to be what the database holds now (a RETURNING row, a cached copy), as the
+    session's row of `model`, without a statement: later reads in the transaction need none. `values`
+    must include the primary key."""
+    key = identity_key(model, tuple(values[column.key] for column in model.__mapper__.primary_key))
+    row = session.identity_map.get(key)
+    if row is None:
+        row = model(**values)
+        make_transient_to_detached(row)
+        session.add(row)
+    else:  # loaded (or expired) earlier in this session: refresh it in place
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+    return row
 
 
 async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, Any], conflict: tuple[str, ...],

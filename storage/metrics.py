@@ -1,4 +1,4 @@
-"""Daily aggregates any feature can bump (rules: violations; points: check-ins, points issued;
+"""Daily aggregates any feature counts (rules: violations; points: check-ins, points issued;
 stats: messages, active members). Upserts, so concurrent events never lose a count."""
 
 from __future__ import annotations
@@ -15,15 +15,6 @@ from storage.models import Chat, DailyCounter, DailyMemberActivity
 def _insert(session: AsyncSession):
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
-async def bump(session: AsyncSession, chat_id: int, day: date, metric: str, key: str = "", n: int = 1) -> None:
-    insert = _insert(session)
-    stmt = insert(DailyCounter).values(chat_id=chat_id, day=day, metric=metric, key=key, value=n)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["chat_id", "day", "metric", "key"], set_={"value": DailyCounter.value + n}
-    )
-    await session.execute(stmt)
 
 
 async def member_active(session: AsyncSession, chat_id: int, day: date, member_id: int, messages: int = 1) -> None:

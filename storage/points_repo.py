@@ -15,11 +15,9 @@ from sqlalchemy import Date, and_, bindparam, case, func, inspect, or_, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import core_repo
-from storage.db import built, insert_ignore, insert_ignoring
+from storage.db import as_stored, built, insert_ignore, insert_ignoring
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
 
@@ -76,22 +74,15 @@ async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, am
         # and work the new totals out here; the row is locked by this write transaction.
         update_stmt = built(("points.totals.add", activity), lambda: _totals_add(activity))
         await session.execute(update_stmt, stmt_params)
-        set_committed_value(row, "balance", row.balance + amount)
-        set_committed_value(row, "earned", row.earned + growth)
+        totals = {"member_id": member_id, "balance": row.balance + amount, "earned": row.earned + growth}
         if activity:
-            set_committed_value(row, "activity_today", (row.activity_today if row.activity_day == day else 0) + amount)
-            set_committed_value(row, "activity_day", day)
+            totals["activity_today"] = (row.activity_today if row.activity_day == day else 0) + amount
+            totals["activity_day"] = day
+        as_stored(session, MemberTotals, totals)
         return
     stored = (await session.execute(stmt, stmt_params)).mappings().one()
     # The totals as stored now, in the session: later reads in this event need no statement.
-    if row is None:
-        row = MemberTotals(**stored)
-        make_transient_to_detached(row)
-        session.add(row)
-    else:
-        for name, value in stored.items():
-            if name != "member_id":
-                set_committed_value(row, name, value)
+    row = as_stored(session, MemberTotals, dict(stored))
     core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
 
 
@@ -288,9 +279,8 @@ async def raise_announced_level(session: AsyncSession, member_id: int, level: in
         .values(announced_level=level)
         .execution_options(synchronize_session=False)
     )
-    row = session.identity_map.get(identity_key(MemberTotals, member_id))
-    if result.rowcount and row is not None:
-        set_committed_value(row, "announced_level", level)
+    if result.rowcount and session.identity_map.get(identity_key(MemberTotals, member_id)) is not None:
+        as_stored(session, MemberTotals, {"member_id": member_id, "announced_level": level})
     return bool(result.rowcount)
 
 

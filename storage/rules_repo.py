@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, inspect, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
-from storage.db import built
+from storage.db import as_stored, built
 from storage.models import Member
 from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
 
@@ -43,15 +40,7 @@ async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetim
 
 async def _returned(session: AsyncSession, stmt, params: dict) -> RulesMemberState:
     row = (await session.execute(stmt, params)).mappings().one()
-    state = session.identity_map.get(identity_key(RulesMemberState, (row["chat_id"], row["user_id"])))
-    if state is None or inspect(state).expired:
-        state = RulesMemberState(**row)
-        make_transient_to_detached(state)
-        session.add(state)
-    else:
-        for name in ("messages", "since", "joined_at"):
-            set_committed_value(state, name, row[name])
-    return state
+    return as_stored(session, RulesMemberState, dict(row))
 
 
 async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> None:

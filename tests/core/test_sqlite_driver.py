@@ -3,6 +3,7 @@ event loop, not in it: the loop goes on answering while a write waits, and the w
 the usual "database is locked" only after the busy timeout."""
 
 import asyncio
+import contextlib
 import sys
 import time
 
@@ -36,13 +37,27 @@ async def _release(holder):
     await asyncio.wait_for(holder.wait(), 10)
 
 
-async def _heartbeat(gaps: list[float], stop: asyncio.Event) -> None:
-    last = time.monotonic()
-    while not stop.is_set():
-        await asyncio.sleep(0.01)
-        now = time.monotonic()
-        gaps.append(now - last)
-        last = now
+@contextlib.asynccontextmanager
+async def _loop_gaps():
+    """The gaps between 10 ms heartbeats on the event loop while the block runs (a frozen loop
+    shows as one long gap)."""
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def beat() -> None:
+        last = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(beat())
+    try:
+        yield gaps
+    finally:
+        stop.set()
+        await task
 
 
 async def _write(engine) -> None:
@@ -57,17 +72,13 @@ async def test_a_lock_held_by_another_process_does_not_freeze_the_loop(tmp_path)
     try:
         await upgrade(engine)
         holder = await _hold_lock(path)
-        gaps: list[float] = []
-        stop = asyncio.Event()
-        beat = asyncio.create_task(_heartbeat(gaps, stop))
-        write = asyncio.create_task(_write(engine))
-        await asyncio.sleep(1.0)
-        assert not write.done()  # waiting for the lock…
-        assert len(gaps) > 20 and max(gaps) < 0.5  # …while the loop goes on
-        await _release(holder)
-        await asyncio.wait_for(write, 10)
-        stop.set()
-        await beat
+        async with _loop_gaps() as gaps:
+            write = asyncio.create_task(_write(engine))
+            await asyncio.sleep(1.0)
+            assert not write.done()  # waiting for the lock…
+            assert len(gaps) > 20 and max(gaps) < 0.5  # …while the loop goes on
+            await _release(holder)
+            await asyncio.wait_for(write, 10)
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM seen_events")) == 1
     finally:
@@ -81,15 +92,11 @@ async def test_a_write_waits_the_busy_timeout_then_fails_as_locked(tmp_path, dri
     try:
         await upgrade(engine)
         holder = await _hold_lock(path)
-        gaps: list[float] = []
-        stop = asyncio.Event()
-        beat = asyncio.create_task(_heartbeat(gaps, stop))
-        started = time.monotonic()
-        with pytest.raises(OperationalError, match="database is locked"):
-            await _write(engine)
-        assert time.monotonic() - started >= 0.45
-        stop.set()
-        await beat
+        async with _loop_gaps() as gaps:
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="database is locked"):
+                await _write(engine)
+            assert time.monotonic() - started >= 0.45
         assert max(gaps) < 0.4
         await _release(holder)
         await _write(engine)

@@ -83,16 +83,18 @@ async def test_figures_stored_under_the_old_keys_are_read_as_what_they_counted(d
             chat = await core_repo.get_chat(session, "console", "lobby")
             day = date(2026, 3, 1)
             # As releases before the split wrote them.
-            await metrics.bump(session, chat.id, day, "removed", "onboarding_timeout", 3)
-            await metrics.bump(session, chat.id, day, "removed", "onboarding_refused", 1)
-            await metrics.bump(session, chat.id, day, "removed", "rules", 2)
-            await metrics.bump(session, chat.id, day, "onboarded", "", 5)
-            await metrics.bump(session, chat.id, day, "onboarded", "admin_skip", 4)
-            # And one day as this release writes them: the two add up.
-            await metrics.bump(session, chat.id, date(2026, 3, 2), "removed_by_rules", "", 1)
-            await metrics.bump(session, chat.id, date(2026, 3, 2), "violations", "links", 2)  # an old key
-            await metrics.bump(session, chat.id, date(2026, 3, 2), "violations", "link", 1)
-            await metrics.bump(session, chat.id, date(2026, 3, 2), "violations", "contact", 2)
+            await metrics.write_daily(session, {
+                (chat.id, day, "removed", "onboarding_timeout"): 3,
+                (chat.id, day, "removed", "onboarding_refused"): 1,
+                (chat.id, day, "removed", "rules"): 2,
+                (chat.id, day, "onboarded", ""): 5,
+                (chat.id, day, "onboarded", "admin_skip"): 4,
+                # And one day as this release writes them: the two add up.
+                (chat.id, date(2026, 3, 2), "removed_by_rules", ""): 1,
+                (chat.id, date(2026, 3, 2), "violations", "links"): 2,  # an old key
+                (chat.id, date(2026, 3, 2), "violations", "link"): 1,
+                (chat.id, date(2026, 3, 2), "violations", "contact"): 2,
+            })
         await console.say("admin", "/stats")
         lines = console.bot_messages()[-1].text.splitlines()
     assert "Completed the questionnaire: 5" in lines

@@ -61,11 +61,13 @@ async def test_stats_figures_match_a_hand_count(db_url, tmp_path):
         await app.flush_figures()  # figures are batched in memory until a tick
         async with app.sessions() as session, session.begin():
             chat = await core_repo.get_chat(session, "console", "lobby")
-            await metrics.bump(session, chat.id, date(2026, 3, 3), "violations", "ads", 2)
-            await metrics.bump(session, chat.id, date(2026, 3, 5), "violations", "links", 1)
-            await metrics.bump(session, chat.id, date(2026, 3, 5), "violations", "ads", 1)
-            await metrics.bump(session, chat.id, date(2026, 2, 20), "violations", "flood", 9)  # outside the week
-            await metrics.bump(session, chat.id, date(2026, 3, 6), "checkins", "", 4)
+            await metrics.write_daily(session, {
+                (chat.id, date(2026, 3, 3), "violations", "ads"): 2,
+                (chat.id, date(2026, 3, 5), "violations", "links"): 1,
+                (chat.id, date(2026, 3, 5), "violations", "ads"): 1,
+                (chat.id, date(2026, 2, 20), "violations", "flood"): 9,  # outside the week
+                (chat.id, date(2026, 3, 6), "checkins", ""): 4,
+            })
             for name, tags in (("alice", ["A"]), ("carol", ["A", "VIP"]), ("dave", ["B"]), ("bob", ["A"])):
                 member = await core_repo.get_member(session, chat.id, name)
                 await core_repo.add_tags(session, member.id, tags, "onboarding", clock.now())
