@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import errno
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, registry, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -173,7 +179,13 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     advisory lock held by the migrating connection (released after, or by the server if the
     process dies); on SQLite the migration transaction is BEGIN IMMEDIATE (see _tune_sqlite),
     which waits up to the busy timeout for the other writer. Whoever comes second finds the
-    schema at heads and has nothing to do."""
+    schema at heads and has nothing to do.
+
+    A database already at the scripts' heads (every start but the first after an upgrade) is left
+    alone without importing alembic: its migration machinery is ~8 MB of memory a running bot never
+    needs again."""
+    if revision == "heads" and await current_heads(engine) == script_heads():
+        return
     from alembic import command
 
     def _run(sync_connection):
@@ -338,10 +350,38 @@ def _sqlite_reason(path: Path, text: str) -> str:
 
 
 async def current_heads(engine: AsyncEngine) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
+    """The revisions the database is at (alembic's version table; empty for a new database)."""
+    from sqlalchemy import inspect, text
+
+    def read(connection) -> set[str]:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return set()
+        return {row[0] for row in connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))}
 
     async with engine.connect() as connection:
-        return await connection.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
+        return await connection.run_sync(read)
+
+
+VERSION_TABLE = "alembic_version"  # alembic's default name (storage/migrations/env.py keeps it)
+
+
+def script_heads() -> frozenset[str]:
+    """The heads of the migration scripts — revisions no other script builds on —, read from the
+    files' `revision` and `down_revision` assignments without importing alembic."""
+    revisions: set[str] = set()
+    below: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
+                node.target if isinstance(node, ast.AnnAssign) else None)
+            if not isinstance(target, ast.Name) or node.value is None:
+                continue
+            if target.id == "revision":
+                revisions.add(ast.literal_eval(node.value))
+            elif target.id == "down_revision":
+                down = ast.literal_eval(node.value)
+                below.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - below)
 
 
 async def ping(engine: AsyncEngine) -> None:
