@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import array
 import logging
+import os
+import pickle
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +30,15 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, char_class, normalize, squeeze
+from handlers.rules.normalize import (
+    ANY_DIGIT,
+    DIGIT_LIKE,
+    Views,
+    canonical,
+    char_class,
+    normalize,
+    squeeze,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +279,10 @@ _COMMON_HANZI = _gb2312_common()
 _HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
-# The hanzi outside GB2312: `_RARE_HANZI.isdisjoint(text)` (one C-level pass) clears most messages
-# before any per-hanzi work (speed).
-_RARE_HANZI = frozenset(
-    ch for ch in map(chr, (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))) if ch not in _COMMON_HANZI
-)
-_RARE_HANZI_RX = re.compile(char_class(_RARE_HANZI))  # the same test in one C scan (speed)
+# "Holds a hanzi outside GB2312", in one C scan (speed); the 20,823 characters are not kept as a set
+# (3.6 MB): `_is_rare_hanzi` asks the ranges and GB2312 instead.
+_RARE_HANZI_RX = re.compile(char_class(
+    ch for ch in map(chr, (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))) if ch not in _COMMON_HANZI))
 
 
 def rare_hanzi(text: str) -> tuple[int, int]:
@@ -288,7 +298,8 @@ _EVERYDAY_RARE = frozenset("嘅咗冇啲嘢喺嚟佢哋嘥揾搵攞咁噉喎嚿�
 
 
 def _is_rare_hanzi(ch: str) -> bool:
-    return ch in _RARE_HANZI and ch not in _EVERYDAY_RARE
+    return (("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf") and ch not in _COMMON_HANZI
+            and ch not in _EVERYDAY_RARE)
 
 
 def _rare_next_to_id(sq: str) -> str:
@@ -425,21 +436,41 @@ def _bytes_as_letters(text: str) -> str:
     return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
 
 
+class PackedStrings:
+    """A read-only list of strings kept as one string and their end offsets: 48,000 short str objects
+    cost 3.8 MB, this a tenth of it. An item is sliced out when asked for (only for found terms)."""
+
+    def __init__(self, items: list[str]):
+        self._text = "".join(items)
+        self._ends = array.array("I")
+        end = 0
+        for item in items:
+            end += len(item)
+            self._ends.append(end)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self._text[self._ends[i - 1] if i else 0:self._ends[i]]
+
+
 class WordMatcher:
     """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
     canonical text with word boundaries (so 'ly' does not match inside 'only'); the CJK one reads
     UTF-16 bytes (`_bytes_as_letters`).
 
-    The automata store integers (STORE_INTS, kept in C): a term's index into `keys`, `terms` and
-    `kind` (2 bytes a term: which (rule, category, weight) of the few in `kinds`); the Hit is made
-    when the term is found. A Python tuple per term as the payload took 26 of the shipped lists'
-    43 MB. `rule` names the hits; by default words:/phrase: and the category."""
+    The automata store integers (STORE_INTS, kept in C): a term's index into `keys`, `kind` (2 bytes
+    a term: which (rule, category, weight) of the few in `kinds`) and `terms` (only the terms written
+    otherwise than their key); the Hit is made when the term is found. A Python tuple per term as the
+    payload took 26 of the shipped lists' 43 MB, a str object per key another 3.8. `rule` names the
+    hits; by default words:/phrase: and the category."""
 
     def __init__(self, terms, rule: str | None = None):
         self.cjk = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         self.latin = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        self.keys: list[str] = []
-        self.terms: list[str] = []
+        keys: list[str] = []
+        self.terms: dict[int, str] = {}
         self.kind = array.array("H")
         self.kinds: list[tuple[str, str, float]] = []
         best: tuple[dict[str, _Term], dict[str, _Term]] = ({}, {})  # CJK, Latin: key → the heaviest term
@@ -455,11 +486,14 @@ class WordMatcher:
         for automaton, chosen in zip((self.cjk, self.latin), best):
             for key, t in chosen.items():
                 kind = (rule or f"{'words' if t.shipped else 'phrase'}:{t.category}", t.category, t.weight)
-                automaton.add_word(key if automaton is self.latin else _bytes_as_letters(key), len(self.keys))
-                self.keys.append(t.term if key == t.term else key)
-                self.terms.append(t.term)
+                automaton.add_word(key if automaton is self.latin else _bytes_as_letters(key), len(keys))
+                if t.term != key:
+                    self.terms[len(keys)] = t.term
+                keys.append(key)
                 self.kind.append(kinds.setdefault(kind, len(kinds)))
         self.kinds = list(kinds)
+        self.keys = PackedStrings(keys)
+        self.lengths = array.array("H", map(len, keys))  # a key's length without slicing it out
         self.has_cjk, self.has_latin = len(self.cjk) > 0, len(self.latin) > 0
         if self.has_cjk:
             self.cjk.make_automaton()
@@ -468,29 +502,32 @@ class WordMatcher:
 
     def find(self, views: Views) -> dict[str, Hit]:
         """Key → hit of every term found, in the order first found."""
-        found: dict[str, int] = {}
-        keys = self.keys
+        # Indexes found, first occurrence first; distinct indexes have distinct keys (the CJK and
+        # the Latin keys are apart), so each key is sliced out only once, at the end.
+        found: dict[int, None] = {}
         if self.has_cjk and views.squeezed and not views.squeezed.isascii():
-            # Distinct indexes have distinct keys: deduplicated, first occurrence first.
-            found = {keys[i]: i for i in dict.fromkeys(
-                [i for end, i in self.cjk.iter(_bytes_as_letters(views.squeezed)) if end & 1])}
+            found = dict.fromkeys([i for end, i in self.cjk.iter(_bytes_as_letters(views.squeezed)) if end & 1])
         if self.has_latin and _ASCII_LETTER.search(views.text):
             text = views.text
             n = len(text)
+            lengths = self.lengths
             for end, i in self.latin.iter(text):
-                key = keys[i]
-                if found.get(key) == i:
+                if i in found:
                     continue  # found already: storing it again changes nothing (speed in long text)
-                start = end - len(key) + 1
+                start = end - lengths[i] + 1
                 if start > 0 and (text[start - 1].isascii() and text[start - 1].isalnum()):
                     continue
                 if end + 1 < n and (text[end + 1].isascii() and text[end + 1].isalnum()):
                     continue
-                found[key] = i
+                found[i] = None
         if not found:
             return {}
-        kinds, kind, terms = self.kinds, self.kind, self.terms
-        return {key: Hit(*kinds[kind[i]], terms[i]) for key, i in found.items()}
+        keys, kinds, kind, terms = self.keys, self.kinds, self.kind, self.terms
+        hits = {}
+        for i in found:
+            key = keys[i]
+            hits[key] = Hit(*kinds[kind[i]], terms.get(i, key))
+        return hits
 
 
 def _read_list(path: Path, default_weight: float) -> list[tuple[str, float]]:
@@ -524,38 +561,79 @@ _LOAD_LOCK = threading.Lock()
 
 def shipped_matcher() -> WordMatcher:
     with _LOAD_LOCK:
-        return _shipped_matcher()
+        return _shipped()[0]
 
 
 def shipped_bad_domains() -> frozenset[str]:
     with _LOAD_LOCK:
-        return _shipped_bad_domains()
+        return _shipped()[1]
 
 
 def load_word_lists() -> None:
-    """Load the shipped word lists (under a second); later calls return at once."""
-    shipped_matcher()
-    shipped_bad_domains()
+    """Load the shipped word lists (about a second); later calls return at once."""
+    with _LOAD_LOCK:
+        _shipped()
 
 
-@lru_cache(maxsize=1)
-def _shipped_matcher() -> WordMatcher:
-    def terms():
-        for name, category, weight in SHIPPED_LISTS:
-            own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
-            for term, w in _read_list(DATA / name, weight):
-                yield _Term(term, category, w, not own)
-
-    return WordMatcher(terms())
+def _shipped_terms():
+    for name, category, weight in SHIPPED_LISTS:
+        own = name.startswith("qunzhu/")  # Qunzhu's own precise phrases; third-party lists are capped
+        for term, w in _read_list(DATA / name, weight):
+            yield _Term(term, category, w, not own)
 
 
-@lru_cache(maxsize=1)
-def _shipped_bad_domains() -> frozenset[str]:
+def _bad_domains() -> frozenset[str]:
     out: set[str] = set()
     for name in DOMAIN_LISTS:
         for term, _ in _read_list(DATA / name, 1.0):
             out.add(term.removeprefix("www."))
     return frozenset(out)
+
+
+def build_shipped() -> tuple[WordMatcher, frozenset[str]]:
+    """The shipped word lists' matcher and bad-domain set, built in this process."""
+    return WordMatcher(_shipped_terms()), _bad_domains()
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> tuple[WordMatcher, frozenset[str]]:
+    return _built_in_child() or build_shipped()
+
+
+# A child process builds them and hands them over pickled. Built here, their 100,000 transient
+# terms leave ~15 MB of freed but fragmented heap behind the 17 MB kept (resident memory of every
+# running bot); unpickled, they arrive compact. The child is our own: its pickle is trusted.
+_BUILD_IN_CHILD = (
+    "import pickle, sys\n"
+    "from handlers.rules import engine\n"
+    "sys.stdout.buffer.write(pickle.dumps(engine.build_shipped(), protocol=5))\n"
+)
+CHILD_BUILD_TIMEOUT = 120
+
+
+def _built_in_child() -> tuple[WordMatcher, frozenset[str]] | None:
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    try:
+        run = subprocess.run([sys.executable, "-c", _BUILD_IN_CHILD], capture_output=True, env=env,
+                             timeout=CHILD_BUILD_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("word lists: building them in a child process failed (%s); building them here", exc)
+        return None
+    for line in run.stderr.decode("utf-8", "replace").splitlines():
+        log.warning("word lists: %s", line)  # e.g. a list that cannot be read
+    if run.returncode != 0:
+        log.warning("word lists: the child process building them exited with %s; building them here", run.returncode)
+        return None
+    try:
+        built = pickle.loads(run.stdout)
+    except Exception as exc:  # a truncated answer: build here rather than start without the lists
+        log.warning("word lists: the child's answer could not be read (%s); building them here", exc)
+        return None
+    if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], WordMatcher)):
+        log.warning("word lists: the child's answer is not the lists; building them here")
+        return None
+    return built
 
 
 # --- the engine ---------------------------------------------------------------------------------

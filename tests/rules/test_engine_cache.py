@@ -15,7 +15,7 @@ def test_word_lists_load_once_however_often_and_from_however_many_threads():
     for t in threads:
         t.join()
     load_word_lists()
-    assert rules_engine._shipped_matcher.cache_info().misses == 1
+    assert rules_engine._shipped.cache_info().misses == 1
     assert RuleEngine.for_settings(RulesSettings()).shipped is shipped_matcher()
 
 
@@ -40,7 +40,7 @@ def test_a_thousand_differently_configured_groups_build_no_automaton_per_message
             assert engine.check(Subject(text="缓存测试词3 在这里")).hits is not None
     assert len(builds) == 10  # one automaton per distinct word list, none per message
     assert all(e.shipped is shipped for e in engines)  # the shipped automata are never rebuilt
-    assert rules_engine._shipped_matcher.cache_info().misses == 1
+    assert rules_engine._shipped.cache_info().misses == 1
     assert len({id(e) for e in engines}) == 1000
     assert all(a is b for a, b in zip(engines, (RuleEngine.for_settings(s) for s in groups)))
     # The custom word is found in the groups that have it, and only there.
@@ -52,3 +52,25 @@ def test_groups_that_differ_only_outside_the_rules_share_one_engine():
     b = RulesSettings(text="rules B", actions={"ads": "kick"}, newcomer_hours=2)
     assert RuleEngine.for_settings(a) is RuleEngine.for_settings(b) is RuleEngine.for_settings(RulesSettings())
     assert RuleEngine.for_settings(RulesSettings(threshold=2.0)) is not RuleEngine.for_settings(a)
+
+
+def test_the_lists_built_in_a_child_process_match_the_same_as_built_here():
+    """The bot takes its word lists from a child process (a compact heap); what it is handed must
+    find what building them here finds."""
+    load_word_lists()
+    child, child_domains = rules_engine._shipped()
+    here, here_domains = rules_engine.build_shipped()
+    assert child is not here and len(child.keys) == len(here.keys) > 40_000
+    assert child_domains == here_domains
+    texts = ["加微信领取福利，代开发票，刷单兼职日结", "免费看片 色情直播 约炮", "usdt 出U 收U 私聊 passive income, dm me",
+             "今天天气不错，我们下午去开会"]
+    for text in texts:
+        views = rules_engine.normalize(text)
+        assert child.find(views) == here.find(views)
+    assert child.find(rules_engine.normalize(texts[0]))  # the texts do hit the lists
+
+
+def test_a_failing_child_build_is_said_and_the_lists_are_built_here(monkeypatch, caplog):
+    monkeypatch.setattr(rules_engine, "_BUILD_IN_CHILD", "import sys; print('disk on fire', file=sys.stderr); sys.exit(3)")
+    assert rules_engine._built_in_child() is None
+    assert "word lists: disk on fire" in caplog.text and "exited with 3; building them here" in caplog.text
