@@ -22,6 +22,8 @@ Each configuration runs these phases and the parent prints one table:
      driver took for each statement (the rest of a message's latency is Python: ours and SQLAlchemy's);
   3. memory: VmRSS after start-up, then after --active-groups distinct groups each sent a message
      (VmRSS and the peak VmHWM). The fake Bot API runs in the same process in every configuration.
+     The database is migrated by another process first, as a restarted bot finds it (a first start
+     on an empty database also loads alembic: ~8 MB more until the next restart).
 --big adds a fourth process: the all-routers App on a database seeded with a --rows points ledger and a
 --big-members group (bench/big_history.py), comparing phase 2 in that group with a small one, side by side.
 
@@ -51,7 +53,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 CHATTER = [
     "大家早上好！", "今天的分享什么时候开始？", "收到，谢谢群主", "这个课程第三节我没太懂",
@@ -197,6 +200,15 @@ async def running_app(db_url: str, routers):
         async with running_telegram_app(db_url, data_dir, config, clock=clock, routers=routers) as h:
             freeze_startup_objects()  # as `qunzhu run` does once the bot is up
             yield WithApp(h, clock)
+
+
+def migrate_elsewhere(db_url: str) -> None:
+    """Bring the database to the schema's heads in a child process (`qunzhu db upgrade` does the
+    same), so the measured process starts like a restarted bot."""
+    script = ("import asyncio, sys\nfrom storage.db import create_engine, upgrade\n"
+              "async def go():\n    engine = create_engine(sys.argv[1])\n    await upgrade(engine)\n"
+              "    await engine.dispose()\nasyncio.run(go())\n")
+    subprocess.run([sys.executable, "-c", script, db_url], check=True, cwd=ROOT, timeout=300)
 
 
 @asynccontextmanager
@@ -413,6 +425,8 @@ async def run_configuration(name: str, args) -> dict:
         async with running_ceiling() as target:
             return await measure(target, args)
     async with throwaway_database(args.db) as db_url:
+        if name != "big":
+            migrate_elsewhere(db_url)
         if name == "big":
             return await measure_big(db_url, args)
         from handlers import all_routers

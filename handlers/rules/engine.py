@@ -22,6 +22,7 @@ import pickle
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -614,21 +615,30 @@ CHILD_BUILD_TIMEOUT = 120
 def _built_in_child() -> tuple[WordMatcher, frozenset[str]] | None:
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
-    try:
-        run = subprocess.run([sys.executable, "-c", _BUILD_IN_CHILD], capture_output=True, env=env,
-                             timeout=CHILD_BUILD_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("word lists: building them in a child process failed (%s); building them here", exc)
-        return None
-    for line in run.stderr.decode("utf-8", "replace").splitlines():
-        log.warning("word lists: %s", line)  # e.g. a list that cannot be read
-    if run.returncode != 0:
-        log.warning("word lists: the child process building them exited with %s; building them here", run.returncode)
-        return None
-    try:
-        built = pickle.loads(run.stdout)
-    except Exception as exc:  # a truncated answer: build here rather than start without the lists
-        log.warning("word lists: the child's answer could not be read (%s); building them here", exc)
+    built = None
+    # Read as it arrives (not gathered into one 12 MB bytes first: the peak); stderr to a file, so
+    # a chatty child cannot block on a full pipe.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            with subprocess.Popen([sys.executable, "-c", _BUILD_IN_CHILD], stdout=subprocess.PIPE,
+                                  stderr=errors, env=env) as child:
+                deadline = threading.Timer(CHILD_BUILD_TIMEOUT, child.kill)  # a stuck child ends the read
+                deadline.start()
+                try:
+                    built = pickle.load(child.stdout)
+                except Exception as exc:  # a truncated answer: build here rather than start without the lists
+                    log.warning("word lists: the child's answer could not be read (%s)", exc)
+                finally:
+                    deadline.cancel()
+                code = child.wait()
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("word lists: building them in a child process failed (%s); building them here", exc)
+            return None
+        errors.seek(0)
+        for line in errors.read().decode("utf-8", "replace").splitlines():
+            log.warning("word lists: %s", line)  # e.g. a list that cannot be read
+    if code != 0:
+        log.warning("word lists: the child process building them exited with %s; building them here", code)
         return None
     if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], WordMatcher)):
         log.warning("word lists: the child's answer is not the lists; building them here")

@@ -74,3 +74,10 @@ def test_a_failing_child_build_is_said_and_the_lists_are_built_here(monkeypatch,
     monkeypatch.setattr(rules_engine, "_BUILD_IN_CHILD", "import sys; print('disk on fire', file=sys.stderr); sys.exit(3)")
     assert rules_engine._built_in_child() is None
     assert "word lists: disk on fire" in caplog.text and "exited with 3; building them here" in caplog.text
+
+
+def test_a_stuck_child_build_is_ended_and_the_lists_are_built_here(monkeypatch, caplog):
+    monkeypatch.setattr(rules_engine, "_BUILD_IN_CHILD", "import time; time.sleep(60)")
+    monkeypatch.setattr(rules_engine, "CHILD_BUILD_TIMEOUT", 0.5)
+    assert rules_engine._built_in_child() is None
+    assert "could not be read" in caplog.text and "building them here" in caplog.text
