@@ -110,6 +110,7 @@ class Router:
         self.preparers: list[Callable[["AppServices", Event], Awaitable[dict[str, Any]]]] = []
         self.member_joins: list[tuple[type, Callable[[], Any]]] = []
         self.figures: list[tuple[str, Callable, Callable[[Any, Any], Any]]] = []
+        self.seconds = metrics.HANDLER_SECONDS.labels(router=name)  # labelled once, not per handler run
 
     def on(self, *event_types: type[Event], filter: Filter | None = None):
         def register(fn: HandlerFn) -> HandlerFn:
@@ -230,10 +231,30 @@ class Dispatcher:
                 joins.setdefault(model, on)
         self._member_joins = tuple(joins.items())
         self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._by_kind: dict[tuple[type, str | None], list[Handler]] = {}
+        self._indexed = -1
 
     @property
     def handlers(self) -> list[Handler]:
         return [h for r in self.routers for h in r.handlers]
+
+    def handlers_for(self, event: Event) -> list[Handler]:
+        """The handlers that can match `event`, in order: those of its type, and for a command those
+        of its name (about 50 handlers in all, a handful for any one event). Kept per type and
+        command name; rebuilt when a router gains a handler."""
+        count = sum(len(r.handlers) for r in self.routers)
+        if count != self._indexed:
+            self._by_kind.clear()
+            self._indexed = count
+        kind = (type(event), event.name if isinstance(event, CommandInvoked) else None)
+        found = self._by_kind.get(kind)
+        if found is None:
+            if len(self._by_kind) >= 1024:  # command names come from members: bound the index
+                self._by_kind.clear()
+            found = self._by_kind[kind] = [
+                h for h in self.handlers
+                if issubclass(kind[0], h.event_types) and (h.command is None or kind[1] in h.command.names)]
+        return found
 
     def commands(self) -> list[CommandSpec]:
         return [c for r in self.routers for c in r.commands()]
@@ -318,7 +339,7 @@ class Dispatcher:
                 actions.after_commit(lambda: self.groups.remember_chat(chat_row))
                 if member_row is not None and not isinstance(event, (MemberLeft, ChatMigrated, JoinRequested)):
                     actions.after_commit(lambda: self.app.tally.add("core.last_seen", member_row.id, now))
-                for handler in self.handlers:
+                for handler in self.handlers_for(event):
                     if ctx.stopped:
                         break
                     if id(handler) in skip:
@@ -339,7 +360,7 @@ class Dispatcher:
             try:
                 await handler.fn(ctx)
             finally:
-                metrics.HANDLER_SECONDS.labels(router=handler.router.name).observe(time.perf_counter() - started)
+                handler.router.seconds.observe(time.perf_counter() - started)
         except RETRY_EVENT:
             raise
         except Exception as exc:  # one handler's failure must not stop the others

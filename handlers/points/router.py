@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.dispatch import Router
@@ -78,7 +79,12 @@ def _is_checkin_word(ctx) -> bool:
     if not isinstance(ctx.event, MessageReceived) or not ctx.text:
         return False
     said = _normalise(ctx.text).strip("!！。.~～")
-    return said in {_normalise(w) for w in _points(ctx).checkin_words}
+    return said in _checkin_words(tuple(_points(ctx).checkin_words))
+
+
+@lru_cache(maxsize=256)
+def _checkin_words(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(map(_normalise, words))
 
 
 async def _require_enabled(ctx) -> bool:
