@@ -21,7 +21,8 @@ Each configuration runs these phases and the parent prints one table:
      its commit — the message with the median count is printed with --show-sql, with the time the
      driver took for each statement (the rest of a message's latency is Python: ours and SQLAlchemy's);
   3. memory: VmRSS after start-up, then after --active-groups distinct groups each sent a message
-     (VmRSS and the peak VmHWM). The fake Bot API runs in the same process in every configuration.
+     (VmRSS after the scheduler's next tick, and the peak VmHWM). The fake Bot API runs in the same
+     process in every configuration.
      The database is migrated by another process first, as a restarted bot finds it (a first start
      on an empty database also loads alembic: ~8 MB more until the next restart).
 --big adds a fourth process: the all-routers App on a database seeded with a --rows points ledger and a
@@ -151,6 +152,9 @@ class Bare:
         if waiter is not None and not waiter.done():
             waiter.set_result([])
 
+    async def settle(self) -> None:
+        """No App, no scheduler: nothing runs between bursts."""
+
 
 class WithApp:
     """The App on the real TelegramPlatform (tests/support/telegram_harness.py), seen the same way as Bare."""
@@ -160,6 +164,7 @@ class WithApp:
         self.engine = harness.app.engine
         self.expect = harness.platform.expect
         self.clock = clock
+        self.settle = harness.app.tick  # what the scheduler runs next: figures written, heap trimmed
 
 
 @asynccontextmanager
@@ -452,6 +457,7 @@ async def measure(target, args) -> dict:
             target, active_group_updates(target.fake, args.active_groups), args.timeout, "active groups")
     except Stalled as exc:
         result["stalled"] = str(exc)
+    await target.settle()
     result["memory_end"] = memory_mb()
     for phase in ("throughput", "active_groups"):
         if phase in result:

@@ -40,9 +40,16 @@ def freeze_startup_objects() -> None:
     again each time (`qunzhu run` calls this once the bot is up)."""
     gc.collect()
     gc.freeze()
-    try:  # glibc: hand the heap pages start-up freed (word-list building) back to the system
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """glibc: hand the free pages inside the heap back to the system (what start-up or a burst of
+    events freed stays resident otherwise; ~3 MB after 1,000 groups at once). A few ms; at start-up
+    and after each tick."""
+    try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError):  # another C library: nothing to do
         pass
 
 
@@ -255,6 +262,7 @@ class App:
             elif self._tick_failing and not failing:
                 log.warning("tick: the database works again")
             self._tick_failing = failing
+            trim_heap()
 
     async def _housekeeping(self) -> None:
         """Actions another process left stale (it died) are recovered; de-duplication keys, handled
