@@ -207,9 +207,13 @@ async def _judge(ctx, *, edited: bool) -> None:
         card_kinds=tuple(m.kind for m in event.media),
         newcomer=newcomer,
         known_handles=frozenset(known),
-        links_allowed=await _links_allowed(ctx),
     )
-    verdict = RuleEngine.for_settings(rs).check(subject)
+    engine = RuleEngine.for_settings(rs)
+    verdict = engine.check(subject)
+    if any(h.category == "link" for h in verdict.hits) and await _links_allowed(ctx):
+        # The right to post links (a points level) only changes a verdict with a link in it: asked
+        # then, not for every message (speed); the rest of the verdict is the same either way.
+        verdict = engine.check(subject._replace(links_allowed=True))
     extra = [] if edited else [h for h in _flood_hits(ctx, full) if h.category not in rs.disabled_categories]
     if extra:
         verdict.hits = extra + verdict.hits
