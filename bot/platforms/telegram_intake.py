@@ -184,6 +184,11 @@ class TelegramIntake:
         self._slots = asyncio.Semaphore(self.cfg.concurrent_updates)
         self._tails: dict[str, asyncio.Task] = {}  # chat → the last task handling one of its updates
         self._tasks: set[asyncio.Task] = set()
+        # Updates fetched and not yet handled, at most: past it polling waits for `_room`, set by a
+        # task that finishes below it (waiting on all the tasks instead cost a callback on each of
+        # them per finished update: ~70 per update with the backlog full).
+        self._backlog = max(100, 8 * self.cfg.concurrent_updates)
+        self._room = asyncio.Event()
 
     @property
     def not_running(self) -> str | None:
@@ -242,10 +247,10 @@ class TelegramIntake:
     async def _poll_loop(self) -> None:
         delay = BACKOFF_FIRST
         timeout = self.cfg.poll_timeout
-        backlog = max(100, 8 * self.cfg.concurrent_updates)
         while not self.stopping:
-            while len(self._tasks) >= backlog:  # handling is behind (the database is slow): wait for it
-                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            while len(self._tasks) >= self._backlog:  # handling is behind (the database is slow): wait for it
+                self._room.clear()
+                await self._room.wait()
             started = time.monotonic()
             kwargs: dict[str, Any] = {"timeout": timeout, "allowed_updates": self.platform.allowed_updates()}
             if self.offset is not None:
@@ -381,6 +386,8 @@ class TelegramIntake:
 
         def finished(t: asyncio.Task, key=key) -> None:
             self._tasks.discard(t)
+            if len(self._tasks) < self._backlog:
+                self._room.set()
             if self._tails.get(key) is t:
                 del self._tails[key]
 

@@ -140,6 +140,37 @@ async def test_failing_getupdates_backs_off_and_recovers(sqlite_url, tmp_path):
         assert h.bot_texts() == ["echo: back"]
 
 
+async def test_polling_waits_while_the_backlog_is_full_and_goes_on_as_it_drains(sqlite_url, tmp_path):
+    """Handling is behind (here: each update waits for a gate before its transaction): once 100 updates
+    are fetched and not handled, getUpdates is not called again until some are; then the rest come."""
+    gate = asyncio.Event()
+    slow = tiny_router()
+
+    async def held(_app, _event):
+        await gate.wait()
+        return {}
+
+    slow.preparers.append(held)
+    config = {"telegram": {"poll_timeout": 0, "concurrent_updates": 2}}  # backlog: max(100, 8 × 2)
+    async with running_telegram_app(sqlite_url, str(tmp_path), config, routers=[slow]) as h:
+        chats = [h.fake.group(-1001900000000 - i, f"Busy {i}") for i in range(5)]
+        await h.fake.push(*[h.fake.text_update(chats[i % 5], h.user(f"u{i % 7}"), f"m{i}") for i in range(250)])
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(await inbox(h.app)) >= 100:
+                break
+        polls = h.fake.polls
+        await asyncio.sleep(1.0)
+        assert len(await inbox(h.app)) == 100, "fetched past the backlog"
+        assert h.fake.polls == polls, "getUpdates went on with the backlog full"
+        gate.set()
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if len(slow.events) == 250:  # type: ignore[attr-defined]
+                break
+        assert sorted(e.text for e in slow.events) == sorted(f"m{i}" for i in range(250))  # type: ignore[attr-defined]
+
+
 LOCKED_FAST = {"database": {"busy_timeout_seconds": 0.2}}
 
 
