@@ -74,13 +74,14 @@ def member_join():
 
 
 async def active_strikes(session: AsyncSession, chat_id: int, user_id: str, since: datetime) -> list[RulesStrike]:
-    query = (
+    query = built(("rules.active_strikes",), lambda: (
         select(RulesStrike)
-        .where(RulesStrike.chat_id == chat_id, RulesStrike.user_id == user_id, RulesStrike.at >= since,
+        .where(RulesStrike.chat_id == bindparam("c"), RulesStrike.user_id == bindparam("u"),
+               RulesStrike.at >= bindparam("since", type_=RulesStrike.__table__.c.at.type),
                RulesStrike.cleared_at.is_(None))
         .order_by(RulesStrike.id)
-    )
-    return list(await session.scalars(query))
+    ))
+    return list(await session.scalars(query, {"c": chat_id, "u": user_id, "since": since}))
 
 
 async def add_strike(session: AsyncSession, *, chat_id: int, user_id: str, at: datetime, rule: str, category: str,
