@@ -61,13 +61,25 @@ async def queue_actions(session: AsyncSession, rows: list[dict[str, Any]]) -> li
 async def set_action_state(session: AsyncSession, action_id: int, state: str, now: datetime, result: str | None = None,
                            *, only_from: str | None = None) -> bool:
     """Move one outbox row to `state`; with `only_from`, only if it is in that state (compare-and-set)."""
-    query = update(OutboxAction).where(OutboxAction.id == action_id)
-    if only_from is not None:
-        query = query.where(OutboxAction.state == only_from)
-    values: dict[str, Any] = {"state": state, "updated_at": now}
-    if result is not None:
-        values["result"] = result[:2000]
-    outcome = await session.execute(query.values(**values))
+    table = OutboxAction.__table__
+    with_result, guarded = result is not None, only_from is not None
+
+    def build():
+        query = update(table).where(table.c.id == bindparam("b_id"))
+        if guarded:
+            query = query.where(table.c.state == bindparam("b_from"))
+        values = {"state": bindparam("b_state"), "updated_at": bindparam("b_at", type_=table.c.updated_at.type)}
+        if with_result:
+            values["result"] = bindparam("b_result")
+        return query.values(**values)
+
+    params: dict[str, Any] = {"b_id": action_id, "b_state": state, "b_at": now}
+    if guarded:
+        params["b_from"] = only_from
+    if with_result:
+        params["b_result"] = result[:2000]
+    # Twice per send (sending, then its outcome): built once per shape (speed).
+    outcome = await session.execute(built(("outbox.state", with_result, guarded), build), params)
     return bool(outcome.rowcount)
 
 
