@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from storage import sqlite_inline
 
@@ -127,12 +126,22 @@ def built(key: tuple, build: Callable[[], Any]) -> Any:
     return stmt
 
 
+_PRIMARY_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def in_session(session: Any, model: Any, key: tuple) -> Any:
+    """The session's row of `model` with primary key `key` (a tuple), or None; no statement. The
+    identity key spelt out, as `identity_key()` builds it (that looks the mapper up each time)."""
+    return session.identity_map.get((model, key, None))
+
+
 def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
     """`values`, known to be what the database holds now (a RETURNING row, a cached copy), as the
     session's row of `model`, without a statement: later reads in the transaction need none. `values`
     must include the primary key."""
-    key = identity_key(model, tuple(values[column.key] for column in model.__mapper__.primary_key))
-    row = session.identity_map.get(key)
+    names = _PRIMARY_KEYS.get(model) or _PRIMARY_KEYS.setdefault(
+        model, tuple(column.key for column in model.__mapper__.primary_key))
+    row = in_session(session, model, tuple(values[name] for name in names))
     if row is None:
         # Made as a load makes it (the values straight into its state), not through __init__'s
         # per-attribute events: a third of the cost, once per event for the chat row (speed).

@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import Date, and_, bindparam, case, func, inspect, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from storage import core_repo
-from storage.db import as_stored, built, insert_ignore, insert_ignoring
+from storage.db import as_stored, built, in_session, insert_ignore, insert_ignoring
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
 
@@ -68,7 +67,7 @@ async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, am
     stmt = built(("points.totals", dialect, activity), lambda: _totals_upsert(dialect, activity))
     stmt_params = {"m": member_id, "c": chat_id, "amount": amount, "growth": growth, "day": day if activity else None,
                    "activity": amount if activity else 0}
-    row = session.identity_map.get(identity_key(MemberTotals, member_id))
+    row = in_session(session, MemberTotals, (member_id,))
     if row is not None and not inspect(row).expired:
         # Read with the member in this transaction (the usual case): add to the stored row, by key,
         # and work the new totals out here; the row is locked by this write transaction.
@@ -279,7 +278,7 @@ async def raise_announced_level(session: AsyncSession, member_id: int, level: in
         .values(announced_level=level)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount and session.identity_map.get(identity_key(MemberTotals, member_id)) is not None:
+    if result.rowcount and in_session(session, MemberTotals, (member_id,)) is not None:
         as_stored(session, MemberTotals, {"member_id": member_id, "announced_level": level})
     return bool(result.rowcount)
 
