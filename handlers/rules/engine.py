@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import array
 import logging
-import os
 import pickle
 import re
 import subprocess
@@ -31,15 +30,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import (
-    ANY_DIGIT,
-    DIGIT_LIKE,
-    Views,
-    canonical,
-    char_class,
-    normalize,
-    squeeze,
-)
+from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, char_class, normalize, squeeze
 
 log = logging.getLogger(__name__)
 
@@ -438,22 +429,21 @@ def _bytes_as_letters(text: str) -> str:
 
 
 class PackedStrings:
-    """A read-only list of strings kept as one string and their end offsets: 48,000 short str objects
-    cost 3.8 MB, this a tenth of it. An item is sliced out when asked for (only for found terms)."""
+    """A read-only list of strings kept as one string and their offsets (item i is
+    text[offsets[i]:offsets[i + 1]]): 48,000 short str objects cost 3.8 MB, this a tenth of it. An
+    item is sliced out when asked for (only for found terms)."""
 
     def __init__(self, items: list[str]):
-        self._text = "".join(items)
-        self._ends = array.array("I")
-        end = 0
+        self.text = "".join(items)
+        self.offsets = array.array("I", [0])
         for item in items:
-            end += len(item)
-            self._ends.append(end)
+            self.offsets.append(self.offsets[-1] + len(item))
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> str:
-        return self._text[self._ends[i - 1] if i else 0:self._ends[i]]
+        return self.text[self.offsets[i]:self.offsets[i + 1]]
 
 
 class WordMatcher:
@@ -494,7 +484,6 @@ class WordMatcher:
                 self.kind.append(kinds.setdefault(kind, len(kinds)))
         self.kinds = list(kinds)
         self.keys = PackedStrings(keys)
-        self.lengths = array.array("H", map(len, keys))  # a key's length without slicing it out
         self.has_cjk, self.has_latin = len(self.cjk) > 0, len(self.latin) > 0
         if self.has_cjk:
             self.cjk.make_automaton()
@@ -511,11 +500,11 @@ class WordMatcher:
         if self.has_latin and _ASCII_LETTER.search(views.text):
             text = views.text
             n = len(text)
-            lengths = self.lengths
+            offsets = self.keys.offsets  # a key's length without slicing it out
             for end, i in self.latin.iter(text):
                 if i in found:
                     continue  # found already: storing it again changes nothing (speed in long text)
-                start = end - lengths[i] + 1
+                start = end - (offsets[i + 1] - offsets[i]) + 1
                 if start > 0 and (text[start - 1].isascii() and text[start - 1].isalnum()):
                     continue
                 if end + 1 < n and (text[end + 1].isascii() and text[end + 1].isalnum()):
@@ -606,22 +595,25 @@ def _shipped() -> tuple[WordMatcher, frozenset[str]]:
 # running bot); unpickled, they arrive compact. The child is our own: its pickle is trusted.
 _BUILD_IN_CHILD = (
     "import pickle, sys\n"
+    "sys.path.insert(0, sys.argv[1])\n"
     "from handlers.rules import engine\n"
-    "sys.stdout.buffer.write(pickle.dumps(engine.build_shipped(), protocol=5))\n"
+    "sys.stdout.buffer.write(pickle.dumps((engine.__file__, engine.build_shipped()), protocol=5))\n"
 )
 CHILD_BUILD_TIMEOUT = 120
 
 
 def _built_in_child() -> tuple[WordMatcher, frozenset[str]] | None:
+    # The child must run this very code: -P keeps the working directory off its path (another
+    # checkout there would be imported instead), and this file's root goes first; the answer names
+    # the file the child used, and anything else is refused.
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
     built = None
     # Read as it arrives (not gathered into one 12 MB bytes first: the peak); stderr to a file, so
     # a chatty child cannot block on a full pipe.
     with tempfile.TemporaryFile() as errors:
         try:
-            with subprocess.Popen([sys.executable, "-c", _BUILD_IN_CHILD], stdout=subprocess.PIPE,
-                                  stderr=errors, env=env) as child:
+            with subprocess.Popen([sys.executable, "-P", "-c", _BUILD_IN_CHILD, root], stdout=subprocess.PIPE,
+                                  stderr=errors) as child:
                 deadline = threading.Timer(CHILD_BUILD_TIMEOUT, child.kill)  # a stuck child ends the read
                 deadline.start()
                 try:
@@ -640,10 +632,14 @@ def _built_in_child() -> tuple[WordMatcher, frozenset[str]] | None:
     if code != 0:
         log.warning("word lists: the child process building them exited with %s; building them here", code)
         return None
-    if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], WordMatcher)):
+    if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[1], tuple)
+            and isinstance(built[1][0], WordMatcher)):
         log.warning("word lists: the child's answer is not the lists; building them here")
         return None
-    return built
+    if Path(built[0]).resolve() != Path(__file__).resolve():
+        log.warning("word lists: the child built them with %s, not this %s; building them here", built[0], __file__)
+        return None
+    return built[1]
 
 
 # --- the engine ---------------------------------------------------------------------------------

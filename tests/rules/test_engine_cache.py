@@ -73,8 +73,9 @@ def test_the_lists_built_in_a_child_process_match_the_same_as_built_here():
 
 def test_a_failing_child_build_is_said_and_the_lists_are_built_here(monkeypatch, caplog):
     monkeypatch.setattr(rules_engine, "_BUILD_IN_CHILD", "import sys; print('disk on fire', file=sys.stderr); sys.exit(3)")
-    assert rules_engine._built_in_child() is None
+    matcher, domains = rules_engine._shipped.__wrapped__()  # what start-up does, past the once-a-process cache
     assert "word lists: disk on fire" in caplog.text and "exited with 3; building them here" in caplog.text
+    assert len(matcher.keys) > 40_000 and domains  # the bot starts with its lists all the same
 
 
 def test_a_stuck_child_build_is_ended_and_the_lists_are_built_here(monkeypatch, caplog):
@@ -82,3 +83,13 @@ def test_a_stuck_child_build_is_ended_and_the_lists_are_built_here(monkeypatch, 
     monkeypatch.setattr(rules_engine, "CHILD_BUILD_TIMEOUT", 0.5)
     assert rules_engine._built_in_child() is None
     assert "could not be read" in caplog.text and "building them here" in caplog.text
+
+
+def test_lists_a_child_built_from_another_copy_of_the_code_are_refused(monkeypatch, caplog):
+    """A child that imported another checkout (its working directory, an older install) would hand
+    over objects of other classes under these names: refused, the lists are built here."""
+    other = ("import pickle, sys\nsys.path.insert(0, sys.argv[1])\nfrom handlers.rules import engine\n"
+             "sys.stdout.buffer.write(pickle.dumps(('/elsewhere/handlers/rules/engine.py', engine.build_shipped())))\n")
+    monkeypatch.setattr(rules_engine, "_BUILD_IN_CHILD", other)
+    assert rules_engine._built_in_child() is None
+    assert "built them with /elsewhere/handlers/rules/engine.py" in caplog.text
