@@ -71,16 +71,18 @@ class Handler:
     command: CommandSpec | None = None
     button_prefix: str | None = None
 
+    def fits(self, event_type: type[Event], command: str | None) -> bool:
+        """Whether events of this type (and, for a command, this name) can match at all."""
+        return issubclass(event_type, self.event_types) and (self.command is None or command in self.command.names)
+
     async def matches(self, ctx: "Context") -> bool:
         event = ctx.event
-        if not isinstance(event, self.event_types):
+        if not self.fits(type(event), event.name if isinstance(event, CommandInvoked) else None):
             return False
         if event.chat.private and not self.router.private_chats:
             return False
         if event.chat.is_channel and not self.router.channels:
             return False  # a channel's subscribers are not members: no onboarding, rules or points
-        if self.command and not (isinstance(event, CommandInvoked) and event.name in self.command.names):
-            return False
         if self.button_prefix is not None and not (
             isinstance(event, ButtonPressed) and event.data.startswith(self.button_prefix)
         ):
@@ -251,9 +253,7 @@ class Dispatcher:
         if found is None:
             if len(self._by_kind) >= 1024:  # command names come from members: bound the index
                 self._by_kind.clear()
-            found = self._by_kind[kind] = [
-                h for h in self.handlers
-                if issubclass(kind[0], h.event_types) and (h.command is None or kind[1] in h.command.names)]
+            found = self._by_kind[kind] = [h for h in self.handlers if h.fits(*kind)]
         return found
 
     def commands(self) -> list[CommandSpec]:

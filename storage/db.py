@@ -7,17 +7,13 @@ import errno
 import os
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, registry, sqlite
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -377,9 +373,11 @@ async def current_heads(engine: AsyncEngine) -> set[str]:
 VERSION_TABLE = "alembic_version"  # alembic's default name (storage/migrations/env.py keeps it)
 
 
+@cache
 def script_heads() -> frozenset[str]:
     """The heads of the migration scripts — revisions no other script builds on —, read from the
-    files' `revision` and `down_revision` assignments without importing alembic."""
+    files' `revision` and `down_revision` assignments without importing alembic (once a process:
+    the scripts ship with the code)."""
     revisions: set[str] = set()
     below: set[str] = set()
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):

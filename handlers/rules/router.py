@@ -88,8 +88,8 @@ def _tracker(app) -> FloodTracker:
 def _flood_hits(ctx, text: str) -> list[Hit]:
     rs = ctx.settings.rules
     views = normalize(text) if text else None
-    # In memory only, so the process's own str hash will do (0: no text to compare).
-    fingerprint = hash(views.squeezed) or 1 if views and views.squeezed else 0
+    # In memory only, so the process's own str hash will do; 0 means no text to compare.
+    fingerprint = (hash(views.squeezed) or 1) if views and views.squeezed else 0
     tracker, keep = _tracker(ctx.app), max(rs.flood_seconds, rs.repeat_seconds)
     chat_key, user_id, now = ctx.chat.key, ctx.user.id, ctx.now
     q = tracker.with_message(chat_key, user_id, now, fingerprint, keep_seconds=keep)

@@ -1,6 +1,6 @@
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from alembic.script import ScriptDirectory
 from storage.db import alembic_config, create_engine, current_heads, upgrade
 
 
