@@ -82,7 +82,7 @@ class App:
         self.clock = clock or Clock()
         self.engine = create_engine(config.database_url, echo=config.database.echo,
                                     busy_timeout=config.database.busy_timeout_seconds,
-                                    sqlite_driver=config.database.sqlite_driver)
+                                    sqlite_driver=config.database.sqlite_driver, pool_size=config.database.pool_size)
         self.sessions = session_factory(self.engine)
         self.routers = all_routers() if routers is None else routers
         self.dispatcher = Dispatcher(self, self.routers)

@@ -86,6 +86,8 @@ class DatabaseSection(Strict):
     # SQLite: "inline" runs sqlite3 on the event loop's thread (storage/sqlite_inline.py);
     # "aiosqlite" sends each call to a thread of its own (slower; the way back if inline misbehaves).
     sqlite_driver: Literal["inline", "aiosqlite"] = "inline"
+    # PostgreSQL: connections kept open; events beyond them wait for one.
+    pool_size: int = Field(default=10, ge=1, le=500)
 
     @field_validator("url")
     @classmethod

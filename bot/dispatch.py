@@ -39,6 +39,7 @@ from bot.events import (
     MessageReceived,
 )
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import metrics
 from bot.actions import Actions
@@ -212,7 +213,7 @@ class DispatchResult:
 
 # Errors that mean "the database cannot do it now": the whole event is retried by the caller, rather
 # than run again without the handler that happened to meet them.
-RETRY_EVENT = (OperationalError, InterfaceError, OSError)
+RETRY_EVENT = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 
 class _HandlerFailed(Exception):

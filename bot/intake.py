@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import metrics
 from bot.dispatch import DispatchResult, IntakeMark
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Errors that mean "the database cannot do it now", as opposed to a bug in a handler.
-DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+# (PoolTimeout: no pooled connection came free in time.)
+DATABASE_ERRORS = (OperationalError, DBAPIError, PoolTimeout, OSError)
 
 
 # Seconds a failure to store an update keeps the intake "in an outage" for /readyz without a new one.
@@ -99,7 +101,7 @@ class Intake:
         now = self.app.clock.now()
         try:
             async with self.app.sessions() as session, session.begin():
-                ids = [await intake_repo.store_update(session, platform, key, text, now) for key, text in texts]
+                ids = await intake_repo.store_updates(session, platform, texts, now)
         except DATABASE_ERRORS as exc:
             # Once when storing starts failing (the platform redelivers; every retry would be a line).
             keys = ", ".join(key for key, _ in updates[:3]) + (" …" if len(updates) > 3 else "")

@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.refs import ChatRef, UserRef
-from storage.db import insert_ignore, insert_ignoring
+from storage import direct
+from storage.db import as_stored, insert_ignore, insert_ignoring
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 
 
@@ -104,25 +105,40 @@ _MEMBER_QUERIES: dict[tuple, Any] = {}
 
 
 def _member_query(joins: tuple):
+    """(the Core select, per entity its model and the attribute names of its columns, in order)."""
     query = _MEMBER_QUERIES.get(joins)
     if query is None:
-        query = select(Member, ChatSettingsRow.updated_at, *(model for model, _ in joins)).outerjoin(
+        entities = [Member, *(model for model, _ in joins)]
+        stmt = select(*Member.__table__.c, ChatSettingsRow.__table__.c.updated_at,
+                      *(column for model, _ in joins for column in model.__table__.c)).outerjoin(
             ChatSettingsRow, ChatSettingsRow.chat_id == Member.chat_id)
         for model, on in joins:
-            query = query.outerjoin(model, on())
-        query = _MEMBER_QUERIES[joins] = query.where(
-            Member.chat_id == bindparam("chat_id"), Member.user_id == bindparam("user_id"))
+            stmt = stmt.outerjoin(model, on())
+        stmt = stmt.where(Member.chat_id == bindparam("chat_id"), Member.user_id == bindparam("user_id"))
+        layout = tuple((model, tuple(model.__mapper__.get_property_by_column(c).key for c in model.__table__.c))
+                       for model in entities)
+        query = _MEMBER_QUERIES[joins] = (stmt, layout)
     return query
 
 
 async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: tuple = ()):
     """(member, settings version, {model: row or None}) in one statement, or None when the member
-    is not stored yet. `joins` are (model, lambda: ON clause against Member) pairs."""
-    row = (await session.execute(_member_query(joins), {"chat_id": chat_id, "user_id": user_id})).first()
+    is not stored yet. `joins` are (model, lambda: ON clause against Member) pairs. The rows become
+    the session's own (as a load would make them), so changes to them are flushed as usual."""
+    stmt, layout = _member_query(joins)
+    row = (await direct.execute(session, stmt, {"chat_id": chat_id, "user_id": user_id})).first()
     if row is None:
         return None
-    member, version, *extras = row
-    rows = {model: extra for (model, _), extra in zip(joins, extras)}
+    (_, member_keys), *extra_layout = layout
+    member = as_stored(session, Member, dict(zip(member_keys, row)))
+    version = row[len(member_keys)]
+    at = len(member_keys) + 1
+    rows: dict[type, Any] = {}
+    for model, keys in extra_layout:
+        values = row[at:at + len(keys)]
+        at += len(keys)
+        # An outer join that found nothing: every column NULL, the primary key among them.
+        rows[model] = as_stored(session, model, dict(zip(keys, values))) if any(v is not None for v in values) else None
     # Repositories look here before they read a row of this member that the join found missing.
     session.info[MEMBER_ROWS] = (member.id, rows)
     return member, version, rows

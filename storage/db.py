@@ -6,18 +6,20 @@ import ast
 import errno
 import os
 import re
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import sqlite_inline
+from storage import direct, sqlite_inline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,7 +36,9 @@ SQLITE_DRIVERS = ("inline", "aiosqlite")
 registry.register("sqlite.qunzhu_inline", "storage.sqlite_inline", "SQLiteDialect_inline")
 
 
-def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0, sqlite_driver: str = "inline") -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0, sqlite_driver: str = "inline",
+                  pool_size: int = 10) -> AsyncEngine:
+    """`pool_size`: PostgreSQL connections kept open ([database] pool_size); SQLite has its own few."""
     if url.startswith("sqlite"):
         if sqlite_driver not in SQLITE_DRIVERS:
             raise ValueError(f"[database] sqlite_driver: {sqlite_driver!r} is not one of {', '.join(SQLITE_DRIVERS)}")
@@ -55,7 +59,35 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout: float = 30.0, s
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout}, **pool)
         _tune_sqlite(engine, busy_timeout)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # A fixed set of connections: events beyond it wait for one (PostgreSQL work is CPU-bound here,
+    # so more would not be faster), and none is opened and closed per burst as an overflow one is.
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle this long is pinged before use (a restarted server, a
+# firewall or idle_session_timeout may have closed it). SQLAlchemy's pool_pre_ping pings at every
+# checkout: three round trips (BEGIN, ";", ROLLBACK) before each transaction's own.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _check(dbapi_connection, record, _proxy):
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise DisconnectionError(f"idle connection is gone: {type(exc).__name__}") from exc
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
@@ -139,12 +171,19 @@ def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
         model, tuple(column.key for column in model.__mapper__.primary_key))
     row = in_session(session, model, tuple(values[name] for name in names))
     if row is None:
-        # Made as a load makes it (the values straight into its state), not through __init__'s
-        # per-attribute events: a third of the cost, once per event for the chat row (speed).
+        # Made and attached as a load makes and attaches it (sqlalchemy/orm/loading.py): the values
+        # straight into its state, the state into the identity map as committed. session.add after
+        # make_transient_to_detached costs five times as much (cascades, events), for up to four
+        # rows an event.
+        sync = getattr(session, "sync_session", session)
         row = model.__mapper__.class_manager.new_instance()
+        state = instance_state(row)
         row.__dict__.update(values)
-        make_transient_to_detached(row)
-        session.add(row)
+        state.key = (model, tuple(values[name] for name in names), None)
+        state.identity_token = None
+        state.session_id = sync.hash_key
+        sync.identity_map._add_unpresent(state, state.key)
+        state._commit_all(state.dict, sync.identity_map)
     else:  # loaded (or expired) earlier in this session: refresh it in place
         for name, value in values.items():
             set_committed_value(row, name, value)
@@ -154,7 +193,8 @@ def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
 async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, Any], conflict: tuple[str, ...],
                           returning: Any = None):
     """Execute INSERT … ON CONFLICT DO NOTHING [RETURNING column] with `values`, from a statement built
-    once per shape; the result (`.scalar()` is the returned column, None when the row was there)."""
+    once per shape, on the direct path; the rows (`.scalar()` is the returned column, None when the
+    row was there; `.rowcount` 0 then)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
 
     def build():
@@ -165,7 +205,7 @@ async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, A
         return stmt.returning(table.c[returning]) if returning else stmt
 
     stmt = built(("insert_ignoring", dialect, model, tuple(values), conflict, returning), build)
-    return await session.execute(stmt, values)
+    return await direct.execute(session, stmt, values)
 
 
 def alembic_config():

@@ -6,26 +6,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import built, insert_ignoring
+from storage import direct
+from storage.db import built
 from storage.models import InboxEntry, OutboxAction
 
 
-async def store_update(session: AsyncSession, platform: str, key: str, payload: str, now: datetime) -> int | None:
-    """The inbox id of a newly received update; None when (platform, key) was received before."""
-    result = await insert_ignoring(session, InboxEntry, {"platform": platform, "key": key, "payload": payload,
-                                                         "received_at": now, "attempts": 0},
-                                   ("platform", "key"), returning="id")
-    return result.scalar()
+async def store_updates(session: AsyncSession, platform: str, updates: list[tuple[str, str]], now: datetime) -> list[int | None]:
+    """Store (key, payload) pairs in one statement (a getUpdates answer is up to 100); per pair the new
+    inbox id, or None when (platform, key) was received before (or earlier in the same list)."""
+    if not updates:
+        return []
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    table = InboxEntry.__table__
+
+    def build():
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return insert(table).on_conflict_do_nothing(index_elements=["platform", "key"]).returning(table.c.id, table.c.key)
+
+    rows = [{"platform": platform, "key": key, "payload": payload, "received_at": now, "attempts": 0}
+            for key, payload in updates]
+    # Many rows: SQLAlchemy's "insertmanyvalues" sends them as one multi-row INSERT … RETURNING.
+    stored = dict((key, entry_id) for entry_id, key in await session.execute(built(("inbox.store", dialect), build), rows))
+    return [stored.pop(key, None) for key, _ in updates]
 
 
 async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:
     table = InboxEntry.__table__
     stmt = built(("inbox.done",), lambda: update(table).where(table.c.id == bindparam("b_id")).values(
         done_at=bindparam("b_at", type_=table.c.done_at.type)))
-    await session.execute(stmt, {"b_id": entry_id, "b_at": now})
+    await direct.execute(session, stmt, {"b_id": entry_id, "b_at": now})
 
 
 async def note_failure(session: AsyncSession, entry_id: int, error: str) -> None:
@@ -48,14 +61,14 @@ async def forget_done_before(session: AsyncSession, before: datetime) -> int:
 
 
 async def queue_actions(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert outbox rows (in the caller's transaction); their ids in the given order."""
+    """Insert outbox rows (in the caller's transaction); their ids in the given order. One or two
+    an event that acts: each on the direct path."""
+    table = OutboxAction.__table__
     ids = []
     for row in rows:
-        entry = OutboxAction(**row)
-        session.add(entry)
-        ids.append(entry)
-    await session.flush()
-    return [entry.id for entry in ids]
+        stmt = built(("outbox.queue", tuple(row)), lambda: insert(table).returning(table.c.id))
+        ids.append((await direct.execute(session, stmt, row)).scalar())
+    return ids
 
 
 async def set_action_state(session: AsyncSession, action_id: int, state: str, now: datetime, result: str | None = None,
@@ -79,7 +92,7 @@ async def set_action_state(session: AsyncSession, action_id: int, state: str, no
     if with_result:
         params["b_result"] = result[:2000]
     # Twice per send (sending, then its outcome): built once per shape (speed).
-    outcome = await session.execute(built(("outbox.state", with_result, guarded), build), params)
+    outcome = await direct.execute(session, built(("outbox.state", with_result, guarded), build), params)
     return bool(outcome.rowcount)
 
 

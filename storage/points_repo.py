@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, inspect, or_, select, text, update
+from sqlalchemy import (BigInteger, Date, Integer, and_, bindparam, case, exists, func, inspect, literal, literal_column, or_,
+                        select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import core_repo
+from storage import core_repo, direct
 from storage.db import as_stored, built, in_session, insert_ignore, insert_ignoring
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
@@ -53,6 +54,10 @@ async def add_entry(
         "key": key[:191],
         "at": at,
     }
+    if _dialect(session) == "postgresql":
+        if _totals_in_session(session, member_id) is not None:
+            return await _entry_and_totals(session, values, source, day)
+        return await _entry_and_new_totals(session, values, source, day)
     result = await insert_ignoring(session, LedgerEntry, values, ("chat_id", "key"))
     if not result.rowcount:
         return False
@@ -60,28 +65,94 @@ async def add_entry(
     return True
 
 
-async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None) -> None:
+def _totals_in_session(session: AsyncSession, member_id: int) -> MemberTotals | None:
+    """The member's totals as read in this transaction (with the member, usually), else None."""
+    row = in_session(session, MemberTotals, (member_id,))
+    return row if row is not None and not inspect(row).expired else None
+
+
+def _totals_params(chat_id: int, member_id: int, amount: int, source: str, day: date | None) -> dict[str, Any]:
     growth = 0 if source in SPENDING_SOURCES else amount
     activity = source == ACTIVITY and day is not None
+    return {"m": member_id, "c": chat_id, "amount": amount, "growth": growth, "day": day if activity else None,
+            "activity": amount if activity else 0}
+
+
+def _work_out_totals(row: MemberTotals, params: dict[str, Any]) -> dict[str, Any]:
+    """The totals after adding `params` (of _totals_params) to `row`, the stored row before."""
+    totals = {"member_id": params["m"], "balance": row.balance + params["amount"], "earned": row.earned + params["growth"]}
+    if params["day"] is not None:
+        totals["activity_today"] = (row.activity_today if row.activity_day == params["day"] else 0) + params["activity"]
+        totals["activity_day"] = params["day"]
+    return totals
+
+
+async def _entry_and_totals(session: AsyncSession, values: dict[str, Any], source: str, day: date | None) -> bool:
+    """PostgreSQL, the totals row read in this transaction: the ledger row and the addition to the
+    totals in one statement (a data-modifying CTE), the totals changed only if the row went in."""
+    params = _totals_params(values["chat_id"], values["member_id"], values["amount"], source, day)
+    activity = params["day"] is not None
+    stmt = built(("points.entry_and_totals", activity), lambda: _entry_and_totals_stmt(activity))
+    inserted, added = (await direct.execute(session, stmt, {**values, **params})).first()
+    if not inserted:
+        return False
+    row = _totals_in_session(session, values["member_id"])
+    if added and row is not None:
+        as_stored(session, MemberTotals, _work_out_totals(row, params))
+    else:  # the totals row went since it was read (a purge, an erasure): made again from the ledger's amount
+        await _add_to_totals(session, values["chat_id"], values["member_id"], values["amount"], source, day, stored=False)
+    return True
+
+
+async def _entry_and_new_totals(session: AsyncSession, values: dict[str, Any], source: str, day: date | None) -> bool:
+    """PostgreSQL, no totals row read: the ledger row and the totals upsert in one statement."""
+    params = _totals_params(values["chat_id"], values["member_id"], values["amount"], source, day)
+    activity = params["day"] is not None
+    stmt = built(("points.entry_and_new_totals", activity), lambda: _totals_upsert("postgresql", activity, _entry_cte()))
+    rows = await direct.execute(session, stmt, {**values, **params})
+    if not rows.rows:
+        return False  # (chat_id, key) was in the ledger already: nothing written
+    row = as_stored(session, MemberTotals, rows.one_mapping())
+    core_repo.known_now(session, MemberTotals, values["member_id"], row)
+    return True
+
+
+def _entry_cte():
+    """PostgreSQL: the ledger row's INSERT … ON CONFLICT DO NOTHING, as a CTE (a row when it went in)."""
+    ledger = LedgerEntry.__table__
+    return postgresql.insert(ledger).values(
+        chat_id=bindparam("chat_id"), member_id=bindparam("member_id"), amount=bindparam("amount"),
+        reason=bindparam("reason"), source=bindparam("source"), key=bindparam("key"),
+        at=bindparam("at", type_=ledger.c.at.type),
+    ).on_conflict_do_nothing(index_elements=["chat_id", "key"]).returning(ledger.c.id).cte("entry")
+
+
+def _entry_and_totals_stmt(activity: bool):
+    entry = _entry_cte()
+    added = _totals_add(activity).where(exists(select(entry.c.id))).returning(literal_column("1")).cte("added")
+    return select(select(func.count()).select_from(entry).scalar_subquery(),
+                  select(func.count()).select_from(added).scalar_subquery())
+
+
+async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None,
+                         *, stored: bool = True) -> None:
+    """`stored=False`: the row read earlier is known to be gone, upsert whatever the session holds."""
+    params = _totals_params(chat_id, member_id, amount, source, day)
+    activity = params["day"] is not None
     dialect = _dialect(session)
-    stmt = built(("points.totals", dialect, activity), lambda: _totals_upsert(dialect, activity))
-    stmt_params = {"m": member_id, "c": chat_id, "amount": amount, "growth": growth, "day": day if activity else None,
-                   "activity": amount if activity else 0}
-    row = in_session(session, MemberTotals, (member_id,))
-    if row is not None and not inspect(row).expired:
+    row = _totals_in_session(session, member_id) if stored else None
+    if row is not None:
         # Read with the member in this transaction (the usual case): add to the stored row, by key,
         # and work the new totals out here; the row is locked by this write transaction.
         update_stmt = built(("points.totals.add", activity), lambda: _totals_add(activity))
-        await session.execute(update_stmt, stmt_params)
-        totals = {"member_id": member_id, "balance": row.balance + amount, "earned": row.earned + growth}
-        if activity:
-            totals["activity_today"] = (row.activity_today if row.activity_day == day else 0) + amount
-            totals["activity_day"] = day
-        as_stored(session, MemberTotals, totals)
-        return
-    stored = (await session.execute(stmt, stmt_params)).mappings().one()
+        if (await direct.execute(session, update_stmt, params)).rowcount:
+            as_stored(session, MemberTotals, _work_out_totals(row, params))
+            return
+        # The row went since it was read (a purge, an erasure): made again below.
+    stmt = built(("points.totals", dialect, activity), lambda: _totals_upsert(dialect, activity))
+    stored_row = (await direct.execute(session, stmt, params)).one_mapping()
     # The totals as stored now, in the session: later reads in this event need no statement.
-    row = as_stored(session, MemberTotals, dict(stored))
+    row = as_stored(session, MemberTotals, stored_row)
     core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
 
 
@@ -95,12 +166,20 @@ def _totals_add(activity: bool):
     return update(table).where(table.c.member_id == bindparam("m")).values(changes)
 
 
-def _totals_upsert(dialect: str, activity: bool):
+def _totals_upsert(dialect: str, activity: bool, after_entry: Any = None):
+    """INSERT … ON CONFLICT DO UPDATE of the member's totals, RETURNING them. `after_entry` (PostgreSQL):
+    the CTE of the ledger row's INSERT — the totals change only when that row went in (none returned
+    otherwise)."""
     table = MemberTotals.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(
-        member_id=bindparam("m"), chat_id=bindparam("c"), balance=bindparam("amount"), earned=bindparam("growth"),
-        activity_day=bindparam("day", type_=Date()), activity_today=bindparam("activity"), announced_level=1)
+    columns = {"member_id": bindparam("m", type_=BigInteger()), "chat_id": bindparam("c", type_=BigInteger()),
+               "balance": bindparam("amount", type_=Integer()), "earned": bindparam("growth", type_=Integer()),
+               "activity_day": bindparam("day", type_=Date()), "activity_today": bindparam("activity", type_=Integer()),
+               "announced_level": literal(1, Integer())}
+    if after_entry is None:
+        stmt = insert(table).values(columns)
+    else:
+        stmt = insert(table).from_select(list(columns), select(*columns.values()).select_from(after_entry))
     changes = {"balance": table.c.balance + stmt.excluded.balance, "earned": table.c.earned + stmt.excluded.earned}
     if activity:
         changes["activity_today"] = case(
@@ -114,7 +193,9 @@ async def totals(session: AsyncSession, member_id: int) -> MemberTotals | None:
     """The member's totals (from the session when the event read them with the member)."""
     if core_repo.known_missing(session, MemberTotals, member_id):
         return None
-    return await session.get(MemberTotals, member_id)
+    # Up to three times a message (today's activity, the level, the announced level): from the
+    # identity map without session.get's round of SQLAlchemy machinery when it is there.
+    return _totals_in_session(session, member_id) or await session.get(MemberTotals, member_id)
 
 
 def member_join():

@@ -8,6 +8,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.db import as_stored, built
 from storage.models import Member
 from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
@@ -39,8 +40,8 @@ async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetim
 
 
 async def _returned(session: AsyncSession, stmt, params: dict) -> RulesMemberState:
-    row = (await session.execute(stmt, params)).mappings().one()
-    return as_stored(session, RulesMemberState, dict(row))
+    row = (await direct.execute(session, stmt, params)).one_mapping()
+    return as_stored(session, RulesMemberState, row)
 
 
 async def note_join(session: AsyncSession, chat_id: int, user_id: str, now: datetime) -> None:
