@@ -169,7 +169,8 @@ def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
     must include the primary key."""
     names = _PRIMARY_KEYS.get(model) or _PRIMARY_KEYS.setdefault(
         model, tuple(column.key for column in model.__mapper__.primary_key))
-    row = in_session(session, model, tuple(values[name] for name in names))
+    key = tuple(values[name] for name in names)
+    row = in_session(session, model, key)
     if row is None:
         # Made and attached as a load makes and attaches it (sqlalchemy/orm/loading.py): the values
         # straight into its state, the state into the identity map as committed. session.add after
@@ -179,7 +180,7 @@ def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
         row = model.__mapper__.class_manager.new_instance()
         state = instance_state(row)
         row.__dict__.update(values)
-        state.key = (model, tuple(values[name] for name in names), None)
+        state.key = (model, key, None)
         state.identity_token = None
         state.session_id = sync.hash_key
         sync.identity_map._add_unpresent(state, state.key)
@@ -190,22 +191,35 @@ def as_stored(session: Any, model: Any, values: dict[str, Any]) -> Any:
     return row
 
 
-async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, Any], conflict: tuple[str, ...],
-                          returning: Any = None):
-    """Execute INSERT … ON CONFLICT DO NOTHING [RETURNING column] with `values`, from a statement built
-    once per shape, on the direct path; the rows (`.scalar()` is the returned column, None when the
-    row was there; `.rowcount` 0 then)."""
+def _insert_ignoring_stmt(session: AsyncSession, model: Any, columns: tuple[str, ...], conflict: tuple[str, ...],
+                          returning: tuple[str, ...]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING [RETURNING columns], built once per shape; the columns come
+    from the parameters (no .values()), with the columns' own types."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
 
     def build():
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = model.__table__
-        # No .values(): the columns come from the parameters, with the columns' own types.
         stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-        return stmt.returning(table.c[returning]) if returning else stmt
+        return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
 
-    stmt = built(("insert_ignoring", dialect, model, tuple(values), conflict, returning), build)
+    return built(("insert_ignoring", dialect, model, columns, conflict, returning), build)
+
+
+async def insert_ignoring(session: AsyncSession, model: Any, values: dict[str, Any], conflict: tuple[str, ...],
+                          returning: str | None = None):
+    """Execute INSERT … ON CONFLICT DO NOTHING [RETURNING column] with `values`, on the direct path;
+    the rows (`.scalar()` is the returned column, None when the row was there; `.rowcount` 0 then)."""
+    stmt = _insert_ignoring_stmt(session, model, tuple(values), conflict, (returning,) if returning else ())
     return await direct.execute(session, stmt, values)
+
+
+async def insert_ignoring_many(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict: tuple[str, ...],
+                               returning: tuple[str, ...]) -> list[tuple]:
+    """The same for rows of one shape, as one multi-row statement (SQLAlchemy's "insertmanyvalues");
+    the returned columns of the rows that went in (in no promised order)."""
+    stmt = _insert_ignoring_stmt(session, model, tuple(rows[0]), conflict, returning)
+    return [tuple(row) for row in await session.execute(stmt, rows)]
 
 
 def alembic_config():

@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
-from storage.db import built
+from storage.db import built, insert_ignoring_many
 from storage.models import InboxEntry, OutboxAction
 
 
@@ -20,17 +19,10 @@ async def store_updates(session: AsyncSession, platform: str, updates: list[tupl
     inbox id, or None when (platform, key) was received before (or earlier in the same list)."""
     if not updates:
         return []
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    table = InboxEntry.__table__
-
-    def build():
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert(table).on_conflict_do_nothing(index_elements=["platform", "key"]).returning(table.c.id, table.c.key)
-
     rows = [{"platform": platform, "key": key, "payload": payload, "received_at": now, "attempts": 0}
             for key, payload in updates]
-    # Many rows: SQLAlchemy's "insertmanyvalues" sends them as one multi-row INSERT … RETURNING.
-    stored = dict((key, entry_id) for entry_id, key in await session.execute(built(("inbox.store", dialect), build), rows))
+    stored = dict((key, entry_id) for entry_id, key in await insert_ignoring_many(
+        session, InboxEntry, rows, ("platform", "key"), returning=("id", "key")))
     return [stored.pop(key, None) for key, _ in updates]
 
 

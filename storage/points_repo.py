@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (BigInteger, Date, Integer, and_, bindparam, case, exists, func, inspect, literal, literal_column, or_,
-                        select, text, update)
+from sqlalchemy import BigInteger, Date, Integer, and_, bindparam, case, func, inspect, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,14 +53,23 @@ async def add_entry(
         "key": key[:191],
         "at": at,
     }
+    params = _totals_params(chat_id, member_id, int(amount), source, day)
+    activity = params["day"] is not None
     if _dialect(session) == "postgresql":
-        if _totals_in_session(session, member_id) is not None:
-            return await _entry_and_totals(session, values, source, day)
-        return await _entry_and_new_totals(session, values, source, day)
-    result = await insert_ignoring(session, LedgerEntry, values, ("chat_id", "key"))
-    if not result.rowcount:
-        return False
-    await _add_to_totals(session, chat_id, member_id, int(amount), source, day)
+        # The ledger row and the totals in one statement: the upsert selects from the ledger
+        # INSERT's RETURNING, so it adds nothing (and returns nothing) when the key was there.
+        stmt = built(("points.entry_and_totals", activity), lambda: _totals_upsert("postgresql", activity, _entry_cte()))
+        stored = await direct.execute(session, stmt, {**values, **params})
+        if not stored.rows:
+            return False
+    else:
+        if not (await insert_ignoring(session, LedgerEntry, values, ("chat_id", "key"))).rowcount:
+            return False
+        stmt = built(("points.totals", activity), lambda: _totals_upsert("sqlite", activity))
+        stored = await direct.execute(session, stmt, params)
+    # The totals as stored now, in the session: later reads in this event need no statement.
+    row = as_stored(session, MemberTotals, stored.one_mapping())
+    core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
     return True
 
 
@@ -78,45 +86,6 @@ def _totals_params(chat_id: int, member_id: int, amount: int, source: str, day: 
             "activity": amount if activity else 0}
 
 
-def _work_out_totals(row: MemberTotals, params: dict[str, Any]) -> dict[str, Any]:
-    """The totals after adding `params` (of _totals_params) to `row`, the stored row before."""
-    totals = {"member_id": params["m"], "balance": row.balance + params["amount"], "earned": row.earned + params["growth"]}
-    if params["day"] is not None:
-        totals["activity_today"] = (row.activity_today if row.activity_day == params["day"] else 0) + params["activity"]
-        totals["activity_day"] = params["day"]
-    return totals
-
-
-async def _entry_and_totals(session: AsyncSession, values: dict[str, Any], source: str, day: date | None) -> bool:
-    """PostgreSQL, the totals row read in this transaction: the ledger row and the addition to the
-    totals in one statement (a data-modifying CTE), the totals changed only if the row went in."""
-    params = _totals_params(values["chat_id"], values["member_id"], values["amount"], source, day)
-    activity = params["day"] is not None
-    stmt = built(("points.entry_and_totals", activity), lambda: _entry_and_totals_stmt(activity))
-    inserted, added = (await direct.execute(session, stmt, {**values, **params})).first()
-    if not inserted:
-        return False
-    row = _totals_in_session(session, values["member_id"])
-    if added and row is not None:
-        as_stored(session, MemberTotals, _work_out_totals(row, params))
-    else:  # the totals row went since it was read (a purge, an erasure): made again from the ledger's amount
-        await _add_to_totals(session, values["chat_id"], values["member_id"], values["amount"], source, day, stored=False)
-    return True
-
-
-async def _entry_and_new_totals(session: AsyncSession, values: dict[str, Any], source: str, day: date | None) -> bool:
-    """PostgreSQL, no totals row read: the ledger row and the totals upsert in one statement."""
-    params = _totals_params(values["chat_id"], values["member_id"], values["amount"], source, day)
-    activity = params["day"] is not None
-    stmt = built(("points.entry_and_new_totals", activity), lambda: _totals_upsert("postgresql", activity, _entry_cte()))
-    rows = await direct.execute(session, stmt, {**values, **params})
-    if not rows.rows:
-        return False  # (chat_id, key) was in the ledger already: nothing written
-    row = as_stored(session, MemberTotals, rows.one_mapping())
-    core_repo.known_now(session, MemberTotals, values["member_id"], row)
-    return True
-
-
 def _entry_cte():
     """PostgreSQL: the ledger row's INSERT … ON CONFLICT DO NOTHING, as a CTE (a row when it went in)."""
     ledger = LedgerEntry.__table__
@@ -125,45 +94,6 @@ def _entry_cte():
         reason=bindparam("reason"), source=bindparam("source"), key=bindparam("key"),
         at=bindparam("at", type_=ledger.c.at.type),
     ).on_conflict_do_nothing(index_elements=["chat_id", "key"]).returning(ledger.c.id).cte("entry")
-
-
-def _entry_and_totals_stmt(activity: bool):
-    entry = _entry_cte()
-    added = _totals_add(activity).where(exists(select(entry.c.id))).returning(literal_column("1")).cte("added")
-    return select(select(func.count()).select_from(entry).scalar_subquery(),
-                  select(func.count()).select_from(added).scalar_subquery())
-
-
-async def _add_to_totals(session: AsyncSession, chat_id: int, member_id: int, amount: int, source: str, day: date | None,
-                         *, stored: bool = True) -> None:
-    """`stored=False`: the row read earlier is known to be gone, upsert whatever the session holds."""
-    params = _totals_params(chat_id, member_id, amount, source, day)
-    activity = params["day"] is not None
-    dialect = _dialect(session)
-    row = _totals_in_session(session, member_id) if stored else None
-    if row is not None:
-        # Read with the member in this transaction (the usual case): add to the stored row, by key,
-        # and work the new totals out here; the row is locked by this write transaction.
-        update_stmt = built(("points.totals.add", activity), lambda: _totals_add(activity))
-        if (await direct.execute(session, update_stmt, params)).rowcount:
-            as_stored(session, MemberTotals, _work_out_totals(row, params))
-            return
-        # The row went since it was read (a purge, an erasure): made again below.
-    stmt = built(("points.totals", dialect, activity), lambda: _totals_upsert(dialect, activity))
-    stored_row = (await direct.execute(session, stmt, params)).one_mapping()
-    # The totals as stored now, in the session: later reads in this event need no statement.
-    row = as_stored(session, MemberTotals, stored_row)
-    core_repo.known_now(session, MemberTotals, member_id, row)  # also keeps it alive: the map holds weak references
-
-
-def _totals_add(activity: bool):
-    table = MemberTotals.__table__
-    changes = {"balance": table.c.balance + bindparam("amount"), "earned": table.c.earned + bindparam("growth")}
-    if activity:
-        changes["activity_today"] = case((table.c.activity_day == bindparam("day", type_=Date()),
-                                          table.c.activity_today + bindparam("activity")), else_=bindparam("activity"))
-        changes["activity_day"] = bindparam("day", type_=Date())
-    return update(table).where(table.c.member_id == bindparam("m")).values(changes)
 
 
 def _totals_upsert(dialect: str, activity: bool, after_entry: Any = None):
