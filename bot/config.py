@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from handlers.columns.settings import ColumnsGlobal, ColumnsSettings
 from handlers.onboarding.settings import OnboardingSettings
 from handlers.points.settings import PointsSettings
-from handlers.rules.settings import RulesSettings
+from handlers.rules.settings import LearningSettings, RulesSettings
 from handlers.stats.settings import StatsSettings
 
 
@@ -257,6 +257,7 @@ class Config(Strict):
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     health: HealthSection = Field(default_factory=HealthSection)
     columns: ColumnsGlobal = Field(default_factory=ColumnsGlobal)
+    learning: LearningSettings = Field(default_factory=LearningSettings)
     defaults: GroupSettings = Field(default_factory=GroupSettings)
     groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

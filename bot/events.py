@@ -110,6 +110,7 @@ class CommandInvoked(Event):
     text: str = ""  # the whole message text
     reply_to: str | None = None
     reply_to_user: UserRef | None = None
+    reply_to_text: str = ""  # the replied-to message's text or caption, where the platform sends it
     thread_id: str | None = None
 
 

@@ -285,6 +285,12 @@ async def audit_entries(
     return list(await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
 
 
+async def audit_entries_by_id(session: AsyncSession, chat_id: int, ids: list[int]) -> list[AuditEntry]:
+    if not ids:
+        return []
+    return list(await session.scalars(select(AuditEntry).where(AuditEntry.chat_id == chat_id, AuditEntry.id.in_(ids))))
+
+
 async def mark_undone(session: AsyncSession, entry_id: int, by: str, at: datetime) -> None:
     await session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(undone_at=at, undone_by=by))
 

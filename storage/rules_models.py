@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,3 +56,26 @@ class RulesMemberState(Base):
     messages: Mapped[int] = mapped_column(Integer, default=0)
     since: Mapped[datetime]  # first seen, or the last join
     joined_at: Mapped[datetime | None]  # when the bot saw them join
+
+
+class RulesSample(Base):
+    """What the model learns from: a judged message as hashed grams (handlers.rules.model.features),
+    never its text. Stored unlabelled with each automatic decision; an admin's /undo, /unban or
+    /pardon labels it ham, /spam labels it spam (and stores the replied message). Retraining
+    (`qunzhu rules-train --from-db`, the [learning] schedule) reads the labelled ones."""
+
+    __tablename__ = "rules_samples"
+    __table_args__ = (Index("ix_rules_samples_audit", "audit_id", unique=True),
+                      Index("ix_rules_samples_labelled", "label", "labelled_at"),
+                      Index("ix_rules_samples_review", "chat_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    audit_id: Mapped[int | None] = mapped_column(ForeignKey("audit_log.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(32))  # rules | model | wave | admin
+    label: Mapped[str | None] = mapped_column(String(8))  # spam | ham | None (not yet labelled)
+    features: Mapped[list[Any]]  # sorted hashed grams
+    features_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    labelled_at: Mapped[datetime | None]
+    labelled_by: Mapped[str | None] = mapped_column(String(160))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
 from storage.db import as_stored, built
-from storage.models import Member
-from storage.rules_models import RulesMemberState, RulesNotice, RulesStrike
+from storage.models import AuditEntry, Member
+from storage.rules_models import RulesMemberState, RulesNotice, RulesSample, RulesStrike
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -154,3 +154,76 @@ async def known_usernames(session: AsyncSession, chat_id: int, names: list[str])
         select(func.lower(Member.username)).where(Member.chat_id == chat_id, func.lower(Member.username).in_(lowered))
     )
     return {r for r in rows if r}
+
+
+# --- learning samples (handlers/rules/learning.py) ------------------------------------------------
+
+async def add_sample(session: AsyncSession, *, chat_id: int, audit_id: int | None, source: str, features: list[int],
+                     features_version: int, now: datetime, label: str | None = None, by: str | None = None) -> RulesSample:
+    sample = RulesSample(chat_id=chat_id, audit_id=audit_id, source=source, label=label, features=features,
+                         features_version=features_version, created_at=now,
+                         labelled_at=now if label else None, labelled_by=by if label else None)
+    session.add(sample)
+    await session.flush()
+    return sample
+
+
+async def label_samples(session: AsyncSession, audit_ids: list[int], label: str, by: str, now: datetime, *,
+                        unlabelled_only: bool = False) -> int:
+    """Label the samples of these decisions (an admin undid or confirmed them); how many there were.
+    `unlabelled_only`: leave alone what an admin already labelled."""
+    if not audit_ids:
+        return 0
+    query = update(RulesSample).where(RulesSample.audit_id.in_(audit_ids))
+    if unlabelled_only:
+        query = query.where(RulesSample.label.is_(None))
+    result = await session.execute(query.values(label=label, labelled_at=now, labelled_by=by))
+    return result.rowcount or 0
+
+
+async def removals_of(session: AsyncSession, chat_id: int, user_id: str) -> list[int]:
+    """The audit ids of the bot's standing removals of a member (what /unban takes back)."""
+    rows = await session.scalars(
+        select(AuditEntry.id).where(AuditEntry.chat_id == chat_id, AuditEntry.target_user_id == user_id,
+                                    AuditEntry.actor == "bot", AuditEntry.action.in_(("ban", "kick", "kick_requested")),
+                                    AuditEntry.undone_at.is_(None))
+    )
+    return list(rows)
+
+
+async def to_review(session: AsyncSession, chat_id: int, since: datetime, limit: int = 10) -> list[AuditEntry]:
+    """Automatic decisions made on the model's or a wave's evidence alone that no admin has
+    labelled or undone yet, newest first: the admins' review list."""
+    query = (
+        select(AuditEntry)
+        .join(RulesSample, RulesSample.audit_id == AuditEntry.id)
+        .where(RulesSample.chat_id == chat_id, RulesSample.source.in_(("model", "wave")),
+               RulesSample.label.is_(None), RulesSample.created_at >= since, AuditEntry.undone_at.is_(None))
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def labelled_samples(session: AsyncSession, features_version: int) -> list[tuple[str, list[int]]]:
+    """Every labelled sample made with this version of the features: (label, hashed grams)."""
+    rows = await session.execute(
+        select(RulesSample.label, RulesSample.features)
+        .where(RulesSample.label.is_not(None), RulesSample.features_version == features_version)
+        .order_by(RulesSample.id)
+    )
+    return [(label, list(features)) for label, features in rows]
+
+
+async def labelled_since(session: AsyncSession, since: datetime | None) -> int:
+    query = select(func.count()).select_from(RulesSample).where(RulesSample.label.is_not(None))
+    if since is not None:
+        query = query.where(RulesSample.labelled_at > since)
+    return int(await session.scalar(query) or 0)
+
+
+async def forget_unlabelled(session: AsyncSession, before: datetime) -> int:
+    """Unlabelled samples older than `before` go: nobody will label them now."""
+    result = await session.execute(
+        delete(RulesSample).where(RulesSample.label.is_(None), RulesSample.created_at < before)
+    )
+    return result.rowcount or 0

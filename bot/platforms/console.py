@@ -302,6 +302,7 @@ class ConsolePlatform(BasePlatform):
             event = CommandInvoked(
                 chat.ref, user, now, message_id=message_id, name=command[0], args=command[1],
                 text=text, reply_to=reply_to, reply_to_user=reply_user,
+                reply_to_text=replied.text if replied is not None else "",
             )
         else:
             event = MessageReceived(

@@ -596,6 +596,7 @@ class TelegramPlatform(BasePlatform):
                     CommandInvoked(
                         chat, user, now, message_id=message_id, name=parsed[0], args=parsed[1],
                         text=message.text, reply_to=reply_to, reply_to_user=reply_user,
+                        reply_to_text=(reply.text or reply.caption or "") if reply is not None else "",
                         thread_id=self._thread_id(message),
                     )
                 ]

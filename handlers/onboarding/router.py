@@ -613,7 +613,8 @@ async def on_join(ctx: Context) -> None:
         if s.welcome.has_body and member is not None:
             await scope.send(welcome_text(scope, member, await core_repo.tags_of(ctx.session, member.id)))
         return
-    strict = await _strict_mode(scope)
+    # Strict in a raid, or for this newcomer alone (the rules found an ad in their display name).
+    strict = await _strict_mode(scope) or bool(ctx.data.get("strict_onboarding"))
     run = await onboarding_repo.get_run(ctx.session, member.id, lock=True)
     if run is not None and run.status == "pending":
         # Joined while a run is open (a join request approved by hand, or the join redelivered):

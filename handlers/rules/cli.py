@@ -1,10 +1,13 @@
 """`qunzhu moderate`: try a group's rules on messages from stdin, one JSON line out per message.
+Same code path as the bot (RuleEngine.check + decide). With no config, the shipped defaults.
 
-Same code path as the bot (RuleEngine.check + decide). With no config, the shipped defaults."""
+`qunzhu rules-train`: train the spam model (handlers/rules/training.py) on labelled messages."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 
 from handlers.rules.decide import decide
@@ -132,47 +135,172 @@ def cmd_moderate(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    import random
+def rules_flag(texts: list[str]) -> list[bool]:
+    """Whether the shipped rules (no config) find each text a violation."""
+    return [r["verdict"] == "violation" for r in moderate_texts(texts, default_settings())]
 
-    from handlers.rules.classifier import read_labelled_csv, save, train
+
+def rules_or_model(model, rows: list[tuple[str, str]]):
+    """(rules alone, rules OR model) evaluated on labelled rows."""
+    from handlers.rules.training import Evaluation
+
+    labels, texts = [label for label, _ in rows], [text for _, text in rows]
+    by_rules = rules_flag(texts)
+    either = [r or model.flags(text) for r, text in zip(by_rules, texts)]
+    return Evaluation.of(labels, by_rules), Evaluation.of(labels, either)
+
+
+def _previous_model(output: str, say):
+    """The model already at `output` (None: no file, or a stale model to replace). Raises ValueError
+    for a file that is no model at all: it is not overwritten."""
+    from handlers.rules.model import NotAModelFile, load
+
+    if not os.path.exists(output):
+        return None
+    try:
+        return load(output)
+    except NotAModelFile as exc:
+        raise ValueError(f"-o: {exc}; choose another output file") from None
+    except ValueError as exc:
+        say(f"the model already in {output} cannot be used ({exc}); replacing it")
+        return None
+
+
+def train_and_save(rows: list[tuple[str, str]], output: str, *, samples=(), background_ham=(),
+                   holdout: bool = True, target_precision: float | None = None, seed: int = 1,
+                   source: str = "the training data", say=print) -> bool:
+    """`qunzhu rules-train`'s work: train on `rows` (minus the held_out() fifth when `holdout`), the
+    admins' `samples` and `background_ham`; print the cross-validated and held-out figures; write the
+    model to `output` unless the model already there does better on the held-out rows. True when
+    written. Raises ValueError naming `source` or `output` when they are at fault."""
+    from handlers.rules import training
+    from handlers.rules.model import DEFAULT_PRECISION, held_out, save
+
+    target = DEFAULT_PRECISION if target_precision is None else target_precision
+    previous = _previous_model(output, say)
+    train_rows = [row for row in rows if not holdout or not held_out(row[1])]
+    eval_rows = [row for row in rows if holdout and held_out(row[1])]
+    try:
+        model, report, kept_previous = training.retrain(
+            train_rows, list(samples), previous=previous, eval_rows=eval_rows, background_ham=list(background_ham),
+            target_precision=target, seed=seed)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    for line in str(report).splitlines():
+        say(line)
+    if kept_previous:
+        say(f"the new model does worse on the held-out rows than the one already in {output}: it stays as it was")
+    elif previous is not None and not eval_rows:
+        say(f"no held-out rows to compare with the model already in {output}: replacing it")
+    if eval_rows:
+        rules, either = rules_or_model(model, eval_rows)
+        say(f"held out (a fixed fifth of {source}, not trained on): {len(eval_rows)} messages")
+        say(f"  {'new model alone:':24}{report.evaluation}")
+        if report.previous_evaluation is not None:
+            say(f"  {'model before alone:':24}{report.previous_evaluation}")
+        say(f"  {'rules alone:':24}{rules}")
+        say(f"  {'rules OR ' + ('model before' if kept_previous else 'new model') + ':':24}{either}")
+    if kept_previous:
+        return False
+    try:
+        save(model, output)
+    except OSError as exc:
+        raise ValueError(f"-o {output}: cannot write it: {exc.strerror or exc}") from None
+    say(f"wrote {output}")
+    return True
+
+
+def cmd_train_from_db(args) -> int:
+    """`--from-db -c FILE`: [learning] base_data (or DATA) and background_ham plus every labelled
+    sample in the bot's database, written to [learning] output (or -o)."""
+    import asyncio
+
+    from bot.cli import _load
+    from handlers.rules import learning
+    from storage.db import create_engine, session_factory, upgrade
+
+    if not args.config:
+        print("error: --from-db needs -c FILE (the bot's config: its database and [learning] keys)", file=sys.stderr)
+        return 2
+    config = _load(args.config)
+    # Paths given here are the caller's (absolute); the config's own are relative to its data dir.
+    changes = {k: os.path.abspath(v) for k, v in (("base_data", args.data), ("output", args.output_given)) if v}
+    if args.ham:
+        changes["background_ham"] = [*config.learning.background_ham, *map(os.path.abspath, args.ham)]
+    if args.precision is not None:
+        changes["precision"] = args.precision
+    config.learning = config.learning.model_copy(update=changes)
+
+    async def go() -> None:
+        engine = create_engine(config.database_url, sqlite_driver=config.database.sqlite_driver)
+        try:
+            await upgrade(engine)
+            await learning.retrain(config, session_factory(engine), say=print)
+        finally:
+            await engine.dispose()
 
     try:
-        rows = read_labelled_csv(args.data)
-    except (OSError, ValueError) as exc:
+        asyncio.run(go())
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    random.Random(args.seed).shuffle(rows)
-    held = rows[: int(len(rows) * args.holdout)] if args.holdout else []
-    try:
-        model = train(rows[len(held):])
-    except ValueError as exc:
-        print(f"error: {args.data}: {exc}", file=sys.stderr)
-        return 2
-    save(model, args.output)
-    spam = sum(1 for label, _ in rows if label == "spam")
-    print(f"trained on {len(rows) - len(held)} messages ({spam} spam in all); {len(model.weights)} features → {args.output}")
-    if held:
-        from handlers.rules.settings import RulesSettings
-
-        with_model = RulesSettings(classifier=args.output)
-        for name, settings in (("rules alone", RulesSettings()), ("rules + classifier", with_model)):
-            results = moderate_texts([t for _, t in held], settings)
-            tp = sum(1 for (label, _), r in zip(held, results) if label == "spam" and r["verdict"] == "violation")
-            fp = sum(1 for (label, _), r in zip(held, results) if label == "ham" and r["verdict"] == "violation")
-            n_spam = sum(1 for label, _ in held if label == "spam")
-            precision = tp / (tp + fp) if tp + fp else 0.0
-            print(f"held-out {len(held)} messages, {name}: precision {precision:.4f}, recall {tp / max(n_spam, 1):.4f}")
-    print(f'use it with: [defaults.rules] classifier = "{args.output}"')
     return 0
 
 
+def cmd_train(args) -> int:
+    from handlers.rules.training import read_background_ham, read_labelled_csv
+
+    if args.from_db:
+        return cmd_train_from_db(args)
+    if not args.data:
+        print("error: rules-train needs DATA (a label,text CSV), or --from-db -c FILE", file=sys.stderr)
+        return 2
+    args.output = args.output_given or "rules-model.json"
+
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        print(f"error: -o {args.output}: no such directory", file=sys.stderr)
+        return 2
+    try:
+        rows = read_labelled_csv(args.data)
+        ham = [text for path in args.ham for text in read_background_ham(path)]
+        train_and_save(rows, args.output, background_ham=ham, holdout=args.holdout, target_precision=args.precision,
+                       seed=args.seed, source=args.data)
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _precision(value: str) -> float:
+    try:
+        p = float(value)
+    except ValueError:
+        p = -1.0
+    if not 0 < p < 1:
+        raise argparse.ArgumentTypeError(f"--precision {value}: needs a number between 0 and 1, e.g. 0.995")
+    return p
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("rules-train", help="train the optional rules classifier on your labelled messages")
-    p.add_argument("data", help="CSV with the columns label (spam|ham) and text")
-    p.add_argument("-o", "--output", default="rules-model.json", help="the model file to write")
-    p.add_argument("--holdout", type=float, default=0.2, help="share kept aside to report precision/recall (0: none)")
-    p.add_argument("--seed", type=int, default=1)
+    from handlers.rules.model import DEFAULT_PRECISION  # not training: the parser is built for every command
+
+    p = subparsers.add_parser("rules-train", help="train the spam model on labelled messages")
+    p.add_argument("data", nargs="?", help="CSV with the columns label (spam|ham) and text")
+    p.add_argument("--from-db", action="store_true",
+                   help="add every sample the admins labelled in the bot's database (needs -c; DATA defaults to [learning] base_data)")
+    p.add_argument("-c", "--config", metavar="FILE", help="the bot's TOML config (with --from-db)")
+    p.add_argument("--ham", action="append", default=[], metavar="FILE",
+                   help="ordinary messages to train on as well: a label,text .csv (its ham rows) or a .txt, one a line")
+    p.add_argument("-o", "--output", dest="output_given", default=None,
+                   help="the model file to write (default rules-model.json; with --from-db [learning] output)")
+    p.add_argument("--holdout", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep a fixed fifth of DATA aside to report on and to compare with the model already in -o")
+    p.add_argument("--precision", type=_precision, default=None,
+                   help=f"the cross-validated precision the threshold must reach (default {DEFAULT_PRECISION})")
+    p.add_argument("--seed", type=int, default=1, help="the cross-validation folds' seed")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("moderate", help="judge messages from stdin with a group's rules (one JSON line each)")

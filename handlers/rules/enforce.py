@@ -80,7 +80,7 @@ async def _tell_admins(ctx, text: str) -> None:
 async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, category: str, evidence: str,
                         actor: str = "bot", message_id: str | None = None, details: dict | None = None,
                         strike: bool = True, notice: bool = True, reason: str = "",
-                        sender_chat: ChatRef | None = None) -> Outcome:
+                        sender_chat: ChatRef | None = None, automatic: bool = False) -> Outcome:
     """Do `action` (warn | delete | mute:D | kick | ban | report) to `target`, with fallbacks.
     Audits every step. Returns what was decided; the platform carries it out after commit, and a
     refusal (missing right, member gone) is handled by the follow-ups below: the admins are told,
@@ -88,7 +88,9 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
 
     `sender_chat`: the message was posted in the name of a channel. A channel cannot be muted or
     removed like a member (restrictChatMember takes people, not chats): every penalty past the
-    deletion keeps that channel from posting in the group (banChatSenderChat), where the platform can."""
+    deletion keeps that channel from posting in the group (banChatSenderChat), where the platform can.
+
+    `automatic`: decided on the model's evidence alone; the notice says so (and that admins review it)."""
     rs = ctx.settings.rules
     member = ctx.mention(target)
     rule_name = reason if category == "admin" and reason else rule_text(ctx, category)
@@ -201,7 +203,8 @@ async def apply_penalty(ctx, target: UserRef, action: str, *, rule: str, categor
             return await render_notice(ctx, member=member, rule=rule_name, category=category, penalty=shown,
                                        evidence=evidence, reason=reason,
                                        strikes=0 if what in ("kick", "ban", "kick_requested") else strikes,
-                                       action=what if what != "warn" or message_id else "warn_only")
+                                       action=what if what != "warn" or message_id else "warn_only",
+                                       automatic=automatic)
         notice_text = await notice_for(done)
         if calls:
             fallback_text = await notice_for("warn" if done.startswith("mute:") else "kick_requested")
@@ -264,7 +267,7 @@ async def _notice_posted(scope, outcome, args) -> None:
 
 
 async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: str, evidence: str, strikes: int,
-                        reason: str = "", action: str = "") -> str:
+                        reason: str = "", action: str = "", automatic: bool = False) -> str:
     """The public notice. An admin's own decision (category "admin") is announced as such — "removed
     by an admin" — not as a broken rule; a custom notice_template gets `category` to tell them apart."""
     rs = ctx.settings.rules
@@ -277,7 +280,7 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
             return _jinja().from_string(rs.notice_template).render(
                 member=member, rule=rule, category=category, penalty=penalty, evidence=evidence[:200],
                 strikes=strikes, window_days=rs.ladder_window_days, next_penalty=next_step, reason=reason,
-                group=ctx.chat.title or ctx.chat.id,
+                group=ctx.chat.title or ctx.chat.id, automatic=automatic,
             )
         except Exception as exc:  # a broken template must not lose the notice
             log.warning("rules notice template failed in %s: %s", ctx.chat.key, exc)
@@ -295,6 +298,8 @@ async def render_notice(ctx, *, member: str, rule: str, category: str, penalty: 
                  reason=ctx.t("rules.reason", reason=reason) if reason and reason != rule else "")
     if strikes:
         text += ctx.t("rules.notice_strikes", window=rs.ladder_window_days, count=strikes, next=next_step)
+    if automatic:
+        text += ctx.t("rules.notice_automatic")
     return text
 
 

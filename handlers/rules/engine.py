@@ -98,6 +98,12 @@ INVITE_PATTERNS = ("t.me/+", "t.me/joinchat", "telegram.me/joinchat", "telegram.
 MINIPROGRAM_DOMAINS = ("pinduoduo.com", "yangkeduo.com", "pdd.com", "mobile.yangkeduo.com", "wxaurl.cn",
                        "servicewechat.com", "game.weixin.qq.com", "h5.qq.com")
 MINIPROGRAM_WORDS = ("砍一刀", "帮我砍", "帮砍", "砍价", "助力", "拼多多", "小程序", "小游戏", "点一下就", "帮我点")
+# A sign-up link carrying the poster's referral code (?ref=, ?invite_code=, &aff= …): the poster is paid
+# per sign-up, so it is an ad (category ads, not link: a member allowed to post links, or an allowed
+# site, does not make it less of one). Read on the lower-cased URL (inviteCode → invitecode).
+_REFERRAL_PARAM = re.compile(
+    r"[?&](?:(?:ref|referral|invite|invitation|aff|affiliate)(?:_?(?:code|id))?|inviter|code)=[^&#\s]"
+)
 _MINIPROGRAM_START = re.compile(char_class(w[0] for w in MINIPROGRAM_WORDS))  # none of these: no word (speed)
 
 # Contact cue words (matched on the squeezed view, look-alikes already mapped to Latin).
@@ -173,6 +179,28 @@ _NAME_TAG_ID = re.compile(  # used with .match: anchored at the start
     rf"[\u4e00-\u9fff]{_TAG_ID}.{{0,4}}$"
     rf"|{_TAG_ID}(?![呢吧啊吗了的呀哦嘛啦么哈元块个号位次])[\u4e00-\u9fff]$"
 )
+# "加小美微信送你一份理财资料", "想要福利的加老师VX免费领": add someone on WeChat or QQ for a gift. The ID
+# follows in private, so this solicits contact without one. On the squeezed view: 加 (not 别加, 更加,
+# 加了, 加油 …), a name of at most six characters, the app, and within twelve characters a gift offered
+# (送…资料, 免费领, 领取…礼包, 有福利) or something to watch (看美女, 交换视频); or the gift named first
+# (想要福利的加…, 免费领…加…, 看片加…). "我加了他微信" and "加个微信群" offer nothing. Bounded
+# repetitions: linear time.
+_ADD_SOMEONE_ON_APP = (
+    r"加(?<![别不没勿莫更增参追附叠施强外]加)(?![了过油班速载工强热价钱分倍减法])[^加]{0,6}?"
+    r"(?:微信|薇信|威信|v信|vx|wx|weixin|wechat|qq|扣扣|企鹅|薇|v(?![a-z])|q(?![a-z]))"
+)
+_GIFT = "(?:资料|礼包|福利|教程|课程|红包|干货|秘籍|源码|电子书|攻略|模板|素材)"
+_CONTACT_LURE = re.compile(
+    rf"{_ADD_SOMEONE_ON_APP}[^加]{{0,12}}?"
+    rf"(?:免费[领送拿得学看进]|送(?![了过给])[^加]{{0,8}}?{_GIFT}|领取?[^加]{{0,6}}?{_GIFT}|[有拿领发](?:福利|礼包)"
+    r"|看(?:美(?![食景剧图甲妆术颜容])|妹|女(?![儿装鞋包])|片|裸|真人)|交换视频|视频(?:聊|爱)|裸聊)"
+    rf"|(?:想要|需要|要)[^加]{{0,4}}?{_GIFT}的?{_ADD_SOMEONE_ON_APP}"
+    rf"|(?:看|要|卖|买)(?:片|美女)[^加]{{0,4}}?{_ADD_SOMEONE_ON_APP}"
+    rf"|免费[领送拿][^加]{{0,10}}?{_ADD_SOMEONE_ON_APP}"
+)
+# Every match has 加 and 免, a gift word's first character or one of 看换视裸: text without them
+# skips the search (speed).
+_LURE_CHARS_RX = re.compile("[免资礼福教课红干秘源电攻模素看换视裸]")
 # "加：3057909741", "加 w1786500633", "家752753636": 加 (add, or its homophones) right before a long number.
 _ADD_ID = re.compile(r"[加家伽佳嘉][a-z]?([0-9]{6,12})(?![0-9个元块字万次人分米千百亿倍])")  # on the squeezed view
 _RUNES = re.compile("[\u16a0-\u16ff]")
@@ -225,11 +253,16 @@ _DECORATION_RX = re.compile(_STYLED.pattern[:-1] + "\u16a0-\u16ff☎✆]")
 _REPEAT_UNIT = re.compile(r"(.{3,12})\1\1")
 # A text wall: a long message that is mostly one short unit over and over (a phrase pasted a
 # hundred times to push the chat away) is flooding, whatever the phrase says. Long: this many
-# characters once spaces are gone; mostly: one unit of at most TEXT_WALL_UNIT characters covers
-# this share of it (spaces and line breaks aside). An article, a list of different lines or code has no such unit.
+# characters once spaces are gone; mostly: one unit of at most TEXT_WALL_UNIT characters (a phrase,
+# or a whole ad paragraph pasted over and over) covers this share of it, spaces and line breaks
+# aside, at least TEXT_WALL_REPEATS times (a message pasted twice is no wall); or covers
+# TEXT_WALL_SPAN characters, however long the rest (a wall after a long intro, or two walls). An
+# article, a list of different lines or code has no such unit.
 TEXT_WALL_CHARS = 500
-TEXT_WALL_UNIT = 100
+TEXT_WALL_UNIT = 200
+TEXT_WALL_REPEATS = 4
 TEXT_WALL_SHARE = 0.8
+TEXT_WALL_SPAN = 2000
 # Hanzi interleaved with decorations to break word filters: 色❤单❤身❤男, 服.务.器.出.租
 _INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…]){4,}")
 # How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
@@ -323,7 +356,7 @@ _FIVE_DIGITS = re.compile(r"[0-9](?<![0-9].)[0-9]{4}(?![0-9])")
 _MOBILE = re.compile(r"^(?:0{0,2}86)?(1[3-9][0-9]{9})$")
 
 
-_CONTACT_RULES = frozenset({"contact", "handle", "add_id", "look_at_name", "styled_id"})
+_CONTACT_RULES = frozenset({"contact", "handle", "add_id", "look_at_name", "styled_id", "contact_lure"})
 # A weak contact cue (联系, 私聊) and a reference number (订单号 …) do not count as a contact kind.
 _KIND_MIN = {"contact_cue": 0.4, "id_like": 0.4}
 _SHAPE_RULES = frozenset({"ad_shape", "interleaved", "rare_hanzi", "repeated_phrase", "invisible_chars"})
@@ -376,8 +409,7 @@ class Verdict:
 
     @property
     def violation(self) -> bool:
-        # A classifier's evidence alone is never a violation.
-        return self.score >= self.threshold - 1e-9 and any(h.rule != "classifier" for h in self.hits)
+        return self.score >= self.threshold - 1e-9
 
     @property
     def primary(self) -> Hit | None:
@@ -687,6 +719,16 @@ def _suspicious_host(host: str) -> bool:
     return any(ch.isdigit() for ch in name)
 
 
+def _contact_lure(sq: str, verdict: Verdict) -> Hit | None:
+    """A Hit when the squeezed text asks to add someone on WeChat/QQ for a gift or something to
+    watch (`_CONTACT_LURE`)."""
+    if "加" not in sq or _LURE_CHARS_RX.search(sq) is None:
+        return None  # no 加, or nothing offered (speed)
+    verdict.work += 2 * len(sq)
+    m = _CONTACT_LURE.search(sq)
+    return Hit("contact_lure", "contact", 1.0, m.group(0)) if m else None
+
+
 def _text_wall(text: str, verdict: Verdict) -> Hit | None:
     """A Hit when `text` is long and mostly one repeated unit. At three places of the text the next
     occurrence of the 8 characters found there, at most TEXT_WALL_UNIT characters on, gives the
@@ -706,7 +748,8 @@ def _text_wall(text: str, verdict: Verdict) -> Hit | None:
         unit = body[start:again]
         count = body.count(unit)
         verdict.work += n
-        if count * len(unit) >= TEXT_WALL_SHARE * n:
+        covered = count * len(unit)
+        if count >= TEXT_WALL_REPEATS and (covered >= TEXT_WALL_SHARE * n or covered >= TEXT_WALL_SPAN):
             return Hit("text_wall", "flood", 1.0, f"{n} characters, mostly {unit[:20]!r} x{count}")
     return None
 
@@ -729,18 +772,12 @@ class RuleEngine:
         self.newcomer_threshold = settings.threshold * settings.newcomer_factor
         self.disabled = frozenset(settings.disabled_categories)
         self.disabled_links = self.disabled | {"link"}
-        self.classifier = None
-        if settings.classifier:
-            from handlers.rules.classifier import load
-
-            self.classifier = load(settings.classifier)
 
     @staticmethod
     def for_settings(settings) -> "RuleEngine":
         return _engine_cached(tuple(_hashable(getattr(settings, name)) for name in _ENGINE_FIELDS))
 
     def check(self, subject: Subject) -> Verdict:
-        s = self.settings
         raw = subject.text
         if len(raw) > MAX_SCAN:
             raw = raw[: MAX_SCAN // 2] + "\n" + raw[-MAX_SCAN // 2:]
@@ -755,7 +792,13 @@ class RuleEngine:
         link_hits, url_spans = self._links(views, subject, verdict)
         hits += link_hits
         hits += self._structure(views, verdict)
-        hits += self._contacts(_without(views, url_spans + _date_spans(views.text)), subject, verdict)
+        verdict.work += 3 * len(views.text)  # the date, day-range and amount scans
+        contact_hits = self._contacts(_without(views, url_spans + _not_id_spans(views.text)), subject, verdict)
+        hits += contact_hits
+        if not any(h.weight >= 1.0 for h in contact_hits):  # a contact already shown needs no lure
+            lure = _contact_lure(views.squeezed, verdict)
+            if lure is not None:
+                hits.append(lure)
         for card in subject.card_kinds:
             if card in ("miniprogram", "link_card", "game"):
                 hits.append(Hit("miniprogram_card", "miniprogram", 1.0, f"[{card}]"))
@@ -801,11 +844,6 @@ class RuleEngine:
             if m:
                 hits.append(Hit("custom_regex", "custom", 1.0, m.group(0)[:80] or pattern.pattern))
 
-        if self.classifier is not None and raw:
-            verdict.work += 3 * min(len(raw), 512)
-            p = self.classifier.probability(raw)
-            if p >= 0.5:
-                hits.append(Hit("classifier", "ads", round(s.classifier_weight * p, 3), f"p={p:.2f}"))
         disabled = self.disabled_links if subject.links_allowed else self.disabled
         if disabled:
             hits = [h for h in hits if h.category not in disabled]
@@ -867,8 +905,8 @@ class RuleEngine:
         spans: list[tuple[int, int]] = []
         text = views.text
         verdict.work += len(text)
-        seen: set[str] = set()
-        judged: dict[str, Hit | None] = {}  # a long message repeats its links: each judged once (speed)
+        seen: set[tuple[str, str]] = set()
+        judged: dict[str, tuple[Hit, ...]] = {}  # a long message repeats its links: each judged once (speed)
         # A group with an allowlist means "only these sites"; newcomers' links always count.
         strict = self.settings.links == "all" or bool(self.allowed_domains) or subject.newcomer
         for m in _TOKEN.finditer(text) if "." in text else ():  # every URL has a dot (speed)
@@ -881,13 +919,15 @@ class RuleEngine:
             if "." not in token:
                 continue
             if token in judged:
-                hit = judged[token]
+                found = judged[token]
             else:
-                hit = judged[token] = self._judge_url(token, strict)
-            if hit:
+                found = judged[token] = self._judge_url(token, strict)
+            if found:
                 spans.append((m.start(), m.start() + len(token)))
-            if hit and hit.evidence not in seen:
-                seen.add(hit.evidence)
+            for hit in found:
+                if (hit.rule, hit.evidence) in seen:
+                    continue
+                seen.add((hit.rule, hit.evidence))
                 if hit.weight < 1.0 and any(h.rule == "link" for h in hits):
                     continue  # ordinary links count once: two doc links are not more of an ad than one
                 hits.append(hit)
@@ -905,28 +945,40 @@ class RuleEngine:
                 hits.append(Hit("miniprogram", "miniprogram", weight, word))
         return hits, spans
 
-    def _judge_url(self, token: str, strict: bool) -> Hit | None:
+    def _judge_url(self, token: str, strict: bool) -> tuple[Hit, ...]:
+        """What a URL is (nothing for an allowed or unreadable one), then a referral if it carries a
+        referral code."""
         for pattern in INVITE_PATTERNS:
             if pattern in token:
                 if _domain_allowed(pattern.split("/", 1)[0], self.allowed_domains) and pattern not in ("t.me/+", "t.me/joinchat"):
-                    return None
-                return Hit("invite", "invite", 1.0, token[:120])
+                    return ()
+                return (Hit("invite", "invite", 1.0, token[:120]),)
         parsed = _url_domain(token)
         if parsed is None:
-            return None
+            return ()
         host, rest = parsed
+        site = self._judge_site(host, token[:120], strict)
+        if _REFERRAL_PARAM.search(rest) is None:
+            return (site,) if site else ()
+        # The poster is paid per sign-up: an ad whatever the site, an allowed one too. After the
+        # site's own hit, which names a newcomer's link (a link violation, as all their links are).
+        referral = Hit("referral", "ads", 1.0, token[:120])
+        return (site, referral) if site else (referral,)
+
+    def _judge_site(self, host: str, evidence: str, strict: bool) -> Hit | None:
+        """The hit of a link to `host`: None for an allowed site."""
         if host in self.blocked_domains or _domain_allowed(host, self.blocked_domains):
-            return Hit("blocked_domain", "link", 1.0, token[:120])
+            return Hit("blocked_domain", "link", 1.0, evidence)
         if _domain_allowed(host, self.allowed_domains):
             return None
         if host in SHORTENERS or host.endswith(SHORTENER_SUFFIXES):
-            return Hit("shortlink", "link", 1.0, token[:120])
+            return Hit("shortlink", "link", 1.0, evidence)
         if any(host == d or host.endswith("." + d) for d in MINIPROGRAM_DOMAINS):
-            return Hit("miniprogram_link", "miniprogram", 1.0, token[:120])
+            return Hit("miniprogram_link", "miniprogram", 1.0, evidence)
         if host in self.bad_domains:
-            return Hit("bad_domain", "link", 1.0, token[:120])
+            return Hit("bad_domain", "link", 1.0, evidence)
         weight = 1.0 if strict or _suspicious_host(host) else PLAIN_LINK_WEIGHT
-        return Hit("link", "link", weight, token[:120])
+        return Hit("link", "link", weight, evidence)
 
     # --- contacts ----------------------------------------------------------------------------
     def _contacts(self, views: Views, subject: Subject, verdict: Verdict) -> list[Hit]:
@@ -1091,18 +1143,55 @@ _DATE_OR_TIME = re.compile(
 )
 
 
-def _date_spans(text: str) -> list[tuple[int, int]]:
-    if ":" not in text and "：" not in text and not _ANY_DIGIT_4.search(text):
-        return []  # no time and no four digits in a row: no date (speed)
-    return [m.span() for m in _DATE_OR_TIME.finditer(text)]
+# Day ranges (12.25-1.5, 3/15~3/20): joined they read as a six-digit ID too.
+_DAY = r"(?:1[0-2]|0?[1-9])[./](?:3[01]|[12][0-9]|0?[1-9])"
+_DAY_RANGE = re.compile(rf"(?<![0-9])(?<![0-9][./]){_DAY}\s?[-~～至到]\s?{_DAY}(?![0-9])(?![./][0-9])")
+_DAY_RANGE_GATE = re.compile(r"[./][0-9]{1,2}\s?[-~～至到]")  # in every day range; a fast scan (speed)
+# Amounts of money (168.32元, ¥1999.00, 3,280元, 售价 1299.00, 8000-12000元, 12.5%): a currency sign or
+# a price word before the number, or a unit after it. A number glued to digits before it (2744 7053元,
+# 7.5.9.3元) or after it (价格 2744 7053) is an ID whatever follows, and so is one of seven digits or
+# more without thousands separators (QQ IDs are 5-11 digits; chat prices rarely reach millions). A
+# sign right after a letter or digit (ＫＵ€537) decorates an ID. Two patterns, each starting with a
+# character and testing what precedes it once it is read: the regex engine then skips to those
+# characters (speed).
+_MONEY = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,6})(?:\.[0-9]{1,2})?(?![0-9])"
+_MONEY_AFTER_FIRST_DIGIT = r"(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]{0,5})(?:\.[0-9]{1,2})?(?![0-9])"
+_MONEY_RANGE = rf"(?:\s?[-~～至到]\s?{_MONEY})?"
+_AMOUNT_AFTER_SIGN = re.compile(
+    r"(?:¥(?<![0-9a-z].)|\$(?<![0-9a-z].)|€(?<![0-9a-z].)|£(?<![0-9a-z].)|rmb(?<![0-9a-z]...)|cny(?<![0-9a-z]...)"
+    r"|usd(?<![0-9a-z]...)|人民币|价格?|价钱|合计|总计|共计|一共|花了|付了|收款|付款|转账|工资|月薪|年薪|底薪)"
+    rf"[:：]?\s?{_MONEY}{_MONEY_RANGE}(?![\s\-_·/.,]?[0-9])"
+)
+_AMOUNT_BEFORE_UNIT = re.compile(
+    rf"[0-9](?<![0-9a-z].)(?<![0-9][\s\-_·/.,].){_MONEY_AFTER_FIRST_DIGIT}{_MONEY_RANGE}"
+    r"\s?(?:元|块|圆|刀|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usdt|usd|%|万|亿)"
+)
+# Every amount has one of these characters (of a sign, a unit or a price word) or rmb, cny or usd:
+# text without any skips the searches (speed; one character class, a fast scan).
+_AMOUNT_CHARS_RX = re.compile("[¥$€£元块圆刀币金镑%万亿价合总共一花付收转工薪]")
+
+
+def _not_id_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of dates, times, day ranges and amounts: numbers that are no contact ID."""
+    if ANY_DIGIT.search(text) is None:
+        return []  # no digit: none of them (speed)
+    spans = []
+    if ":" in text or "：" in text or _ANY_DIGIT_4.search(text):  # else no time and no date (speed)
+        spans += [m.span() for m in _DATE_OR_TIME.finditer(text)]
+    if ("." in text or "/" in text) and _DAY_RANGE_GATE.search(text):
+        spans += [m.span() for m in _DAY_RANGE.finditer(text)]
+    if _AMOUNT_CHARS_RX.search(text) or "rmb" in text or "cny" in text or "usd" in text:
+        spans += [m.span() for m in _AMOUNT_AFTER_SIGN.finditer(text)]
+        spans += [m.span() for m in _AMOUNT_BEFORE_UNIT.finditer(text)]
+    return spans
 
 
 _ANY_DIGIT_4 = re.compile("[0-9]{4}")
 
 
 def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
-    """The views with the link, date and time spans blanked out: a number in a URL's path (an article
-    id) or a date is not a contact ID."""
+    """The views with the link, date, time and amount spans blanked out: a number in a URL's path (an
+    article id), a date or a price is not a contact ID."""
     if not spans:
         return views
     text, end = [], 0
@@ -1120,8 +1209,7 @@ def _without(views: Views, spans: list[tuple[int, int]]) -> Views:
 # What a compiled engine depends on: groups that differ only elsewhere (rules text, ladder, actions …)
 # share one engine.
 _ENGINE_FIELDS = ("shipped_lists", "threshold", "links", "allowed_domains", "blocked_domains", "words",
-                  "allowed_words", "regexes", "disabled_categories", "newcomer_factor", "classifier",
-                  "classifier_weight")
+                  "allowed_words", "regexes", "disabled_categories", "newcomer_factor")
 
 
 def _hashable(value):

@@ -19,7 +19,9 @@ from bot.events import ChatRef, CommandInvoked, MessageEdited, MessageReceived, 
 from bot.platform import ActionFailed, Capability, CapabilityMissing
 from handlers.rules import texts
 from handlers.rules.texts import ACTION_NAMES
-from handlers.rules.decide import decide
+from handlers.rules import learning
+from handlers.rules import model as spam_model
+from handlers.rules.decide import Decision, decide
 from handlers.rules.enforce import apply_penalty, points_service
 from handlers.rules.engine import Hit, RuleEngine, Subject, decode_qr
 from handlers.rules.normalize import normalize
@@ -35,6 +37,8 @@ router.with_member(RulesMemberState, rules_repo.member_join)
 router.figure(rules_repo.MESSAGES)(rules_repo.write_message_counts)
 
 _HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{3,31})")
+# A message pointing at the sender's name, where the contact or the ad is (看我名字, 名字上, CC名 …).
+_NAME_CUE = re.compile(r"[看瞧点戳]\s*(?:我|俺|偶)?的?\s*(?:名字|昵称|网名|用户名|id)|(?:名字|昵称|网名)(?:上|里)|cc名", re.I)
 
 
 # --- flood and repeats: recent messages per member, in memory (short windows only) ---------------
@@ -199,6 +203,8 @@ async def _judge(ctx, *, edited: bool) -> None:
     hidden = [link for link in event.links if link not in text]
     hidden += [f"@{u.username}" for u in event.mentioned if u.username and f"@{u.username}" not in text]
     full = "\n".join([text, *captions, *hidden]).strip()
+    if ctx.user.name and _NAME_CUE.search(full):
+        full = f"{full}\n{ctx.user.name}"  # "看我名字": the ad is in the sender's name, judged with the text
     handles = _HANDLE.findall(full)
     known = await rules_repo.known_usernames(ctx.session, ctx.chat_row.id, handles) if handles else set()
     subject = Subject(
@@ -218,14 +224,36 @@ async def _judge(ctx, *, edited: bool) -> None:
     if extra:
         verdict.hits = extra + verdict.hits
         verdict.score += sum(h.weight for h in extra)
+    views = normalize(full) if full else None  # the engine's own (normalize is cached)
+    feats = None
+    source = "rules"
+    if not verdict.violation and views is not None:
+        # What the rules let through: a wave seen in another group, then the model, each its own path.
+        wave = learning.wave_of(ctx, views)
+        if wave is not None:
+            source = "wave"
+            _add_hit(verdict, Hit("wave", wave.category, 1.0, ctx.t(
+                "rules.wave_evidence", similarity=round(wave.similarity * 100), rule=wave.rule)))
+        else:
+            model = await learning.model_of(ctx)
+            if model is not None:
+                feats = spam_model.features(full, views)
+                p = learning.model_verdict(ctx, model, full, views, feats)
+                if p is not None:
+                    source = "model"
+                    _add_hit(verdict, Hit("model", "ads", 1.0, ctx.t("rules.model_evidence", p=round(p * 100))))
     if not verdict.violation:
         return
 
     primary = verdict.primary
     assert primary is not None
-    strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, ctx.user.id,
-                                              ctx.now - timedelta(days=rs.ladder_window_days))
-    decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
+    if source == "model":
+        # The model alone never mutes or removes anyone: at most delete + warn, reviewed by the admins.
+        decision = Decision(rs.model_action, "model", strike=rs.model_action == "warn")
+    else:
+        strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, ctx.user.id,
+                                                  ctx.now - timedelta(days=rs.ladder_window_days))
+        decision = decide(verdict, rs, active_strikes=len(strikes), newcomer=newcomer)
     ctx.data["violation"] = {"rule": primary.rule, "category": primary.category, "action": decision.action,
                              "score": verdict.score}
     ctx.after_commit(metrics.VERDICTS.labels(rule=primary.rule, action=decision.action).inc)
@@ -235,11 +263,17 @@ async def _judge(ctx, *, edited: bool) -> None:
     outcome = await apply_penalty(
         ctx, ctx.user, decision.action, rule=primary.rule, category=primary.category, evidence=evidence,
         message_id=event.message_id, strike=decision.strike, sender_chat=event.sender_chat,
+        automatic=source == "model",
         details={"hits": [h.as_dict() for h in verdict.hits[:12]], "score": verdict.score, "source": decision.source,
-                 "step": decision.step, "newcomer": newcomer, "edited": edited, "text": full[:500]},
+                 "evidence_from": source, "step": decision.step, "newcomer": newcomer, "edited": edited,
+                 "text": full[:500]},
     )
     ctx.data["violation"]["done"] = outcome.action
     ctx.data["violation"]["audit_id"] = outcome.audit_id
+    if views is not None:
+        await learning.remember_decision(ctx, feats or spam_model.features(full, views), outcome.audit_id, source)
+        if source == "rules" and outcome.action != "report":
+            learning.mark_wave(ctx, full, rule=primary.rule, category=primary.category)
     await ctx.count("violations", primary.category)
     if outcome.action in ("kick", "ban"):
         await ctx.count(stats_repo.REMOVED_BY_RULES)
@@ -247,15 +281,65 @@ async def _judge(ctx, *, edited: bool) -> None:
     ctx.stop()
 
 
+def _add_hit(verdict, hit: Hit) -> None:
+    """Evidence of its own path: enough for a violation at the group's threshold by itself."""
+    hit = hit._replace(weight=max(verdict.threshold, hit.weight))
+    verdict.hits.insert(0, hit)
+    verdict.score += hit.weight
+
+
 @router.member_joined()
 async def note_join(ctx) -> None:
-    if ctx.settings.rules.enabled:
-        await rules_repo.note_join(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
-        figure = (ctx.chat_row.id, ctx.user.id)
-        ctx.after_commit(lambda: ctx.app.tally.discard(rules_repo.MESSAGES, figure))  # counted from zero again
+    rs = ctx.settings.rules
+    if not rs.enabled:
+        return
+    await rules_repo.note_join(ctx.session, ctx.chat_row.id, ctx.user.id, ctx.now)
+    figure = (ctx.chat_row.id, ctx.user.id)
+    ctx.after_commit(lambda: ctx.app.tally.discard(rules_repo.MESSAGES, figure))  # counted from zero again
+    if rs.display_names != "off" and ctx.user.name and not ctx.user.is_bot and not await _exempt(ctx):
+        await _judge_display_name(ctx)
+
+
+# A display name is a few words: an ad or a contact in it, not a swear word or a long text.
+NAME_CATEGORIES = frozenset({"link", "invite", "miniprogram", "contact", "qr", "ads", "fraud", "gambling", "porn"})
+
+
+async def _judge_display_name(ctx) -> None:
+    """A newcomer whose name carries a contact ID, an invite or an ad: removed, or questioned
+    strictly by onboarding (ctx.data["strict_onboarding"]) with the admins told (rules.display_names)."""
+    rs = ctx.settings.rules
+    verdict = RuleEngine.for_settings(rs).check(Subject(text=ctx.user.name, newcomer=True))
+    primary = verdict.primary
+    if not verdict.violation or primary is None or primary.category not in NAME_CATEGORIES:
+        return
+    evidence = f"{ctx.user.name}: {verdict.evidence(120)}"
+    if rs.display_names == "remove":
+        outcome = await apply_penalty(ctx, ctx.user, "kick", rule="display_name", category=primary.category,
+                                      evidence=evidence, reason=ctx.t("rules.display_name_reason"),
+                                      details={"hits": [h.as_dict() for h in verdict.hits[:12]], "name": ctx.user.name})
+        if outcome.action in ("kick", "ban"):
+            await ctx.count(stats_repo.REMOVED_BY_RULES)
+        ctx.stop()  # no questionnaire, no welcome for someone removed
+        return
+    ctx.data["strict_onboarding"] = "display_name"
+    await ctx.audit("display_name_flagged", target=ctx.user, rule="display_name", evidence=evidence,
+                    details={"category": primary.category})
+    await ctx.notify_admins(ctx.t("rules.display_name_strict", member=ctx.mention(), evidence=evidence))
 
 
 # --- due work: notices to delete ---------------------------------------------------------------
+
+@router.on_tick
+async def learn(app) -> None:
+    await learning.tick(app)
+
+
+@router.on_shutdown
+async def stop_learning(app) -> None:
+    task = app.__dict__.get("_rules_learning", {}).get("task")
+    if task is not None and not task.done():
+        task.cancel()  # the training thread finishes on its own; nothing is written half-way
+
 
 @router.on_tick
 async def delete_due_notices(app) -> None:
@@ -324,6 +408,70 @@ async def _admin_penalty(ctx, action: str) -> None:
                                   message_id=_replied(ctx))
     if outcome.action in ("kick", "ban"):  # not a removal the admins were asked to do by hand
         await ctx.count(stats_repo.REMOVED_BY_ADMIN)
+    replied = _replied(ctx)
+    if action == "ban" and replied:  # banned for that message: the admins' word that it is spam
+        await _learn_spam(ctx, _reported_text(ctx, replied), outcome.audit_id)
+
+
+async def _learn_spam(ctx, text: str, audit_id: int | None) -> bool:
+    """An admin's spam label on a message: a spam sample, and its near-duplicates caught in every group."""
+    if not text.strip() or audit_id is None:
+        return False
+    await learning.remember_decision(ctx, spam_model.features(text), audit_id, "admin", label="spam")
+    learning.mark_wave(ctx, text, rule="spam", category="ads")
+    return True
+
+
+@router.command("spam", "垃圾", "广告", description=texts.COMMAND_DESCRIPTIONS["spam"], **ADMIN)
+async def cmd_spam(ctx) -> None:
+    """Reply to a message: delete it, punish its sender on the ladder, learn it as spam. `/spam ID`:
+    confirm a decision from the review list (a spam sample)."""
+    event: CommandInvoked = ctx.event
+    if event.reply_to_user is None:
+        audit_id = event.args[0].lstrip("#") if event.args else ""
+        if not audit_id.isdigit():
+            await ctx.reply(ctx.t("rules.spam_usage"))
+            return
+        entry = await ctx.session.get(AuditEntry, int(audit_id))
+        if entry is None or entry.chat_id != ctx.chat_row.id or not await learning.label(ctx, [entry.id], "spam"):
+            await ctx.reply(ctx.t("rules.spam_missing", audit_id=audit_id))
+            return
+        await ctx.reply(ctx.t("rules.spam_confirmed", audit_id=entry.id))
+        return
+    target = event.reply_to_user
+    if not await _penalisable(ctx, target):
+        return
+    rs = ctx.settings.rules
+    strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, target.id,
+                                              ctx.now - timedelta(days=rs.ladder_window_days))
+    action = rs.ladder[min(len(strikes), len(rs.ladder) - 1)]
+    text = _reported_text(ctx, event.reply_to)
+    outcome = await apply_penalty(ctx, target, action, rule="spam", category="ads",
+                                  evidence=" | ".join(part for part in ("/spam", text[:300]) if part),
+                                  actor=ctx.user.key, message_id=event.reply_to,
+                                  details={"source": "ladder", "step": min(len(strikes), len(rs.ladder) - 1),
+                                           "text": text[:500]})
+    if outcome.action in ("kick", "ban"):
+        await ctx.count(stats_repo.REMOVED_BY_ADMIN)
+    await ctx.count("violations", "ads")
+    learned = await _learn_spam(ctx, text, outcome.audit_id)
+    await ctx.reply(ctx.t("rules.spam_learned" if learned else "rules.spam_no_text", audit_id=outcome.audit_id))
+
+
+@router.command("review", "复核", description=texts.COMMAND_DESCRIPTIONS["review"], **ADMIN)
+async def cmd_review(ctx) -> None:
+    """The automatic decisions made on the model's or a wave's evidence alone, not yet labelled."""
+    entries = await rules_repo.to_review(ctx.session, ctx.chat_row.id, ctx.now - timedelta(days=30))
+    if not entries:
+        await ctx.reply(ctx.t("rules.review_empty"))
+        return
+    lines = [ctx.t("rules.review_header")]
+    for e in entries:
+        action = ctx.t(f"rules.action.{e.action}") if e.action in ACTION_NAMES else e.action
+        at = f"{as_utc(e.at).astimezone(ZoneInfo(ctx.settings.timezone)):%m-%d %H:%M}"
+        lines.append(ctx.t("rules.review_line", id=e.id, at=at, action=action, target=e.target_user_id or "-",
+                           evidence=(e.evidence or "")[:80]))
+    await ctx.reply("\n".join(lines))
 
 
 @router.command("warn", "警告", description=texts.COMMAND_DESCRIPTIONS["warn"], **ADMIN)
@@ -358,7 +506,19 @@ async def cmd_pardon(ctx) -> None:
     strikes = await rules_repo.active_strikes(ctx.session, ctx.chat_row.id, target.id, ctx.now - timedelta(days=36500))
     n = await rules_repo.clear_strikes(ctx.session, [s.id for s in strikes], ctx.user.key, ctx.now)
     await ctx.audit("pardon", target=target, actor=ctx.user.key, details={"strikes": [s.id for s in strikes]})
-    await ctx.reply(ctx.t("rules.pardoned", member=ctx.mention(target), count=n))
+    learned = await _learn_mistakes(ctx, [s.audit_id for s in strikes if s.audit_id is not None])
+    await ctx.reply(ctx.t("rules.pardoned", member=ctx.mention(target), count=n) + (ctx.t("rules.learned_ham") if learned else ""))
+
+
+async def _learn_mistakes(ctx, audit_ids: list[int], *, explicit: bool = False) -> int:
+    """Decisions an admin took back: ham samples, and their waves stop (the audit keeps the text).
+    Only `explicit` (/undo of that very decision) overrides an admin's own spam label; /pardon and
+    /unban, which forgive a member, do not."""
+    if not audit_ids:
+        return 0
+    entries = await core_repo.audit_entries_by_id(ctx.session, ctx.chat_row.id, audit_ids)
+    learning.forget_waves(ctx, [e.details.get("text") or "" for e in entries if isinstance(e.details, dict)])
+    return await learning.label(ctx, audit_ids, "ham", unlabelled_only=not explicit)
 
 
 @router.command("mute", "禁言", description=texts.COMMAND_DESCRIPTIONS["mute"], **ADMIN)
@@ -412,7 +572,8 @@ async def cmd_unban(ctx) -> None:
         return
     await ctx.platform.unban(ctx.chat, target)
     await ctx.audit("unban", target=target, actor=ctx.user.key)
-    await ctx.reply(ctx.t("rules.unbanned", member=ctx.mention(target)))
+    learned = await _learn_mistakes(ctx, await rules_repo.removals_of(ctx.session, ctx.chat_row.id, target.id))
+    await ctx.reply(ctx.t("rules.unbanned", member=ctx.mention(target)) + (ctx.t("rules.learned_ham") if learned else ""))
 
 
 @router.command("rules", "群规", description=texts.COMMAND_DESCRIPTIONS["rules"])
@@ -512,6 +673,9 @@ def message_link(chat: ChatRef, message_id: str) -> str:
 
 
 def _reported_text(ctx, message_id: str) -> str:
+    event = ctx.event
+    if isinstance(event, CommandInvoked) and event.reply_to == message_id and event.reply_to_text:
+        return event.reply_to_text  # the platform sent the replied message with the command
     messages = getattr(ctx.platform, "messages", None)  # the console keeps a transcript
     if isinstance(messages, dict) and message_id in messages:
         return getattr(messages[message_id], "text", "") or ""
@@ -540,6 +704,7 @@ async def cmd_undo(ctx) -> None:
     strikes = await rules_repo.strikes_of_audit(ctx.session, audit_id)
     await rules_repo.clear_strikes(ctx.session, [s.id for s in strikes], ctx.user.key, ctx.now)
     await core_repo.mark_undone(ctx.session, audit_id, ctx.user.key, ctx.now)
+    learned = await _learn_mistakes(ctx, [audit_id], explicit=True)
     undo = await ctx.audit("undo", target=target, actor=ctx.user.key, details={"audit_id": audit_id, "action": entry.action, "notes": []})
     # A refusal to lift it is noted on the undo's audit row (see rules.lifted).
     lift = {"then": "rules.lifted", "then_args": {"audit_id": undo.id}}
@@ -554,6 +719,8 @@ async def cmd_undo(ctx) -> None:
     text = ctx.t("rules.undo_done", audit_id=audit_id, action=action, member=member)
     if entry.action in ("ban", "kick", "kick_requested") and target:
         text += ctx.t("rules.may_rejoin", member=member)
+    if learned:
+        text += ctx.t("rules.learned_ham")
     await ctx.reply(text)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CATEGORIES = (
     "link", "invite", "miniprogram", "contact", "qr", "ads", "fraud", "gambling", "porn", "violence",
@@ -79,10 +79,23 @@ class RulesSettings(BaseModel):
     # Public notice (jinja2, sandboxed): member, rule, category, penalty, evidence, group.
     notice_template: str = ""
     notice_delete_after: int = Field(default=0, ge=0)  # seconds; 0 keeps notices
-    # Optional classifier trained by the operator (`qunzhu rules-train`): the model file (absolute, or
-    # relative to where qunzhu runs) and the most evidence it may add; alone it never makes a violation.
-    classifier: str = ""
-    classifier_weight: float = Field(default=0.3, ge=0, le=0.9)
+    # The spam model trained by `qunzhu rules-train` (handlers/rules/model.py; a path, relative to
+    # the data dir). Its own path, not evidence added to the rules: a message the rules let through
+    # is a violation when the model's probability passes its threshold. On its evidence alone the
+    # penalty is at most `model_action` (delete + warn by default; never a mute or a removal), the
+    # notice says it was automatic, and the decision goes on the admins' review list (/review).
+    model: str = ""
+    model_threshold: float | None = Field(default=None, gt=0, lt=1)  # None: the file's (cross-validated)
+    model_action: Literal["warn", "delete", "report"] = "warn"
+    # Near-duplicates of a message punished in any group of this instance are caught for this long.
+    waves: bool = True
+    wave_hours: float = Field(default=6, gt=0, le=168)
+    # A newcomer whose display name carries a contact ID, an invite or an ad: "strict" (questioned
+    # as in a raid, the admins told), "remove" (removed with a notice) or "off". A message that
+    # points at the sender's name (看我名字 …) is always judged with the name added.
+    display_names: Literal["strict", "remove", "off"] = "strict"
+    # Keep the hashed grams (never the text) of judged messages, for the admins' labels to train on.
+    learn: bool = True
     # Points integration (handlers.points.service): deduct on each violation; links from level N.
     penalty_points: int = Field(default=0, ge=0)
     links_from_level: int | None = Field(default=None, ge=1)
@@ -132,17 +145,13 @@ class RulesSettings(BaseModel):
                 raise ValueError(f"regex {pattern!r} nests quantifiers (e.g. (a+)+), which can take exponential time")
         return value
 
-    @field_validator("classifier")
+    @model_validator(mode="before")
     @classmethod
-    def _classifier(cls, value: str) -> str:
-        if value:
-            from handlers.rules.classifier import load
-
-            try:
-                load(value)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ValueError(f"cannot load the model {value!r}: {exc}") from None
-        return value
+    def _renamed(cls, values: Any) -> Any:
+        if isinstance(values, dict) and ("classifier" in values or "classifier_weight" in values):
+            raise ValueError("rules.classifier and rules.classifier_weight are gone: train a model with "
+                             "`qunzhu rules-train` and set rules.model to its file")
+        return values
 
     @field_validator("notice_template")
     @classmethod
@@ -159,3 +168,19 @@ class RulesSettings(BaseModel):
 
     def action_for(self, category: str) -> str:
         return self.actions.get(category, "ladder")
+
+
+class LearningSettings(BaseModel):
+    """[learning]: retraining the spam model from base data plus the admins' labels (instance-wide)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    enabled: bool = False  # retrain on the schedule below (`qunzhu rules-train --from-db` any time)
+    base_data: str = ""  # a labelled CSV (label,text) the model starts from, e.g. your own chat
+    background_ham: list[str] = Field(default_factory=list)  # ordinary chat (.csv ham rows or .txt lines)
+    output: str = "rules-model.json"  # the model file written (point rules.model at it)
+    every_hours: float = Field(default=168, gt=0)
+    min_new_labels: int = Field(default=1, ge=1)  # retrain only after this many new labels
+    # The cross-validated precision the model's threshold is chosen for (handlers.rules.model.DEFAULT_PRECISION).
+    precision: float = Field(default=0.997, gt=0.5, lt=1)
+    forget_unlabelled_days: int = Field(default=30, ge=1)  # unlabelled samples kept this long

@@ -38,7 +38,7 @@ register({f"rules.other.{k}": {"zh-CN": zh, "en": en} for k, (zh, en) in OTHER_R
 # "words:X", "phrase:X" and "qr_…" do. Old counters used a few plural keys.
 RULE_CATEGORIES = {
     "invisible_chars": "ads", "miniprogram_card": "miniprogram", "contact_card": "contact",
-    "custom_word": "custom", "custom_regex": "custom", "classifier": "ads", "combination": "ads",
+    "custom_word": "custom", "custom_regex": "custom", "model": "ads", "wave": "ads", "combination": "ads",
     "rare_hanzi": "ads", "ad_shape": "ads", "interleaved": "ads", "repeated_phrase": "ads", "text_wall": "flood",
     "blocked_domain": "link", "shortlink": "link", "bad_domain": "link", "miniprogram_link": "miniprogram",
     "phone": "contact", "email": "contact", "handle": "contact", "contact_cue": "contact", "id_like": "contact",
@@ -207,6 +207,46 @@ register(
         "rules.modlog_empty": {"zh-CN": "暂无处理记录。", "en": "No moderation entries yet."},
         "rules.modlog_header": {"zh-CN": "最近的处理记录（/undo 编号 可撤销）：", "en": "Recent moderation (undo with /undo ID):"},
         "rules.points_reason": {"zh-CN": "违反群规：{rule}", "en": "broke the rule: {rule}"},
+        # The model, the admins' labels, waves and display names (handlers/rules/learning.py).
+        "rules.notice_automatic": {
+            "zh-CN": "（系统自动判断，管理员会复核；如有误请联系管理员）",
+            "en": " (an automatic decision; the admins will review it — ask them if it was a mistake)",
+        },
+        "rules.model_unavailable": {
+            "zh-CN": "无法加载垃圾消息模型（rules.model = {path}）：{error}。在修复之前只按规则判断。",
+            "en": "Cannot load the spam model (rules.model = {path}): {error}. Judging by the rules alone until it is fixed.",
+        },
+        "rules.wave_evidence": {
+            "zh-CN": "与另一群刚处理的消息相似（{similarity}%，{rule}）",
+            "en": "like a message just removed in another group ({similarity}%, {rule})",
+        },
+        "rules.model_evidence": {"zh-CN": "模型判断为垃圾消息（概率 {p}%）", "en": "the model says spam (probability {p}%)"},
+        "rules.spam_usage": {
+            "zh-CN": "用法：回复一条消息发送 /spam（删除、按阶梯处罚并学习为垃圾消息），或 /spam 编号 确认一条待复核的处理。",
+            "en": "Usage: reply to a message with /spam (delete it, punish on the ladder, learn it as spam), or /spam ID to confirm a decision under review.",
+        },
+        "rules.spam_learned": {
+            "zh-CN": "已记为垃圾消息并学习（#{audit_id}）；其他群出现相似消息也会被拦截。",
+            "en": "Marked as spam and learned (#{audit_id}); similar messages in the other groups are caught too.",
+        },
+        "rules.spam_no_text": {
+            "zh-CN": "已处理（#{audit_id}），但看不到那条消息的文字，无法学习。",
+            "en": "Done (#{audit_id}), but the message's text is not visible to the bot, so nothing was learned.",
+        },
+        "rules.spam_confirmed": {"zh-CN": "已确认 #{audit_id} 为垃圾消息。", "en": "Confirmed #{audit_id} as spam."},
+        "rules.spam_missing": {"zh-CN": "找不到可确认的处理记录 #{audit_id}。", "en": "No decision #{audit_id} to confirm."},
+        "rules.learned_ham": {"zh-CN": "（已记为误判，模型会从中学习）", "en": " (noted as a mistake; the model learns from it)"},
+        "rules.review_empty": {"zh-CN": "没有待复核的自动处理。", "en": "No automatic decisions to review."},
+        "rules.review_header": {
+            "zh-CN": "待复核的自动处理（/spam 编号 确认，/undo 编号 撤销并记为误判）：",
+            "en": "Automatic decisions to review (confirm with /spam ID, revert with /undo ID — it is learned as a mistake):",
+        },
+        "rules.review_line": {"zh-CN": "#{id} {at} {action} {target}：{evidence}", "en": "#{id} {at} {action} {target}: {evidence}"},
+        "rules.display_name_reason": {"zh-CN": "昵称含广告或联系方式", "en": "display name carries an ad or a contact"},
+        "rules.display_name_strict": {
+            "zh-CN": "新成员 {member} 的昵称含广告或联系方式（{evidence}），已按严格模式验证。",
+            "en": "Newcomer {member} has an ad or a contact in their display name ({evidence}); they are questioned strictly.",
+        },
     }
 )
 
@@ -238,4 +278,6 @@ COMMAND_DESCRIPTIONS = {
     "report": {"zh-CN": "举报消息（回复该消息）", "en": "report a message (reply to it)"},
     "undo": {"zh-CN": "撤销一条处理记录", "en": "undo a moderation entry"},
     "modlog": {"zh-CN": "查看最近的处理记录", "en": "recent moderation entries"},
+    "spam": {"zh-CN": "回复消息：删除、处罚并学习为垃圾消息", "en": "reply to a message: delete, punish, learn it as spam"},
+    "review": {"zh-CN": "待复核的自动处理", "en": "automatic decisions to review"},
 }
