@@ -54,8 +54,7 @@ async def model_of(ctx) -> spam_model.Model | None:
         return None
 
 
-def model_verdict(ctx, model: spam_model.Model, text: str, views: "Views",
-                  feats: frozenset[int]) -> float | None:
+def model_verdict(ctx, model: spam_model.Model, views: "Views", feats: frozenset[int]) -> float | None:
     """The model's probability when it flags the message, else None."""
     if model.hanzi_only and not spam_model.has_hanzi(views.text):
         return None

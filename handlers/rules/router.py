@@ -238,7 +238,7 @@ async def _judge(ctx, *, edited: bool) -> None:
             model = await learning.model_of(ctx)
             if model is not None:
                 feats = spam_model.features(full, views)
-                p = learning.model_verdict(ctx, model, full, views, feats)
+                p = learning.model_verdict(ctx, model, views, feats)
                 if p is not None:
                     source = "model"
                     _add_hit(verdict, Hit("model", "ads", 1.0, ctx.t("rules.model_evidence", p=round(p * 100))))

@@ -234,3 +234,33 @@ async def test_rules_train_from_db_adds_the_admins_labels(sqlite_url, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "bot.cli", "rules-train", "--from-db"],
                              capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert missing.returncode == 2 and "-c FILE" in missing.stderr
+
+
+async def test_a_model_file_that_cannot_be_read_is_reported_once_and_the_rules_go_on(db_url, tmp_path):
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    config = {"defaults": {"rules": {"model": str(tmp_path / "broken.json")}}}
+    async with running_app(db_url, str(tmp_path), config) as (app, console):
+        await settle_in(console, "hank")
+        ad, _ = await console.say("hank", AD)
+        ok, _ = await console.say("hank", SOFT_SPAM)
+        assert console.messages[ad].deleted and not console.messages[ok].deleted
+        told = [m.text for m in console.dms("admin") if "rules.model" in m.text]
+        assert len(told) == 1 and "broken.json" in told[0] and "只按规则判断" in told[0]
+
+
+async def test_the_schedule_retrains_once_labels_come_in(sqlite_url, tmp_path):
+    base = write_csv(tmp_path / "base.csv", base_rows())
+    output = tmp_path / "model.json"
+    config = {"learning": {"enabled": True, "base_data": str(base), "output": str(output), "every_hours": 24}}
+    async with running_app(sqlite_url, str(tmp_path), config) as (app, console):
+        state = app.__dict__.get("_rules_learning") or {}
+        assert state.get("task") is None and not output.exists()  # no label yet: nothing to learn from
+        await settle_in(console, "ivan")
+        message_id, _ = await console.say("ivan", SOFT_SPAM)
+        await console.say("admin", "/spam", reply_to=message_id)
+        await app.tick()
+        await app._rules_learning["task"]
+        assert output.exists()
+        written = output.stat().st_mtime_ns
+        await app.tick()  # within every_hours: not again
+        assert app._rules_learning["task"].done() and output.stat().st_mtime_ns == written
