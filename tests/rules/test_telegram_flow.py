@@ -107,3 +107,27 @@ async def test_a_message_edited_into_an_ad_is_deleted_and_warned_on_telegram(db_
             entries = await core_repo.audit_entries(session, chat.id)
         warn = next(e for e in entries if e.action == "warn")
         assert warn.details.get("edited") is True
+
+
+async def test_spam_as_a_reply_on_telegram_deletes_and_learns_the_replied_text(db_url, tmp_path):
+    """Telegram sends the replied-to message with the command: its text becomes the spam sample."""
+    from sqlalchemy import select
+
+    from handlers.rules import model as spam_model
+    from storage.rules_models import RulesSample
+
+    soft = "内部渠道最新一期的理财资料已经整理好了，需要的朋友私聊我免费分享，名额有限先到先得"
+    async with running_telegram_app(db_url, str(tmp_path), {"defaults": {"language": "en"}}) as h:
+        boss, member = h.user("boss"), h.user("member", username="soft_seller")
+        h.set_admins(boss)
+        for text in ("hi all", "nice group", "good morning", "see you"):
+            await h.send_text(member, text)
+            h.app.clock.advance(minutes=1)
+        posted = await h.send_text(member, soft)
+        assert str(posted.message_id) not in [c.params["message_id"] for c in h.calls("deleteMessage")]
+        await h.command(boss, "/spam", reply_to=posted.message_id)
+        assert str(posted.message_id) in [c.params["message_id"] for c in h.calls("deleteMessage")]
+        assert any("learned" in text for text in h.bot_texts())
+        async with h.app.sessions() as session:
+            [sample] = list(await session.scalars(select(RulesSample)))
+        assert sample.label == "spam" and sample.features == sorted(spam_model.features(soft))
