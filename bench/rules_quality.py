@@ -17,7 +17,6 @@ over-states recall on it, so it is reported on its own.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
@@ -28,19 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handlers.rules.cli import default_settings, moderate_texts, train_and_save  # noqa: E402
+from handlers.rules.cli import default_settings, moderate_texts  # noqa: E402
 from handlers.rules.model import Model, features, held_out, load  # noqa: E402
-from handlers.rules.training import Evaluation  # noqa: E402
+from handlers.rules.training import Evaluation, read_labelled_csv as labelled_csv, train_and_save  # noqa: E402
 
 MIXED_CHAT_ROWS = 8213  # zh-tg-train.csv data rows [0, 8213): the mixed-chat part
 LABEL_COUNTS = (0, 50, 200)  # the learning curve's numbers of admins' labels
 
 Rows = list[tuple[str, str]]
-
-
-def labelled_csv(path: Path) -> Rows:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [(row["label"], row["text"]) for row in csv.DictReader(f)]
 
 
 def lines(path: Path, label: str) -> Rows:

@@ -24,7 +24,6 @@ Needs the data folder (not shipped; see its SOURCES.md):
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import os
 import random
@@ -41,17 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 from handlers.rules import waves  # noqa: E402
 from handlers.rules.normalize import normalize  # noqa: E402
+from handlers.rules.training import read_labelled_csv as labelled_csv  # noqa: E402
 
 MARKET_FROM = 12549  # first row of the Telegram market ads in zh-tg-train.csv
 THRESHOLDS = (0.3, 0.35, 0.4, 0.5, 0.6, 0.7)  # the catch and false positives at other thresholds
 FP_FLOOR = 0.2  # ham scoring this or more against the spam is listed (the margin below the threshold)
 TTL_HOURS = (3, 12, 24)  # the catch with other ttls
 START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-
-
-def labelled_csv(path: Path) -> list[tuple[str, str]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [(row["label"], row["text"]) for row in csv.DictReader(f)]
 
 
 def _views(texts):

@@ -285,6 +285,12 @@ async def audit_entries(
     return list(await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
 
 
+async def audit_entry(session: AsyncSession, chat_id: int, entry_id: int) -> AuditEntry | None:
+    """The group's audit entry `entry_id` (None: no such entry, or another group's)."""
+    entry = await session.get(AuditEntry, entry_id)
+    return entry if entry is not None and entry.chat_id == chat_id else None
+
+
 async def audit_entries_by_id(session: AsyncSession, chat_id: int, ids: list[int]) -> list[AuditEntry]:
     if not ids:
         return []

@@ -182,10 +182,10 @@ async def label_samples(session: AsyncSession, audit_ids: list[int], label: str,
 
 
 async def removals_of(session: AsyncSession, chat_id: int, user_id: str) -> list[int]:
-    """The audit ids of the bot's standing removals of a member (what /unban takes back)."""
+    """The audit ids of a member's standing removals, the bot's and the admins' (what /unban takes back)."""
     rows = await session.scalars(
         select(AuditEntry.id).where(AuditEntry.chat_id == chat_id, AuditEntry.target_user_id == user_id,
-                                    AuditEntry.actor == "bot", AuditEntry.action.in_(("ban", "kick", "kick_requested")),
+                                    AuditEntry.action.in_(("ban", "kick", "kick_requested")),
                                     AuditEntry.undone_at.is_(None))
     )
     return list(rows)

@@ -135,81 +135,6 @@ def cmd_moderate(args) -> int:
     return 0
 
 
-def rules_flag(texts: list[str]) -> list[bool]:
-    """Whether the shipped rules (no config) find each text a violation."""
-    return [r["verdict"] == "violation" for r in moderate_texts(texts, default_settings())]
-
-
-def rules_or_model(model, rows: list[tuple[str, str]]):
-    """(rules alone, rules OR model) evaluated on labelled rows."""
-    from handlers.rules.training import Evaluation
-
-    labels, texts = [label for label, _ in rows], [text for _, text in rows]
-    by_rules = rules_flag(texts)
-    either = [r or model.flags(text) for r, text in zip(by_rules, texts)]
-    return Evaluation.of(labels, by_rules), Evaluation.of(labels, either)
-
-
-def _previous_model(output: str, say):
-    """The model already at `output` (None: no file, or a stale model to replace). Raises ValueError
-    for a file that is no model at all: it is not overwritten."""
-    from handlers.rules.model import NotAModelFile, load
-
-    if not os.path.exists(output):
-        return None
-    try:
-        return load(output)
-    except NotAModelFile as exc:
-        raise ValueError(f"-o: {exc}; choose another output file") from None
-    except ValueError as exc:
-        say(f"the model already in {output} cannot be used ({exc}); replacing it")
-        return None
-
-
-def train_and_save(rows: list[tuple[str, str]], output: str, *, samples=(), background_ham=(),
-                   holdout: bool = True, target_precision: float | None = None, seed: int = 1,
-                   source: str = "the training data", say=print) -> bool:
-    """`qunzhu rules-train`'s work: train on `rows` (minus the held_out() fifth when `holdout`), the
-    admins' `samples` and `background_ham`; print the cross-validated and held-out figures; write the
-    model to `output` unless the model already there does better on the held-out rows. True when
-    written. Raises ValueError naming `source` or `output` when they are at fault."""
-    from handlers.rules import training
-    from handlers.rules.model import DEFAULT_PRECISION, held_out, save
-
-    target = DEFAULT_PRECISION if target_precision is None else target_precision
-    previous = _previous_model(output, say)
-    train_rows = [row for row in rows if not holdout or not held_out(row[1])]
-    eval_rows = [row for row in rows if holdout and held_out(row[1])]
-    try:
-        model, report, kept_previous = training.retrain(
-            train_rows, list(samples), previous=previous, eval_rows=eval_rows, background_ham=list(background_ham),
-            target_precision=target, seed=seed)
-    except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
-    for line in str(report).splitlines():
-        say(line)
-    if kept_previous:
-        say(f"the new model does worse on the held-out rows than the one already in {output}: it stays as it was")
-    elif previous is not None and not eval_rows:
-        say(f"no held-out rows to compare with the model already in {output}: replacing it")
-    if eval_rows:
-        rules, either = rules_or_model(model, eval_rows)
-        say(f"held out (a fixed fifth of {source}, not trained on): {len(eval_rows)} messages")
-        say(f"  {'new model alone:':24}{report.evaluation}")
-        if report.previous_evaluation is not None:
-            say(f"  {'model before alone:':24}{report.previous_evaluation}")
-        say(f"  {'rules alone:':24}{rules}")
-        say(f"  {'rules OR ' + ('model before' if kept_previous else 'new model') + ':':24}{either}")
-    if kept_previous:
-        return False
-    try:
-        save(model, output)
-    except OSError as exc:
-        raise ValueError(f"-o {output}: cannot write it: {exc.strerror or exc}") from None
-    say(f"wrote {output}")
-    return True
-
-
 def cmd_train_from_db(args) -> int:
     """`--from-db -c FILE`: [learning] base_data (or DATA) and background_ham plus every labelled
     sample in the bot's database, written to [learning] output (or -o)."""
@@ -248,7 +173,7 @@ def cmd_train_from_db(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from handlers.rules.training import read_background_ham, read_labelled_csv
+    from handlers.rules.training import read_background_ham, read_labelled_csv, train_and_save
 
     if args.from_db:
         return cmd_train_from_db(args)
@@ -285,7 +210,7 @@ def _precision(value: str) -> float:
 
 
 def register(subparsers) -> None:
-    from handlers.rules.model import DEFAULT_PRECISION  # not training: the parser is built for every command
+    from handlers.rules.settings import DEFAULT_PRECISION  # light: the parser is built for every command
 
     p = subparsers.add_parser("rules-train", help="train the spam model on labelled messages")
     p.add_argument("data", nargs="?", help="CSV with the columns label (spam|ham) and text")

@@ -411,6 +411,11 @@ class Verdict:
     def violation(self) -> bool:
         return self.score >= self.threshold - 1e-9
 
+    def lead_with(self, hits: list[Hit]) -> None:
+        """Evidence found outside the engine (flood, a wave, the model): first in the list, and counted."""
+        self.hits[:0] = hits
+        self.score += sum(h.weight for h in hits)
+
     @property
     def primary(self) -> Hit | None:
         """The hit that names the violation: the heaviest, the first found on a tie."""

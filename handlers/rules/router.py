@@ -27,7 +27,6 @@ from handlers.rules.engine import Hit, RuleEngine, Subject, decode_qr
 from handlers.rules.normalize import normalize
 from handlers.rules.settings import parse_duration
 from storage import core_repo, rules_repo, stats_repo
-from storage.models import AuditEntry
 from storage.rules_models import RulesMemberState
 
 log = logging.getLogger(__name__)
@@ -221,9 +220,7 @@ async def _judge(ctx, *, edited: bool) -> None:
         # then, not for every message (speed); the rest of the verdict is the same either way.
         verdict = engine.check(subject._replace(links_allowed=True))
     extra = [] if edited else [h for h in _flood_hits(ctx, full) if h.category not in rs.disabled_categories]
-    if extra:
-        verdict.hits = extra + verdict.hits
-        verdict.score += sum(h.weight for h in extra)
+    verdict.lead_with(extra)
     views = normalize(full) if full else None  # the engine's own (normalize is cached)
     feats = None
     source = "rules"
@@ -283,9 +280,7 @@ async def _judge(ctx, *, edited: bool) -> None:
 
 def _add_hit(verdict, hit: Hit) -> None:
     """Evidence of its own path: enough for a violation at the group's threshold by itself."""
-    hit = hit._replace(weight=max(verdict.threshold, hit.weight))
-    verdict.hits.insert(0, hit)
-    verdict.score += hit.weight
+    verdict.lead_with([hit._replace(weight=max(verdict.threshold, hit.weight))])
 
 
 @router.member_joined()
@@ -403,14 +398,17 @@ async def _admin_penalty(ctx, action: str) -> None:
     if target is None or not await _penalisable(ctx, target):
         return
     reason = _reason(ctx, args)
+    replied = _replied(ctx)
+    # Banned for that message: the admins' word that it is spam (its text kept on the audit row, as
+    # an automatic decision's is, so that an /undo or /unban can stop its wave).
+    spam = _reported_text(ctx, replied) if action == "ban" and replied else ""
     outcome = await apply_penalty(ctx, target, action, rule="admin", category="admin",
                                   evidence=_evidence(ctx, reason, f"/{action}"), actor=ctx.user.key, reason=reason,
-                                  message_id=_replied(ctx))
+                                  message_id=replied, details={"text": spam[:500]} if spam else None)
     if outcome.action in ("kick", "ban"):  # not a removal the admins were asked to do by hand
         await ctx.count(stats_repo.REMOVED_BY_ADMIN)
-    replied = _replied(ctx)
-    if action == "ban" and replied:  # banned for that message: the admins' word that it is spam
-        await _learn_spam(ctx, _reported_text(ctx, replied), outcome.audit_id)
+    if spam:
+        await _learn_spam(ctx, spam, outcome.audit_id)
 
 
 async def _learn_spam(ctx, text: str, audit_id: int | None) -> bool:
@@ -432,8 +430,8 @@ async def cmd_spam(ctx) -> None:
         if not audit_id.isdigit():
             await ctx.reply(ctx.t("rules.spam_usage"))
             return
-        entry = await ctx.session.get(AuditEntry, int(audit_id))
-        if entry is None or entry.chat_id != ctx.chat_row.id or not await learning.label(ctx, [entry.id], "spam"):
+        entry = await core_repo.audit_entry(ctx.session, ctx.chat_row.id, int(audit_id))
+        if entry is None or not await learning.label(ctx, [entry.id], "spam"):
             await ctx.reply(ctx.t("rules.spam_missing", audit_id=audit_id))
             return
         await ctx.reply(ctx.t("rules.spam_confirmed", audit_id=entry.id))
@@ -458,6 +456,15 @@ async def cmd_spam(ctx) -> None:
     await ctx.reply(ctx.t("rules.spam_learned" if learned else "rules.spam_no_text", audit_id=outcome.audit_id))
 
 
+def _action_name(ctx, action: str) -> str:
+    """An audit entry's action in the group's language (/modlog, /review, /undo)."""
+    return ctx.t(f"rules.action.{action}") if action in ACTION_NAMES else action
+
+
+def _local_time(ctx, at) -> str:
+    return f"{as_utc(at).astimezone(ZoneInfo(ctx.settings.timezone)):%m-%d %H:%M}"  # the group's clock, like /history
+
+
 @router.command("review", "复核", description=texts.COMMAND_DESCRIPTIONS["review"], **ADMIN)
 async def cmd_review(ctx) -> None:
     """The automatic decisions made on the model's or a wave's evidence alone, not yet labelled."""
@@ -467,9 +474,8 @@ async def cmd_review(ctx) -> None:
         return
     lines = [ctx.t("rules.review_header")]
     for e in entries:
-        action = ctx.t(f"rules.action.{e.action}") if e.action in ACTION_NAMES else e.action
-        at = f"{as_utc(e.at).astimezone(ZoneInfo(ctx.settings.timezone)):%m-%d %H:%M}"
-        lines.append(ctx.t("rules.review_line", id=e.id, at=at, action=action, target=e.target_user_id or "-",
+        lines.append(ctx.t("rules.review_line", id=e.id, at=_local_time(ctx, e.at), action=_action_name(ctx, e.action),
+                           target=e.target_user_id or "-",
                            evidence=(e.evidence or "")[:80]))
     await ctx.reply("\n".join(lines))
 
@@ -689,8 +695,8 @@ async def cmd_undo(ctx) -> None:
         await ctx.reply(ctx.t("rules.undo_usage"))
         return
     audit_id = int(event.args[0].lstrip("#"))
-    entry = await ctx.session.get(AuditEntry, audit_id)
-    if entry is None or entry.chat_id != ctx.chat_row.id:
+    entry = await core_repo.audit_entry(ctx.session, ctx.chat_row.id, audit_id)
+    if entry is None:
         await ctx.reply(ctx.t("rules.undo_missing", audit_id=audit_id))
         return
     if entry.undone_at is not None:
@@ -715,7 +721,7 @@ async def cmd_undo(ctx) -> None:
         # the platform keeps the removed out (or the kick fell back to a ban) it lets them back.
         await ctx.platform.unban(ctx.chat, target, **lift)
     member = ctx.mention(target) if target else "-"
-    action = ctx.t(f"rules.action.{entry.action}") if entry.action in ACTION_NAMES else entry.action
+    action = _action_name(ctx, entry.action)
     text = ctx.t("rules.undo_done", audit_id=audit_id, action=action, member=member)
     if entry.action in ("ban", "kick", "kick_requested") and target:
         text += ctx.t("rules.may_rejoin", member=member)
@@ -736,13 +742,11 @@ async def cmd_modlog(ctx) -> None:
     if not entries:
         await ctx.reply(ctx.t("rules.modlog_empty"))
         return
-    tz = ZoneInfo(ctx.settings.timezone)  # the group's clock, like /history
     lines = [ctx.t("rules.modlog_header")]
     for e in entries:
         mark = " ↩" if e.undone_at else ""
         rule = f" [{texts.rule_name(ctx.lang, e.rule, e.details)}]" if e.rule else ""
-        action = ctx.t(f"rules.action.{e.action}") if e.action in ACTION_NAMES else e.action
-        lines.append(ctx.t("rules.modlog_line", id=e.id, at=f"{as_utc(e.at).astimezone(tz):%m-%d %H:%M}", action=action,
+        lines.append(ctx.t("rules.modlog_line", id=e.id, at=_local_time(ctx, e.at), action=_action_name(ctx, e.action),
                            target=e.target_user_id or "", rule=rule, actor=e.actor, undone=mark))
     await ctx.reply("\n".join(lines))
 

@@ -11,15 +11,15 @@ import os
 import random
 import sys
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from handlers.rules.model import DEFAULT_PRECISION, Model, features, has_hanzi
+from handlers.rules.model import Model, NotAModelFile, features, has_hanzi, held_out, load, save, text_hash
 from handlers.rules.normalize import normalize
+from handlers.rules.settings import DEFAULT_PRECISION
 
 DEFAULT_L2 = 1e-6  # per example: the loss is the mean over examples
 DEFAULT_SAMPLE_WEIGHT = 3.0  # an admin's label on their own group's message counts for 3 base rows
@@ -87,8 +87,11 @@ class TrainReport:
                 f"cross-validated: precision {self.cv_precision:.4f}, recall {self.cv_recall:.4f}")
 
 
-def evaluate(model: Model, rows: LabelledRows) -> Evaluation:
-    return Evaluation.of([label for label, _ in rows], [model.flags(text) for _, text in rows])
+def evaluate(model: Model, rows: LabelledRows, samples: Samples = ()) -> Evaluation:
+    """How the model flags labelled texts and featurised samples (those past the hanzi gate already)."""
+    threshold = model.threshold
+    return Evaluation.of([label for label, _ in rows] + [label for label, _ in samples],
+                         [model.flags(text) for _, text in rows] + [model.score_features(f) >= threshold for _, f in samples])
 
 
 # -- reading data ---------------------------------------------------------------------------------
@@ -262,8 +265,7 @@ class _Progress:
 
 def _fold_of_text(text: str, folds: int, seed: int) -> int:
     """Exact duplicates share a fold (as in model.held_out), so they never score each other."""
-    key = "".join(text.split()).lower()
-    return zlib.crc32(key.encode("utf-8"), seed) % folds
+    return text_hash(text, seed) % folds
 
 
 def train(rows: LabelledRows, *, samples: Samples = (), background_ham: list[str] = (),
@@ -331,17 +333,96 @@ def is_worse(new: Evaluation, old: Evaluation, target_precision: float) -> bool:
 
 
 def retrain(base_rows: LabelledRows, samples: Samples, *, previous: Model | None, eval_rows: LabelledRows,
-            target_precision: float = DEFAULT_PRECISION, **train_options) -> tuple[Model, TrainReport, bool]:
+            eval_samples: Samples = (), target_precision: float = DEFAULT_PRECISION,
+            **train_options) -> tuple[Model, TrainReport, bool]:
     """(model, report, kept_previous): a new model from base_rows and samples, unless `previous` does
-    better on eval_rows (see is_worse): then previous itself. report.evaluation and
-    report.previous_evaluation hold both on eval_rows (None without eval_rows or previous)."""
+    better on eval_rows and eval_samples (see is_worse): then previous itself. report.evaluation and
+    report.previous_evaluation hold both there (None without anything to evaluate on, or no previous)."""
     model, report = train(base_rows, samples=samples, target_precision=target_precision, **train_options)
-    if not eval_rows:
+    if not eval_rows and not eval_samples:
         return model, report, False
-    report.evaluation = evaluate(model, eval_rows)
+    report.evaluation = evaluate(model, eval_rows, eval_samples)
     if previous is None:
         return model, report, False
-    report.previous_evaluation = evaluate(previous, eval_rows)
+    report.previous_evaluation = evaluate(previous, eval_rows, eval_samples)
     if is_worse(report.evaluation, report.previous_evaluation, target_precision):
         return previous, report, True
     return model, report, False
+
+
+# -- train, compare, save: `qunzhu rules-train` and the [learning] retrain --------------------------
+
+def rules_flag(texts: list[str]) -> list[bool]:
+    """Whether the shipped rules (no config) find each text a violation (as `qunzhu moderate` says)."""
+    from handlers.rules.engine import RuleEngine, Subject
+    from handlers.rules.settings import RulesSettings
+
+    engine = RuleEngine.for_settings(RulesSettings())
+    return [engine.check(Subject(text=text)).violation for text in texts]
+
+
+def rules_or_model(model, rows: list[tuple[str, str]]):
+    """(rules alone, rules OR model) evaluated on labelled rows."""
+    labels, texts = [label for label, _ in rows], [text for _, text in rows]
+    by_rules = rules_flag(texts)
+    either = [r or model.flags(text) for r, text in zip(by_rules, texts)]
+    return Evaluation.of(labels, by_rules), Evaluation.of(labels, either)
+
+
+def _previous_model(output: str, output_name: str, say):
+    """The model already at `output` (None: no file, or a stale model to replace). Raises ValueError
+    for a file that is no model at all: it is not overwritten."""
+    if not os.path.exists(output):
+        return None
+    try:
+        return load(output)
+    except NotAModelFile as exc:
+        raise ValueError(f"{output_name}: {exc}; choose another output file") from None
+    except ValueError as exc:
+        say(f"the model already in {output} cannot be used ({exc}); replacing it")
+        return None
+
+
+def train_and_save(rows: list[tuple[str, str]], output: str, *, samples=(), eval_samples=(), background_ham=(),
+                   holdout: bool = True, target_precision: float | None = None, seed: int = 1,
+                   source: str = "the training data", output_name: str = "-o", say=print,
+                   progress: bool = True) -> bool:
+    """`qunzhu rules-train`'s work (and the [learning] retrain's): train on `rows` (minus the
+    held_out() fifth when `holdout`), the admins' `samples` and `background_ham`; print the
+    cross-validated and held-out figures; write the model to `output` unless the model already there
+    does better on the held-out rows and `eval_samples`. True when written. Raises ValueError naming
+    `source` or `output_name` when they are at fault. `progress`: a line on stderr during long fits."""
+    target = DEFAULT_PRECISION if target_precision is None else target_precision
+    previous = _previous_model(output, output_name, say)
+    train_rows = [row for row in rows if not holdout or not held_out(row[1])]
+    eval_rows = [row for row in rows if holdout and held_out(row[1])]
+    try:
+        model, report, kept_previous = retrain(
+            train_rows, list(samples), previous=previous, eval_rows=eval_rows, eval_samples=list(eval_samples),
+            background_ham=list(background_ham), target_precision=target, seed=seed, quiet=not progress)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    for line in str(report).splitlines():
+        say(line)
+    if kept_previous:
+        what = "held-out rows and samples" if eval_samples else "held-out rows"
+        say(f"the new model does worse on the {what} than the one already in {output}: it stays as it was")
+    elif previous is not None and not eval_rows and not eval_samples:
+        say(f"no held-out rows to compare with the model already in {output}: replacing it")
+    if eval_rows:
+        rules, either = rules_or_model(model, eval_rows)
+        kept_aside = f" and {len(eval_samples)} admins' samples" if eval_samples else ""
+        say(f"held out (a fixed fifth of {source}{kept_aside}, not trained on): {len(eval_rows)} messages")
+        say(f"  {'new model alone:':24}{report.evaluation}")
+        if report.previous_evaluation is not None:
+            say(f"  {'model before alone:':24}{report.previous_evaluation}")
+        say(f"  {'rules alone:':24}{rules}")
+        say(f"  {'rules OR ' + ('model before' if kept_previous else 'new model') + ':':24}{either}")
+    if kept_previous:
+        return False
+    try:
+        save(model, output)
+    except OSError as exc:
+        raise ValueError(f"{output_name} {output}: cannot write it: {exc.strerror or exc}") from None
+    say(f"wrote {output}")
+    return True
