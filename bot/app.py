@@ -92,7 +92,7 @@ class App:
         self.platforms: dict[str, Platform] = dict(platforms or {})
         self.run_scheduler = run_scheduler
         self.scheduler = None
-        self.health = None  # bot.health.HealthServer when [health] enabled
+        self.http = None  # bot.httpserver.HttpServer when [health] or [web] is enabled
         self._tick_lock = asyncio.Lock()
         self._last_purge = None
         self._tick_failing: str | None = None
@@ -125,22 +125,41 @@ class App:
         await check_writable(self.engine, self.config.database_url)
         await upgrade(self.engine)
         await analyze(self.engine)
-        if self.config.health.enabled and self.health is None:
+        if self.http is None:
             # Up before the platforms: /healthz answers and /readyz says "starting" while Telegram is awaited.
-            from bot.health import HealthServer
-
-            self.health = HealthServer(self, self.config.health)
-            await self.health.start()
+            self.http = self._http_server()
+            if self.http is not None:
+                await self.http.start()
         try:
             await self._start()
         except BaseException:
-            await self._stop_health()
+            await self._stop_http()
             raise
 
-    async def _stop_health(self) -> None:
-        if self.health is not None:
-            await self.health.stop()
-            self.health = None
+    def _http_server(self):
+        health, console = self.config.health, self.config.web
+        if not health.enabled and not console.enabled:
+            return None
+        from bot.httpserver import HttpServer
+
+        installers, what = [], []
+        if health.enabled:
+            from bot.health import HealthRoutes
+
+            installers.append(HealthRoutes(self).install)
+            what.append("/healthz, /readyz, /metrics")
+        if console.enabled:
+            from handlers.web.server import WebConsole
+
+            installers.append(WebConsole(self, console).install)
+            what.append("the web console at /console/")
+        section = health if health.enabled else console
+        return HttpServer(section.listen, section.port, "health" if health.enabled else "web", installers, "; ".join(what))
+
+    async def _stop_http(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
 
     async def _start(self) -> None:
         for router in self.routers:
@@ -162,7 +181,7 @@ class App:
     async def stop(self) -> None:
         self.intake.stopping = True
         self.up = False
-        await self._stop_health()
+        await self._stop_http()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None

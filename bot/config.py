@@ -244,6 +244,45 @@ class HealthSection(Strict):
     port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (tests)
 
 
+class WebSection(Strict):
+    # The web console (运营后台, handlers/web): sign-in links the bot DMs to admins (/console), then pages
+    # for the groups each admin runs. With [health] enabled it is served on [health]'s listen/port.
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    # How the admins' browsers reach it (behind your reverse proxy); the sign-in links start with it.
+    public_url: str | None = None
+    # "PLATFORM:USER_ID" of the instance's operators: they see every group.
+    operators: list[str] = Field(default_factory=list)
+    # The pages' language until the user picks one ("zh-CN" or "en").
+    language: Language = "zh-CN"
+    link_minutes: int = Field(default=10, ge=1, le=1440)  # a sign-in link is valid this long, once
+    session_days: int = Field(default=7, ge=1, le=90)
+    # Telegram Mini App sign-in: initData older than this is refused.
+    webapp_max_age_seconds: int = Field(default=86400, ge=60)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (the address admins' browsers open)")
+        return value.rstrip("/") if value else value
+
+    @field_validator("operators")
+    @classmethod
+    def _user_keys(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if ":" not in v]
+        if bad:
+            raise ValueError(f"{bad[0]!r} must be 'PLATFORM:USER_ID', e.g. 'telegram:123456789'")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> "WebSection":
+        if self.enabled and not self.public_url:
+            raise ValueError("public_url: required when [web] is enabled (e.g. 'https://bot.example.com')")
+        return self
+
+
 # Distinct validated group settings kept (groups alike share one; oldest dropped first).
 SETTINGS_CACHE = 2048
 
@@ -256,6 +295,7 @@ class Config(Strict):
     wecom: WecomSection | None = None
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     health: HealthSection = Field(default_factory=HealthSection)
+    web: WebSection = Field(default_factory=WebSection)
     columns: ColumnsGlobal = Field(default_factory=ColumnsGlobal)
     learning: LearningSettings = Field(default_factory=LearningSettings)
     defaults: GroupSettings = Field(default_factory=GroupSettings)

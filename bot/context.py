@@ -135,6 +135,7 @@ class Context(GroupScope):
         self.stopped = False
         self.data: dict[str, Any] = {}  # what one router leaves for the next (e.g. rules verdict)
         self.member_rows: dict[type, Any] = {}  # the features' rows of the member (Router.with_member)
+        self.web_replies: list[str] = []  # replies to a web console's command (they go to the page)
 
     # --- who, where, when -------------------------------------------------------------------
     @property
@@ -175,6 +176,9 @@ class Context(GroupScope):
 
     async def reply(self, text: str, *, buttons: Buttons | None = None, then: str | None = None,
                     then_args: dict | None = None) -> SentMessage:
+        if isinstance(self.event, CommandInvoked) and self.event.via_web:
+            self.web_replies.append(text)
+            return SentMessage(None, "")
         message_id = getattr(self.event, "message_id", None)
         if isinstance(self.event, (MessageReceived, CommandInvoked)) and message_id:
             return await self.send(text, buttons=buttons, reply_to=message_id, then=then, then_args=then_args)
@@ -193,6 +197,9 @@ class Context(GroupScope):
     async def dm_or_reply(self, text: str, *, sent_note: str) -> None:
         """Send `text` to the member privately and say `sent_note` in the group; where the platform
         cannot DM or the member does not accept it, reply with `text` in the group instead."""
+        if isinstance(self.event, CommandInvoked) and self.event.via_web:
+            await self.reply(text)
+            return
         reply_to = getattr(self.event, "message_id", None)
         here = {"text": text, "sent_note": sent_note, "reply_to": reply_to, "thread_id": self.thread_id}
         if self.can(Capability.DM):

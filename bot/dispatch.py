@@ -209,11 +209,18 @@ class DispatchResult:
     stopped_by: str | None = None
     errors: list[tuple[str, BaseException]] = field(default_factory=list)
     duplicate: bool = False
+    # What the handlers replied to a command given in the web console (CommandInvoked.via_web).
+    replies: list[str] = field(default_factory=list)
 
 
 # Errors that mean "the database cannot do it now": the whole event is retried by the caller, rather
 # than run again without the handler that happened to meet them.
 RETRY_EVENT = (OperationalError, InterfaceError, PoolTimeout, OSError)
+
+
+def _checked_by_console(event: Event) -> bool:
+    """A command from the web console, whose rights the console checked (CommandInvoked.via_web)."""
+    return isinstance(event, CommandInvoked) and event.via_web
 
 
 class _HandlerFailed(Exception):
@@ -335,6 +342,7 @@ class Dispatcher:
                 if member_row is not None and not event.chat.private and not isinstance(event, MemberLeft):
                     await self._refresh_role(session, event, member_row, settings)
                 ctx = Context(self.app, event, session, chat_row, member_row, settings, actions)
+                result.replies = ctx.web_replies
                 ctx.member_rows = member_rows
                 ctx.data.update(prepared)
                 actions.after_commit(lambda: self.groups.remember_chat(chat_row))
@@ -353,7 +361,7 @@ class Dispatcher:
         try:
             if not await handler.matches(ctx):
                 return
-            if handler.command and handler.command.admin_only and not await ctx.is_admin():
+            if handler.command and handler.command.admin_only and not _checked_by_console(ctx.event) and not await ctx.is_admin():
                 await ctx.reply(ctx.t("core.admin_only", command=handler.command.names[0]))
                 ctx.stop()
                 return
@@ -410,7 +418,7 @@ class Dispatcher:
 
     async def _track_member(self, session, chat_id: int, event: Event, now):
         """(member row or None, stored-settings version or ... when not read, the features' member rows)."""
-        if isinstance(event, (ChatMigrated, JoinRequested)):
+        if isinstance(event, (ChatMigrated, JoinRequested)) or _checked_by_console(event):
             return None, ..., {}
         seen = not isinstance(event, MemberLeft)
         loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)

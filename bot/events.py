@@ -112,6 +112,10 @@ class CommandInvoked(Event):
     reply_to_user: UserRef | None = None
     reply_to_text: str = ""  # the replied-to message's text or caption, where the platform sends it
     thread_id: str | None = None
+    # Given in the web console (handlers/web) by a signed-in admin or operator: the console checked their
+    # rights with the platform, the bot's replies go back to the page (not into the group), and the
+    # admin is not counted as a member of the group for it.
+    via_web: bool = False
 
 
 @dataclass(frozen=True)

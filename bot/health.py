@@ -8,7 +8,8 @@
 - `GET /metrics` — `bot.metrics.REGISTRY` in the text exposition format; the figures read from the
   database are refreshed first (within `DB_TIMEOUT`; a failure leaves the last values).
 
-Started by App after the platforms (so a scrape never sees half a bot), stopped first.
+Served by App's HTTP server (bot/httpserver.py), up before the platforms (/readyz then says
+"starting"), stopped first.
 """
 
 from __future__ import annotations
@@ -26,41 +27,22 @@ from bot import metrics
 
 if TYPE_CHECKING:
     from bot.ports import AppServices
-    from bot.config import HealthSection
 
 log = logging.getLogger(__name__)
 
 DB_TIMEOUT = 2.0
 
 
-class HealthServer:
-    def __init__(self, app: "AppServices", cfg: "HealthSection"):
-        self.app = app
-        self.cfg = cfg
-        self.port: int | None = None
-        self._runner: web.AppRunner | None = None
+class HealthRoutes:
+    """The three endpoints, installed on the bot's HTTP server (bot/httpserver.py)."""
 
-    async def start(self) -> None:
-        web_app = web.Application()
+    def __init__(self, app: "AppServices"):
+        self.app = app
+
+    def install(self, web_app: web.Application) -> None:
         web_app.router.add_get("/healthz", self._healthz)
         web_app.router.add_get("/readyz", self._readyz)
         web_app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.cfg.listen, self.cfg.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise RuntimeError(f"[health] port: cannot listen on {self.cfg.listen}:{self.cfg.port} ({exc})") from None
-        self.port = self._runner.addresses[0][1]
-        log.info("health: listening on http://%s:%s (/healthz, /readyz, /metrics)", self.cfg.listen, self.port)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # --- endpoints -------------------------------------------------------------------------------
     async def _healthz(self, request: web.Request) -> web.Response:

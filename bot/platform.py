@@ -165,6 +165,11 @@ class BasePlatform:
         """Who owns the group, where the platform says (a subset of `admin_ids`); else nobody."""
         return set()
 
+    def missing_rights(self, chat: ChatRef) -> set[str]:
+        """Admin rights the platform refused the bot in this chat since it started (e.g. Telegram's
+        can_restrict_members), for the web console's overview; empty where nothing was refused."""
+        return set()
+
     def can_in(self, chat: ChatRef, capability: Capability) -> bool:
         """Whether `capability` works in this particular chat (`ctx.can` asks this). `can()` tells
         what works in every chat; most platforms answer the same here, but e.g. WeCom can remove

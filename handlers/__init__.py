@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-FEATURES = ("rules", "onboarding", "points", "columns", "stats", "help")
+FEATURES = ("rules", "onboarding", "points", "columns", "stats", "help", "web")
 
 
 def feature_modules(part: str) -> list[ModuleType]:
@@ -29,5 +29,6 @@ def all_routers():
     from handlers.stats.router import router as stats
     from handlers.help.router import router as help_router
     from handlers.help.router import unknown_router
+    from handlers.web.router import router as web
 
-    return [rules, onboarding, points, columns, stats, help_router, unknown_router]
+    return [rules, onboarding, points, columns, stats, web, help_router, unknown_router]

@@ -7,3 +7,4 @@ import storage.points_models  # noqa: F401
 import storage.rules_models  # noqa: F401
 import storage.stats_models  # noqa: F401
 import storage.wecom_models  # noqa: F401
+import storage.web_models  # noqa: F401

@@ -815,6 +815,10 @@ class TelegramPlatform(BasePlatform):
             return True
         return member.status == ChatMember.ADMINISTRATOR and bool(getattr(member, right, False))
 
+    def missing_rights(self, chat: ChatRef) -> set[str]:
+        chat_id = self._chat_id(chat.id)
+        return {right for told_chat, right in self._told if told_chat == chat_id}
+
     async def _refused(self, chat: ChatRef, right: str, action: str, detail: str) -> ActionFailed:
         """Tell the group's admins, once per chat and right, which right the bot lacks; return the
         ActionFailed('no_rights') to raise. It carries `admins_told = True`: handlers need not say it again."""
