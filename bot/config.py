@@ -46,6 +46,9 @@ class GroupSettings(Strict):
     timezone: str = "Asia/Shanghai"
     # Extra admins by platform user id, on top of the admins the platform reports.
     admins: list[str] = Field(default_factory=list)
+    # The operator's labels for the group (city, product line …): the web console filters by them and
+    # applies a setting to every group with a tag.
+    tags: list[str] = Field(default_factory=list)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
     points: PointsSettings = Field(default_factory=PointsSettings)
@@ -249,7 +252,7 @@ class WebSection(Strict):
     # for the groups each admin runs. With [health] enabled it is served on [health]'s listen/port.
     enabled: bool = False
     listen: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    port: int = Field(default=8088, ge=0, le=65535)  # 0: any free port (tests)
     # How the admins' browsers reach it (behind your reverse proxy); the sign-in links start with it.
     public_url: str | None = None
     # "PLATFORM:USER_ID" of the instance's operators: they see every group.

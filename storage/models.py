@@ -70,6 +70,14 @@ class Member(Base):
 # @handle lookups compare lower(username) (handles are case-insensitive); the queries must use this
 # exact expression for either database to use the index.
 Index("ix_members_chat_username", Member.chat_id, func.lower(Member.username))
+# The console's members list (storage/web_members_repo.py): its order (joined_at desc, id desc) and
+# every column its filters and search read, so a page, a status filter or a name search walks this
+# index alone, never the table in joined order. Partial on a condition every row meets (status is
+# NOT NULL) so that only queries stating it can use it: the @handle lookups keep to
+# ix_members_chat_username rather than scanning this wider covering index of a table without statistics.
+LIST_INDEX_WHERE = Member.status.is_not(None)
+Index("ix_members_chat_list", Member.chat_id, Member.joined_at, Member.id, Member.status, Member.display_name,
+      Member.username, Member.user_id, sqlite_where=LIST_INDEX_WHERE, postgresql_where=LIST_INDEX_WHERE)
 
 
 class MemberTag(Base):
@@ -79,6 +87,10 @@ class MemberTag(Base):
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), default="admin")  # admin | onboarding | rules …
     created_at: Mapped[datetime]
+
+
+# Members with a tag (the console's tag filter), without reading every group's tags.
+Index("ix_member_tags_tag", MemberTag.tag, MemberTag.member_id)
 
 
 class AuditEntry(Base):

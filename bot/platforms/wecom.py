@@ -78,6 +78,7 @@ from bot.i18n import register, t
 from bot.intake import InboxItem, IntakeUnavailable
 from bot import metrics
 from bot.pacing import RateLimiter
+from bot.redact import MASK, redact
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
 from bot.member_lists import MemberInfo
 
@@ -189,6 +190,12 @@ def contacts_chat(userid: str) -> ChatRef:
 def is_external(userid: str) -> bool:
     """External contacts' ids (wm…/wo…) — the app cannot message them with message/send."""
     return userid.startswith(("wm", "wo")) and len(userid) >= 28
+
+
+def _without_query(exc: BaseException) -> str:
+    """The error's text without the URLs' query strings: they carry the access token (and login
+    codes), and the text travels on in ActionFailed — into audit notes the console shows."""
+    return re.sub(r"\?[^\s'\")]*", "?…", str(exc))
 
 
 def _failure(exc: WeChatClientException, what: str, right: str | None = None) -> ActionFailed:
@@ -933,7 +940,7 @@ class WecomPlatform(BasePlatform):
             except requests.RequestException as exc:
                 if once and _may_have_arrived(exc):
                     raise ActionUncertain(f"{what}: no answer from WeCom after the request went out ({type(exc).__name__}); not sent again") from None
-                raise ActionFailed("other", f"{what}: WeCom API unreachable at {self.cfg.api_base_url} ([wecom] api_base_url): {exc}") from None
+                raise ActionFailed("other", f"{what}: WeCom API unreachable at {self.cfg.api_base_url} ([wecom] api_base_url): {_without_query(exc)}") from None
             self._token_ok()
             return result
 
@@ -1241,3 +1248,31 @@ class WecomPlatform(BasePlatform):
             await self.admin_ids(chat)
             info = self._info.get(chat.id)
         return {info.owner} if info is not None and info.owner else set()
+
+    # --- web sign-in ---------------------------------------------------------------------------
+    async def user_of_login_code(self, code: str) -> str:
+        """The member a WeCom web sign-in names: the `code` WeCom put on the OAuth redirect (网页授权
+        inside the client, or the QR login in a browser) → auth/getuserinfo (documents 91023, 98176).
+        A code works once, within 5 minutes. not_found when WeCom refuses the code (the errcode is
+        named) or names someone outside the company (an openid / external_userid, no userid)."""
+
+        def getuserinfo() -> dict[str, Any]:
+            try:
+                return self.client.get("auth/getuserinfo", params={"code": code})
+            except WeChatClientException as exc:
+                if exc.errcode is None or exc.errcode in TOKEN_ERRORS | RATE_LIMITED | NO_RIGHTS:
+                    raise  # _api refreshes the token, waits out the limit, names the missing right
+                return {"errcode": exc.errcode, "errmsg": exc.errmsg}  # about the code: WeCom answered
+
+        try:
+            result = await self._api(getuserinfo, what="auth/getuserinfo")
+        except ActionFailed as exc:
+            # An unreachable API's message quotes the request URL: the access token and the code.
+            raise ActionFailed(exc.reason, redact(exc.detail).replace(code, MASK) if code else exc.detail, exc.right) from None
+        if result.get("errcode"):
+            raise ActionFailed("not_found", f"auth/getuserinfo: WeCom refused the sign-in code: errcode {result['errcode']} ({result.get('errmsg')})")
+        userid = result.get("userid")
+        if not userid:
+            who = "an external contact" if result.get("external_userid") else "someone outside the company"
+            raise ActionFailed("not_found", f"auth/getuserinfo: the sign-in is {who} (WeCom gave no userid)")
+        return str(userid)

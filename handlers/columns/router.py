@@ -13,6 +13,7 @@ from bot.dispatch import Router
 from handlers.columns import texts  # noqa: F401  (registers the texts)
 
 if TYPE_CHECKING:
+    from bot.config import GroupSettings
     from bot.ports import AppServices
     from bot.context import Context
     from scheduler.engine import Column, ColumnEngine, Target
@@ -42,8 +43,13 @@ async def finish_sends(app: "AppServices") -> None:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+def applies_to(column: "Column", chat_key: str, settings: "GroupSettings") -> bool:
+    """The column posts in this group (named in its groups, or sharing one of its tags)."""
+    return chat_key in column.spec.groups or bool(set(column.spec.tags) & set(settings.columns.tags))
+
+
 def _applies(column: "Column", ctx: "Context") -> bool:
-    return ctx.chat.key in column.spec.groups or bool(set(column.spec.tags) & set(ctx.settings.columns.tags))
+    return applies_to(column, ctx.chat.key, ctx.settings)
 
 
 def _target(column: "Column", ctx: "Context") -> "Target":

@@ -453,7 +453,10 @@ async def fulfil(ctx) -> None:
     rows = await repo.orders(ctx.session, ctx.chat_row.id, member_id=order.member_id, limit=1000)
     _, item, member = next(r for r in rows if r[0].id == order.id)
     await ctx.audit("fulfil", target=_user_of(member, ctx.chat.platform), details={"order": order.id, "item": item.name}, actor=ctx.user.key)
-    await ctx.reply(ctx.t("points.fulfilled", order=order.id, name=item.name, who=ctx.platform.mention(_user_of(member, ctx.chat.platform))))
+    text = ctx.t("points.fulfilled", order=order.id, name=item.name, who=ctx.platform.mention(_user_of(member, ctx.chat.platform)))
+    if ctx.event.via_web:
+        await ctx.send(text)  # fulfilled from the web console: the member is told in the group all the same
+    await ctx.reply(text)
 
 
 # --- lottery -------------------------------------------------------------------------------------

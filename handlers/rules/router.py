@@ -456,6 +456,34 @@ async def cmd_spam(ctx) -> None:
     await ctx.reply(ctx.t("rules.spam_learned" if learned else "rules.spam_no_text", audit_id=outcome.audit_id))
 
 
+# What /label takes for each label (the console's Spam / Not spam buttons send spam and ham).
+LABEL_WORDS = {"spam": "spam", "垃圾": "spam", "广告": "spam", "ham": "ham", "正常": "ham", "误判": "ham"}
+
+
+@router.command("label", "标记", description=texts.COMMAND_DESCRIPTIONS["label"], **ADMIN)
+async def cmd_label(ctx) -> None:
+    """`/label ID spam|ham`: what a decision was, for the learning loop. Not spam also stops its
+    wave in the other groups (as an /undo does), without undoing the decision itself."""
+    event: CommandInvoked = ctx.event
+    audit_id = event.args[0].lstrip("#") if event.args else ""
+    value = LABEL_WORDS.get(event.args[1].lower()) if len(event.args) > 1 else None
+    if not audit_id.isdigit() or value is None:
+        await ctx.reply(ctx.t("rules.label_usage"))
+        return
+    entry = await core_repo.audit_entry(ctx.session, ctx.chat_row.id, int(audit_id))
+    if entry is None:
+        await ctx.reply(ctx.t("rules.label_missing", audit_id=audit_id))
+        return
+    if not await learning.label(ctx, [entry.id], value):
+        await ctx.reply(ctx.t("rules.label_no_sample", audit_id=entry.id))
+        return
+    if value == "ham":
+        learning.forget_waves(ctx, [entry.details.get("text") or ""] if isinstance(entry.details, dict) else [])
+    target = UserRef(ctx.chat.platform, entry.target_user_id) if entry.target_user_id else None
+    await ctx.audit("label", target=target, actor=ctx.user.key, details={"audit_id": entry.id, "label": value})
+    await ctx.reply(ctx.t(f"rules.labelled_{value}", audit_id=entry.id))
+
+
 def _action_name(ctx, action: str) -> str:
     """An audit entry's action in the group's language (/modlog, /review, /undo)."""
     return ctx.t(f"rules.action.{action}") if action in ACTION_NAMES else action

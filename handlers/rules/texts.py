@@ -242,6 +242,23 @@ register(
             "en": "Automatic decisions to review (confirm with /spam ID, revert with /undo ID — it is learned as a mistake):",
         },
         "rules.review_line": {"zh-CN": "#{id} {at} {action} {target}：{evidence}", "en": "#{id} {at} {action} {target}: {evidence}"},
+        "rules.label_usage": {
+            "zh-CN": "用法：/label 编号 spam|ham（spam：确实是垃圾消息；ham：误判）。编号见 /modlog 或 /review。",
+            "en": "Usage: /label ID spam|ham (spam: it was spam; ham: a mistake). IDs are in /modlog and /review.",
+        },
+        "rules.label_missing": {"zh-CN": "本群没有处理记录 #{audit_id}。", "en": "#{audit_id} is not a decision of this group."},
+        "rules.label_no_sample": {
+            "zh-CN": "#{audit_id} 没有保存可供学习的消息样本，无法标记。",
+            "en": "#{audit_id} has no stored sample to learn from, so it cannot be labelled.",
+        },
+        "rules.labelled_spam": {
+            "zh-CN": "#{audit_id} 已标记为垃圾消息，模型会在下次训练时学习。",
+            "en": "#{audit_id} marked as spam; the model learns it at the next retrain.",
+        },
+        "rules.labelled_ham": {
+            "zh-CN": "#{audit_id} 已标记为误判（不是垃圾消息），模型会在下次训练时学习；与它相似的消息不再被当作同一波广告拦截。",
+            "en": "#{audit_id} marked as not spam; the model learns it at the next retrain, and its near-duplicates are no longer caught as a wave.",
+        },
         "rules.display_name_reason": {"zh-CN": "昵称含广告或联系方式", "en": "display name carries an ad or a contact"},
         "rules.display_name_strict": {
             "zh-CN": "新成员 {member} 的昵称含广告或联系方式（{evidence}），已按严格模式验证。",
@@ -259,6 +276,7 @@ ACTION_NAMES = {
     "setrules": ("设置群规", "rules set"), "allow_member": ("放行成员", "member allowed"),
     "allow_domain": ("放行域名", "domain allowed"), "allow_word": ("放行词语", "word allowed"),
     "block_domain": ("屏蔽域名", "domain blocked"), "block_word": ("屏蔽词语", "word blocked"),
+    "label": ("标记样本", "labelled"),
 }
 register({f"rules.action.{k}": {"zh-CN": zh, "en": en} for k, (zh, en) in ACTION_NAMES.items()})
 
@@ -280,4 +298,5 @@ COMMAND_DESCRIPTIONS = {
     "modlog": {"zh-CN": "查看最近的处理记录", "en": "recent moderation entries"},
     "spam": {"zh-CN": "回复消息：删除、处罚并学习为垃圾消息", "en": "reply to a message: delete, punish, learn it as spam"},
     "review": {"zh-CN": "待复核的自动处理", "en": "automatic decisions to review"},
+    "label": {"zh-CN": "标记一条处理：/label 编号 spam|ham（供模型学习）", "en": "label a decision: /label ID spam|ham (for the model)"},
 }

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 COOKIE = "qz_session"
 LANG_COOKIE = "qz_lang"
-PAGES = ("account", "overview", "dashboard", "members", "review", "answers", "settings", "columns", "shop", "audit")
+PAGES = ("account", "wecom_login", "overview", "dashboard", "members", "review", "answers", "settings", "columns", "shop", "audit")
 # Failed sign-ins one address may make per FAIL_WINDOW seconds before it is refused for a while.
 FAILS_ALLOWED, FAIL_WINDOW = 10, 600.0
 
@@ -84,6 +84,22 @@ class Group:
         return self.row.title or self.row.key
 
 
+# Where a request keeps its viewer and its parsed form (web.RequestKey from aiohttp 3.14 on).
+_KEY = getattr(web, "RequestKey", None)
+VIEWER = _KEY("qunzhu_viewer", Viewer) if _KEY else "qunzhu_viewer"
+FORM = _KEY("qunzhu_form", object) if _KEY else "qunzhu_form"
+
+
+def viewer_of(request: web.Request) -> Viewer:
+    """The signed-in viewer (every route but the public ones has one)."""
+    return request[VIEWER]
+
+
+def form_of(request: web.Request) -> Any:
+    """The POSTed form the middleware read and checked (empty for a GET)."""
+    return request.get(FORM) or {}
+
+
 class WebConsole:
     def __init__(self, app: "AppServices", cfg: "WebSection"):
         self.app = app
@@ -102,7 +118,7 @@ class WebConsole:
             console.add_routes(module.routes(self))
         console.router.add_static("/static/", HERE / "static")
         web_app.add_subapp("/console/", console)
-        web_app.router.add_get("/console", lambda request: web.HTTPFound("/console/"))
+        web_app.router.add_get("/console", _to_console)
 
     @functools.cached_property
     def jinja(self):
@@ -119,7 +135,7 @@ class WebConsole:
 
     def render(self, request: web.Request, template: str, *, status: int = 200, **values: Any) -> web.Response:
         lang = self.lang(request)
-        viewer: Viewer | None = request.get("viewer")
+        viewer: Viewer | None = request.get(VIEWER)
         flashes = self._flash.pop(viewer.session_id, []) if viewer else []
         body = self.jinja.get_template(template).render(
             t=functools.partial(t, lang), lang=lang, other_lang="en" if lang == "zh-CN" else "zh-CN",
@@ -142,19 +158,19 @@ class WebConsole:
         return t(self.lang(request), key, **values)
 
     def signed_out(self, request: web.Request) -> web.Response:
-        request.pop("viewer", None)
+        request.pop(VIEWER, None)
         response = self.refuse(request, "web.logged_out", 200)
         response.del_cookie(COOKIE, path="/console/")
         return response
 
     def flash(self, request: web.Request, *texts_: str) -> None:
-        viewer: Viewer | None = request.get("viewer")
+        viewer: Viewer | None = request.get(VIEWER)
         if viewer is not None:
             self._flash.setdefault(viewer.session_id, []).extend(x for x in texts_ if x)
 
     def back(self, request: web.Request, fallback: str) -> web.HTTPSeeOther:
         """Where a form goes after it was handled (its `next` field when that stays in the console)."""
-        target = request.get("form", {}).get("next") or fallback
+        target = form_of(request).get("next") or fallback
         if not target.startswith("/console/") or target.startswith("//"):
             target = fallback
         return web.HTTPSeeOther(target)
@@ -163,7 +179,7 @@ class WebConsole:
     def sign_in_failed(self, request: web.Request) -> bool:
         """Count a failed sign-in from this address; True when it is now over the limit."""
         now = time.monotonic()
-        fails = self._fails[request.remote or "?"]
+        fails = self._fails[client_address(request)]
         while fails and fails[0] < now - FAIL_WINDOW:
             fails.popleft()
         fails.append(now)
@@ -171,23 +187,23 @@ class WebConsole:
 
     def sign_in_blocked(self, request: web.Request) -> bool:
         now = time.monotonic()
-        fails = self._fails.get(request.remote or "?")
+        fails = self._fails.get(client_address(request))
         return bool(fails) and len([f for f in fails if f >= now - FAIL_WINDOW]) > FAILS_ALLOWED
 
     async def start_session(self, request: web.Request, *, user_key: str, user_name: str | None, via: str,
-                            session=None) -> web.HTTPSeeOther:
+                            session=None) -> web.Response:
         now = self.app.clock.now()
 
         async def store(s):
             return await links.open_session(s, self.cfg, user_key=user_key, user_name=user_name, via=via, now=now,
-                                            user_agent=request.headers.get("User-Agent"), address=request.remote)
+                                            user_agent=request.headers.get("User-Agent"), address=client_address(request))
 
         if session is not None:
             token = await store(session)
         else:
             async with self.app.sessions() as s, s.begin():
                 token = await store(s)
-        response = web.HTTPSeeOther("/console/")
+        response = web.Response(status=303, headers={"Location": "/console/"})
         response.set_cookie(COOKIE, token, max_age=self.cfg.session_days * 86400, httponly=True, samesite="Lax",
                             secure=self.secure_cookie, path="/console/")
         return response
@@ -217,17 +233,17 @@ class WebConsole:
                 if row is not None and (now - row.last_seen_at).total_seconds() > 60:
                     row.last_seen_at = now
             if row is not None:
-                request["viewer"] = Viewer(row.id, row.user_key, row.user_name or row.user_key, row.csrf,
+                request[VIEWER] = Viewer(row.id, row.user_key, row.user_name or row.user_key, row.csrf,
                                            row.user_key in self.cfg.operators)
         if request.method == "POST" and not public:
-            if "viewer" not in request:
+            if VIEWER not in request:
                 return self.refuse(request, "web.login.needed", 401)
             form = await request.post()
-            request["form"] = form
-            if not links.same(form.get("csrf"), request["viewer"].csrf):
+            request[FORM] = form
+            if not links.same(form.get("csrf"), request[VIEWER].csrf):
                 log.warning("web: a form without its CSRF token was refused (%s %s)", request.method, request.path)
                 return self.refuse(request, "web.csrf", 403)
-        elif not public and "viewer" not in request:
+        elif not public and VIEWER not in request:
             return self.refuse(request, "web.login.needed", 401)
         return await handler(request)
 
@@ -235,7 +251,7 @@ class WebConsole:
     async def group(self, request: web.Request, *, change: bool = False) -> Group:
         """The group of the URL's {chat}, when the viewer may see it (raises 404/403 otherwise). The
         viewer's admin rights are asked of the platform (the adapter's admin list) at every call."""
-        viewer: Viewer = request["viewer"]
+        viewer = viewer_of(request)
         try:
             chat_id = int(request.match_info["chat"])
         except ValueError:
@@ -290,7 +306,7 @@ class WebConsole:
     async def once(self, session, request: web.Request) -> bool:
         """Consume the form's one-time id in `session`'s transaction: False when it was used already
         (a double submit, a reload of the POST), then nothing may be done."""
-        form_id = (request.get("form") or {}).get("form_id") or ""
+        form_id = form_of(request).get("form_id") or ""
         if not form_id or len(form_id) > 64:
             return True  # a form without one (an old page): done, but not protected against a double submit
         return await core_repo.first_time_seen(session, f"web:{form_id}", self.app.clock.now())
@@ -300,12 +316,12 @@ class WebConsole:
         """Run `/name args` in `group` as the viewer, through the dispatcher (the same handler, notice
         and audit row as in the group); returns the bot's replies (shown on the page, not posted).
         At most once per form: the form's id is consumed first, in a transaction of its own."""
-        viewer: Viewer = request["viewer"]
+        viewer = viewer_of(request)
         async with self.app.sessions() as session, session.begin():
             fresh = await self.once(session, request)
         if not fresh:
             return [t(self.lang(request), "web.form_used")]
-        form_id = (request.get("form") or {}).get("form_id") or secrets.token_urlsafe(12)
+        form_id = form_of(request).get("form_id") or secrets.token_urlsafe(12)
         event = CommandInvoked(
             chat=group.ref, user=viewer.user, at=self.app.clock.now(), message_id=f"web:{form_id}", name=name,
             args=tuple(str(a) for a in args), text=" ".join([f"/{name}", *map(str, args)]), reply_to_user=target,
@@ -316,6 +332,20 @@ class WebConsole:
         if result.errors:
             return [*result.replies, t(self.lang(request), "web.error")]
         return result.replies or [t(self.lang(request), "web.done")]
+
+
+def client_address(request: web.Request) -> str:
+    """The browser's address: behind a reverse proxy on this host (the peer is loopback) the last
+    X-Forwarded-For hop, which the proxy appended; otherwise the peer."""
+    peer = request.remote or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if peer in ("127.0.0.1", "::1") and forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
+    return peer
+
+
+async def _to_console(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
 
 
 def is_group(row: "Chat") -> bool:

@@ -23,12 +23,17 @@ As strict as WeCom where it matters to Qunzhu:
   errcode 40058 "markdown.content exceed max length 4096. invalid Request Parameter" (observed in
   RayWangQvQ/BiliBiliTool#569, dromara/domain-admin#82) and "text.content exceed max length …" for
   text (observed with 5120 in the message; the documented 2,048 is what the fake enforces).
+- web sign-in (auth/getuserinfo, documents 91023 / 98176): `login_code(...)` is what WeCom puts on
+  the OAuth redirect once someone signed in; it works once and for 5 minutes on the fake's clock,
+  then (and for a code WeCom never gave) errcode 40029 "invalid code". A member gets `userid`, an
+  outsider only `openid`, an external contact `openid` and `external_userid`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +74,7 @@ class FakeQyapi:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.used_welcome_codes: set[str] = set()
+        self.login_codes: dict[str, tuple[dict[str, str], float]] = {}  # code → (who, when WeCom gave it)
 
     # --- server ------------------------------------------------------------------------------
     async def start(self) -> "FakeQyapi":
@@ -99,6 +105,16 @@ class FakeQyapi:
 
     def robot_messages(self, key: str) -> list[Call]:
         return [c for c in self.calls_to("webhook/send") if c.query.get("key") == key]
+
+    def login_code(self, userid: str | None = None, *, openid: str | None = None, external_userid: str | None = None) -> str:
+        """The code WeCom's OAuth redirect carries after someone signed in: a member (`userid`) or,
+        without one, an outsider (`openid`, and `external_userid` for a company's external contact)."""
+        who = {"userid": userid} if userid else {"openid": openid or f"oFake{secrets.token_hex(8)}"}
+        if external_userid and not userid:
+            who["external_userid"] = external_userid
+        code = secrets.token_urlsafe(32)
+        self.login_codes[code] = (who, self.clock())
+        return code
 
     def group(self, chat_id: str, *, owner: str, name: str = "", admins: list[str] = (), members: list[dict] = ()) -> None:
         self.groups[chat_id] = {
@@ -167,6 +183,7 @@ class FakeQyapi:
             "externalcontact/groupchat/get": self._groupchat_get,
             "externalcontact/send_welcome_msg": self._send_welcome_msg,
             "media/upload": self._media_upload,
+            "auth/getuserinfo": self._auth_getuserinfo,
         }.get(path)
         if handler is None:
             return self._answer(call, {"errcode": 40099, "errmsg": f"fake qyapi does not know {path}"})
@@ -217,6 +234,15 @@ class FakeQyapi:
             return {"errcode": 40004, "errmsg": "invalid media type"}
         return {"errcode": 0, "type": "image", "media_id": f"MEDIA{next(self._ids)}", "created_at": "1700000000"}
 
+    def _auth_getuserinfo(self, call: Call) -> dict[str, Any]:
+        code = call.query.get("code")
+        if not code:
+            return {"errcode": 41008, "errmsg": "missing oauth code"}
+        given = self.login_codes.pop(code, None)  # once, used or not
+        if given is None or self.clock() - given[1] > LOGIN_CODE_SECONDS:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"errcode": 0, **given[0]}
+
     def _send_welcome_msg(self, call: Call) -> dict[str, Any]:
         code = call.body.get("welcome_code")
         if code in self.used_welcome_codes:
@@ -244,6 +270,7 @@ class FakeQyapi:
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
+LOGIN_CODE_SECONDS = 300  # a sign-in code is valid 5 minutes (document 91023)
 
 
 def _too_long(body: Any, msgtype: str, limit: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.web import links
-from handlers.web.server import WebConsole, public
+from handlers.web.server import WebConsole, public, viewer_of
 from storage import web_repo
 
 
@@ -56,19 +56,19 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
         return console.render(request, "webapp.html")
 
     async def logout(request: web.Request) -> web.StreamResponse:
-        viewer = request["viewer"]
+        viewer = viewer_of(request)
         async with console.app.sessions() as session, session.begin():
             await web_repo.revoke(session, viewer.user_key, viewer.session_id, console.app.clock.now())
         return console.signed_out(request)
 
     async def sessions(request: web.Request) -> web.Response:
-        viewer = request["viewer"]
+        viewer = viewer_of(request)
         async with console.app.sessions() as session:
             rows = await web_repo.sessions_of(session, viewer.user_key, console.app.clock.now())
         return console.render(request, "sessions.html", sessions=rows)
 
     async def revoke(request: web.Request) -> web.StreamResponse:
-        viewer = request["viewer"]
+        viewer = viewer_of(request)
         try:
             session_id = int(request.match_info["id"])
         except ValueError:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.i18n import catalogue, t
 from bot.platform import Capability
-from handlers.web.server import Group, WebConsole
+from handlers.web.server import Group, WebConsole, viewer_of
 from storage import web_repo
 
 # What the bot needs of a group to enforce its rules, with the word the overview uses for each.
@@ -19,17 +19,22 @@ NEEDED = (("delete", Capability.DELETE), ("restrict", Capability.RESTRICT), ("ki
 
 def routes(console: WebConsole) -> list[web.RouteDef]:
     async def overview(request: web.Request) -> web.Response:
-        viewer = request["viewer"]
+        viewer = viewer_of(request)
         lang = console.lang(request)
         chats = await console.groups_of(viewer)
         ids = [c.id for c in chats]
         now = console.app.clock.now()
         async with console.app.sessions() as session:
             members = await web_repo.members_by_chat(session, ids)
+            stored = await web_repo.overrides_by_chat(session, ids)
             figures = await web_repo.daily_figures(session, ids, (now - timedelta(days=8)).date(), ("messages", "violations"))
-        rows = []
+        rows, tags = [], set()
+        wanted = request.query.get("tag", "").strip()
         for chat in chats:
-            group = Group(chat, console.app.settings_for(chat.key))
+            group = Group(chat, console.app.settings_for(chat.key, stored.get(chat.id)))
+            tags.update(group.settings.tags)
+            if wanted and wanted not in group.settings.tags:
+                continue
             today = now.astimezone(ZoneInfo(group.settings.timezone)).date()
             week = today - timedelta(days=6)
             mine = [f for f in figures if f[0] == chat.id]
@@ -40,7 +45,7 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
                 "violations_week": sum(v for _, day, metric, v in mine if metric == "violations" and day >= week),
                 "lacks": lacking(console, group, lang),
             })
-        return console.render(request, "overview.html", rows=rows)
+        return console.render(request, "overview.html", rows=rows, tags=sorted(tags), wanted=wanted)
 
     return [web.get("/", overview)]
 
@@ -70,6 +75,8 @@ register({
     "web.overview.messages_today": {"zh-CN": "今日消息", "en": "Messages today"},
     "web.overview.violations_week": {"zh-CN": "本周违规", "en": "Violations this week"},
     "web.overview.lacks": {"zh-CN": "机器人缺少的权限", "en": "Rights the bot lacks"},
+    "web.overview.tags": {"zh-CN": "群标签", "en": "Group tags"},
+    "web.overview.all_tags": {"zh-CN": "全部", "en": "All"},
     "web.overview.platform_off": {"zh-CN": "该平台未启用", "en": "platform not enabled"},
     "web.overview.cannot.delete": {"zh-CN": "不能删除消息", "en": "cannot delete messages"},
     "web.overview.cannot.restrict": {"zh-CN": "不能禁言", "en": "cannot mute"},
