@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.clock import as_utc
 from bot.i18n import register, t
 from handlers.onboarding.router import shown_answer
 from handlers.onboarding.settings import local
+from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import Group, WebConsole
 from storage import web_content_repo as repo
 
-PAGE_SIZE = 50
 EXPORT_BATCH = 1000
 MEMBER_STATES = ("active", "left", "removed", "banned")
 STATES = ("pending", "done", "skipped", "removed", "declined", "refused", "left", "approved")
@@ -42,12 +40,6 @@ def questions_of(group: Group, answered_ids: list[str], lang: str) -> list[Quest
     return asked + [Question(qid, qid) for qid in answered_ids if qid not in known]
 
 
-def display_name(member) -> str:
-    return member.display_name or (f"@{member.username}" if member.username else member.user_id)
-
-
-def _local(when, tz: ZoneInfo) -> str:
-    return as_utc(when).astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
 def _state(run, lang: str) -> str:
@@ -66,8 +58,8 @@ async def _rows(session, group: Group, members: list, questions: list[Question],
         mine = answers.get(member.id, {})
         rows.append({
             "member": member,
-            "name": display_name(member),
-            "joined": _local(member.joined_at, tz),
+            "name": member_name(member),
+            "joined": local_time(member.joined_at, tz),
             "state": _state(run, lang),
             "state_key": run.status if run else "none",
             "left": member.status != "active",
@@ -87,19 +79,14 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
         group = await console.group(request)
         lang = console.lang(request)
         search = request.query.get("q", "").strip()
-        try:
-            page = max(1, int(request.query.get("page", "1")))
-        except ValueError:
-            page = 1
         async with console.app.sessions() as session:
             total = await repo.count_questioned(session, group.id, search=search)
-            pages = max(1, math.ceil(total / PAGE_SIZE))
-            page = min(page, pages)
+            pager = pages(request, page_asked(request) or 1, total)
             questions = questions_of(group, await repo.answered_question_ids(session, group.id), lang)
-            members = await repo.questioned_members(session, group.id, search=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+            members = await repo.questioned_members(session, group.id, search=search, offset=pager.offset, limit=PAGE_SIZE)
             rows = await _rows(session, group, members, questions, lang)
         return console.render(request, "answers.html", group=group, section="answers", rows=rows, questions=questions,
-                              search=search, page=page, pages=pages, total=total, tz=group.settings.timezone)
+                              search=search, pager=pager, tz=group.settings.timezone)
 
     async def answers_csv(request: web.Request) -> web.StreamResponse:
         group = await console.group(request)

@@ -6,22 +6,19 @@ review list uses too."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.clock import as_utc
 from bot.i18n import register, t
 from handlers.rules import texts as rules_texts
+from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import Group, WebConsole
 from storage import web_audit_repo
 
-PER_PAGE = 50
 DETAILS_SHOWN = 160  # characters of a row's details on the page (the whole JSON is its tooltip)
 
 _ACTION = re.compile(r"^[\w:.\-]{1,64}$")
@@ -38,22 +35,10 @@ class BadFilter(Exception):
 
 
 def page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
-        raise BadFilter("page", raw)
-    return int(raw)
-
-
-def pager(request: web.Request, page: int, total: int) -> dict[str, Any]:
-    """The pager's figures and links (the other query parameters kept)."""
-    pages = max(1, math.ceil(total / PER_PAGE))
-
-    def link(n: int) -> str:
-        query = {k: v for k, v in request.query.items() if k != "page" and v != ""}
-        return f"{request.path}?{urlencode({**query, 'page': n})}"
-
-    return {"page": page, "pages": pages, "total": total,
-            "prev": link(page - 1) if page > 1 else None, "next": link(page + 1) if page < pages else None}
+    page = page_asked(request)
+    if page is None:
+        raise BadFilter("page", request.query.get("page", ""))
+    return page
 
 
 def local_day(raw: str, field: str) -> date:
@@ -95,10 +80,6 @@ def bad_filter_text(console: WebConsole, request: web.Request, exc: BadFilter, p
 
 # --- showing rows ------------------------------------------------------------------------------
 
-def user_name(member) -> str:
-    return member.display_name or (f"@{member.username}" if member.username else member.user_id)
-
-
 async def present(console: WebConsole, request: web.Request, group: Group, session, entries: list) -> list[dict[str, Any]]:
     """What a page shows of each audit row (two queries for the whole page: members and samples)."""
     lang = console.lang(request)
@@ -115,18 +96,18 @@ async def present(console: WebConsole, request: web.Request, group: Group, sessi
         details = json.dumps(e.details or {}, ensure_ascii=False, sort_keys=True, default=str)
         rows.append({
             "id": e.id,
-            "at": f"{as_utc(e.at).astimezone(tz):%Y-%m-%d %H:%M}",
+            "at": local_time(e.at, tz),
             "action": e.action,
             "action_name": t(lang, f"rules.action.{e.action}") if e.action in rules_texts.ACTION_NAMES else e.action,
             "target_id": e.target_user_id,
-            "target_name": user_name(target) if target else e.target_user_id,
+            "target_name": member_name(target) if target else e.target_user_id,
             "member_id": target.id if target else None,
             "rule": rules_texts.rule_name(lang, e.rule, e.details if isinstance(e.details, dict) else None) if e.rule else "",
             "evidence": e.evidence or "",
             "actor": e.actor,
-            "actor_name": console.text(request, "web.audit.bot") if e.actor == "bot" else (user_name(admin) if admin else e.actor),
+            "actor_name": console.text(request, "web.audit.bot") if e.actor == "bot" else (member_name(admin) if admin else e.actor),
             "undone": e.undone_at is not None,
-            "undone_at": f"{as_utc(e.undone_at).astimezone(tz):%Y-%m-%d %H:%M}" if e.undone_at else "",
+            "undone_at": local_time(e.undone_at, tz),
             "details": details if details != "{}" else "",
             "details_short": details[:DETAILS_SHOWN] + ("…" if len(details) > DETAILS_SHOWN else "") if details != "{}" else "",
             "has_sample": e.id in labels,
@@ -145,11 +126,11 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
             return console.render(request, "audit.html", status=400, group=group, section="audit", error=bad_filter_text(console, request, exc),
                                   rows=[], actions=[], pages=None)
         async with console.app.sessions() as session:
-            entries, total = await web_audit_repo.entries(session, group.id, **filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+            entries, total = await web_audit_repo.entries(session, group.id, **filters, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
             rows = await present(console, request, group, session, entries)
             actions = await web_audit_repo.actions_in(session, group.id)
         return console.render(request, "audit.html", group=group, section="audit", error=None, rows=rows, actions=actions,
-                              pages=pager(request, page, total))
+                              pages=pages(request, page, total))
 
     return [web.get("/g/{chat}/audit", audit_log)]
 

@@ -7,23 +7,17 @@ is the console's own record (an audit row), since the engine never changes an un
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.clock import as_utc
 from bot.i18n import register, t
 from handlers.columns.router import applies_to
+from handlers.web.lists import local_time
 from handlers.web.server import Group, WebConsole, viewer_of
 from storage import columns_repo, core_repo
 from storage import web_content_repo as repo
 
 POST_STATES = ("sent", "failed", "unknown", "skipped", "sending", "claimed")
-
-
-def local_time(when: datetime | None, tz: str) -> str:
-    return f"{as_utc(when).astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" if when else ""
 
 
 def _post_rows(posts, tz: str, lang: str) -> list[dict]:

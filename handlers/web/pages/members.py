@@ -15,12 +15,11 @@ from aiohttp import web
 from bot.events import UserRef
 from bot.i18n import catalogue, register
 from handlers.onboarding.settings import local
+from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import Group, WebConsole, viewer_of, form_of
 from storage import core_repo, onboarding_repo, points_repo, rules_repo, web_members_repo
 from storage.web_members_repo import MemberFilter
 
-PAGE_SIZE = 50
-PAGE_MAX = 1_000_000  # past any group's last page (shown instead), within any database's integers
 HISTORY = 50  # ledger rows, strikes and audit entries on a member's page
 STATUSES = ("active", "left", "removed", "banned", "requested")
 TAG_MAX = 64
@@ -72,13 +71,10 @@ def read_list_request(console: WebConsole, request: web.Request, tz: ZoneInfo) -
             bad(name, raw, "web.members.bad_date")
         elif raw:
             kept[name] = raw
-    page = 1
-    raw_page = query.get("page", "").strip()
-    if raw_page:
-        if raw_page.isdigit() and int(raw_page) >= 1:
-            page = min(int(raw_page), PAGE_MAX)
-        else:
-            bad("page", raw_page, "web.members.bad_page")
+    page = page_asked(request)
+    if page is None:
+        bad("page", query.get("page", ""), "web.members.bad_page")
+        page = 1
     for name, value in (("q", q), ("tag", tag), ("status", status)):
         if value:
             kept[name] = value
@@ -105,11 +101,7 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "—"
-
-
-def _name(member) -> str:
-    return member.display_name or (f"@{member.username}" if member.username else member.user_id)
+    return local_time(at, tz, "—")
 
 
 def _member_url(group: Group, member_id: int) -> str:
@@ -136,15 +128,10 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
         asked = read_list_request(console, request, tz)
         async with console.app.sessions() as session:
             found = await web_members_repo.list_members(session, group.id, asked.filter, page=asked.page, size=PAGE_SIZE)
-        page, pages = found.page, found.pages
-
-        def page_link(n: int) -> str:
-            return "?" + urlencode({**asked.kept, **({"page": str(n)} if n > 1 else {})})
-
         return console.render(
-            request, "members.html", group=group, section="members", rows=found.rows, total=found.total, page=page, pages=pages,
-            kept=asked.kept, errors=asked.errors, statuses=STATUSES, tz=tz, local=_local, name=_name,
-            prev_link=page_link(page - 1) if page > 1 else None, next_link=page_link(page + 1) if page < pages else None,
+            request, "members.html", group=group, section="members", rows=found.rows,
+            pager=pages(request, found.page, found.total, keep=asked.kept),
+            kept=asked.kept, errors=asked.errors, statuses=STATUSES, tz=tz, local=_local, name=member_name,
             tag_link=lambda tag: "?" + urlencode({k: v for k, v in {**asked.kept, "tag": tag}.items() if k != "page"}),
         )
 
@@ -166,7 +153,7 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
             strikes = await web_members_repo.strikes_of(session, group.id, member.user_id, limit=HISTORY)
             trail = await core_repo.audit_entries(session, group.id, target_user_id=member.user_id, limit=HISTORY)
         return console.render(
-            request, "member.html", group=group, section="members", m=member, name=_name(member),
+            request, "member.html", group=group, section="members", m=member, name=member_name(member),
             answers=_answers(group, answers, lang), tags=tags, balance=totals.balance if totals else 0,
             earned=totals.earned if totals else 0, ledger=ledger, active_ids={s.id for s in active},
             active_count=len(active), window=window, strikes=strikes, trail=trail, tz=tz, local=_local,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.i18n import register
-from handlers.web.pages.audit import PER_PAGE, BadFilter, bad_filter_text, page_number, pager, present
+from handlers.web.lists import PAGE_SIZE, pages
+from handlers.web.pages.audit import BadFilter, bad_filter_text, page_number, present
 from handlers.web.server import WebConsole, form_of
 from storage import web_audit_repo
 
@@ -42,11 +43,11 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
             return console.render(request, "review.html", status=400, group=group, section="review",
                                   error=bad_filter_text(console, request, exc, "review"), rows=[], pages=None, here=request.path_qs)
         async with console.app.sessions() as session:
-            entries, total = await web_audit_repo.decisions(session, group.id, **filters, offset=(page - 1) * PER_PAGE,
-                                                            limit=PER_PAGE)
+            entries, total = await web_audit_repo.decisions(session, group.id, **filters, offset=(page - 1) * PAGE_SIZE,
+                                                            limit=PAGE_SIZE)
             rows = await present(console, request, group, session, entries)
         return console.render(request, "review.html", group=group, section="review", error=None, rows=rows,
-                              pages=pager(request, page, total), here=request.path_qs)
+                              pages=pages(request, page, total), here=request.path_qs)
 
     async def undo(request: web.Request) -> web.StreamResponse:
         group = await console.group(request, change=True)

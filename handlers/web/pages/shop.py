@@ -5,19 +5,15 @@ entrants and the winners, re-drawn here with the published method (handlers/poin
 
 from __future__ import annotations
 
-import math
-
 from aiohttp import web
 
 from bot.i18n import register, t
 from handlers.points import service
-from handlers.web.pages.answers import display_name
-from handlers.web.pages.columns import local_time
+from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import WebConsole
 from storage import points_repo
 from storage import web_content_repo as repo
 
-PAGE_SIZE = 50
 ORDER_STATES = ("pending", "fulfilled")
 DRAW_STATES = ("open", "drawn", "cancelled")
 
@@ -35,18 +31,13 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
         tz = group.settings.timezone
         state = request.query.get("state", "")
         state = state if state in ORDER_STATES else ""
-        try:
-            number = max(1, int(request.query.get("page", "1")))
-        except ValueError:
-            number = 1
         async with console.app.sessions() as session:
             items = await points_repo.list_items(session, group.id)
             per_item = await repo.orders_by_item(session, group.id)
             total = await repo.count_orders(session, group.id, status=state or None)
-            pages = max(1, math.ceil(total / PAGE_SIZE))
-            number = min(number, pages)
+            pager = pages(request, page_asked(request) or 1, total, keep={"state": state})
             orders = await repo.orders_newest_first(session, group.id, status=state or None,
-                                                    offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                                    offset=pager.offset, limit=PAGE_SIZE)
             draws = await repo.draws_newest_first(session, group.id)
             counts = await repo.entry_counts(session, [d.id for d in draws])
             drawn = [d for d in draws if d.status == "drawn"]
@@ -54,7 +45,7 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
             winner_ids = sorted({w for d in drawn for w in (d.result or {}).get("winners") or []})
             winners = await repo.members_by_user_id(session, group.id, winner_ids)
         order_rows = [{
-            "order": o, "item": i, "member": m, "name": display_name(m), "at": local_time(o.created_at, tz),
+            "order": o, "item": i, "member": m, "name": member_name(m), "at": local_time(o.created_at, tz),
             "fulfilled_at": local_time(o.fulfilled_at, tz), "state": t(lang, f"points.status.{o.status}") if o.status in ORDER_STATES else o.status,
         } for o, i, m in orders]
         draw_rows = []
@@ -65,14 +56,14 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
                 "draw": d, "entries": counts.get(d.id, 0),
                 "state": t(lang, f"web.shop.draw.{d.status}") if d.status in DRAW_STATES else d.status,
                 "closes": local_time(d.closes_at, tz), "drawn_at": local_time(d.drawn_at, tz),
-                "winners": [display_name(winners[w]) if w in winners else w for w in won],
+                "winners": [member_name(winners[w]) if w in winners else w for w in won],
                 # The seed stays secret until the draw: whoever knew it could pick their entry time.
                 "seed": d.seed if d.status == "drawn" else None,
                 "entrants": mine,
                 "verified": verify(d, mine) if d.status == "drawn" else None,
             })
         return console.render(request, "shop.html", group=group, section="shop", items=items, per_item=per_item,
-                              orders=order_rows, state=state, states=ORDER_STATES, page=number, pages=pages, total=total,
+                              orders=order_rows, state=state, states=ORDER_STATES, pager=pager,
                               draws=draw_rows, tz=tz, points_on=group.settings.points.enabled,
                               here=request.path_qs)
 
