@@ -19,6 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -145,7 +146,9 @@ class WebConsole:
         response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the sign-in link's token never leaves in a Referer
+        # The sign-in link's token never leaves in a Referer to another site; the console's own forms
+        # still name their origin (no-referrer would make it "null").
+        response.headers["Referrer-Policy"] = "same-origin"
         if request.query.get("lang") in LANGUAGES:
             response.set_cookie(LANG_COOKIE, request.query["lang"], max_age=365 * 86400, httponly=True, samesite="Lax",
                                 secure=self.secure_cookie, path="/console/")
@@ -179,6 +182,8 @@ class WebConsole:
     def sign_in_failed(self, request: web.Request) -> bool:
         """Count a failed sign-in from this address; True when it is now over the limit."""
         now = time.monotonic()
+        if len(self._fails) > 10_000:  # forget addresses whose window is over
+            self._fails = defaultdict(deque, {a: f for a, f in self._fails.items() if f and f[-1] >= now - FAIL_WINDOW})
         fails = self._fails[client_address(request)]
         while fails and fails[0] < now - FAIL_WINDOW:
             fails.popleft()
@@ -235,6 +240,9 @@ class WebConsole:
             if row is not None:
                 request[VIEWER] = Viewer(row.id, row.user_key, row.user_name or row.user_key, row.csrf,
                                            row.user_key in self.cfg.operators)
+        if request.method == "POST" and not self._same_origin(request):
+            log.warning("web: a form posted from another site was refused (%s %s)", request.method, request.path)
+            return self.refuse(request, "web.csrf", 403)
         if request.method == "POST" and not public:
             if VIEWER not in request:
                 return self.refuse(request, "web.login.needed", 401)
@@ -246,6 +254,15 @@ class WebConsole:
         elif not public and VIEWER not in request:
             return self.refuse(request, "web.login.needed", 401)
         return await handler(request)
+
+    def _same_origin(self, request: web.Request) -> bool:
+        """A browser's POST names the page it came from (Origin): it must be the console's own site
+        (also for the sign-in forms, which carry no CSRF token: no other site may sign a browser in)."""
+        origin = request.headers.get("Origin")
+        if not origin:
+            return True  # not a browser's form (or an old browser): the CSRF token decides
+        own = urlsplit(self.cfg.public_url or "")
+        return origin == f"{own.scheme}://{own.netloc}" or origin == f"{request.scheme}://{request.host}"
 
     # --- access --------------------------------------------------------------------------------------
     async def group(self, request: web.Request, *, change: bool = False) -> Group:

@@ -121,3 +121,23 @@ async def test_signing_out_ends_the_session_everywhere_it_is_used(sqlite_url, tm
         async with aiohttp.ClientSession(cookies={"qz_session": cookie}) as stolen:
             async with stolen.get(f"{base(port)}/console/") as page:
                 assert page.status == 401, "a signed-out session's cookie must open nothing"
+
+
+async def test_another_site_cannot_sign_a_browser_in_or_post_a_form(sqlite_url, tmp_path):
+    port = free_port()
+    async with running_telegram_app(sqlite_url, str(tmp_path), console_config(port)) as h:
+        alice = h.user("alice")
+        h.set_admins(alice)
+        url = await sign_in_link(h, alice)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(url, headers={"Origin": "https://evil.example"}) as forged:
+                assert forged.status == 403
+                assert not any(c.key == "qz_session" for c in http.cookie_jar)
+        async with signed_in(url) as http:  # the link was not used up by the forged post
+            async with http.get(f"{base(port)}/console/sessions") as page:
+                csrf = (await page.text()).split('name="csrf" value="')[1].split('"')[0]
+            async with http.post(f"{base(port)}/console/logout", data={"csrf": csrf},
+                                 headers={"Origin": "https://evil.example"}) as forged:
+                assert forged.status == 403
+            async with http.get(f"{base(port)}/console/") as still:
+                assert still.status == 200, "a forged post with a stolen token still changes nothing"

@@ -120,23 +120,17 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
                               campaigns=campaigns, unknown=unknown, post_states=POST_STATES,
                               available=list(console.app.config.columns.campaign))
 
-    async def column_action(request: web.Request) -> web.StreamResponse:
-        group = await console.group(request, change=True)
-        action = request.match_info["action"]
-        if action not in ("pause", "resume"):
-            raise web.HTTPNotFound()
-        replies = await console.command(request, group, "column", [action, request.match_info["name"]])
-        console.flash(request, *replies)
-        raise console.back(request, f"/console/g/{group.id}/columns")
+    def pause_or_resume(command: str):
+        """/column or /campaign pause|resume NAME, as the admin."""
+        async def act(request: web.Request) -> web.StreamResponse:
+            group = await console.group(request, change=True)
+            action = request.match_info["action"]
+            if action not in ("pause", "resume"):
+                raise web.HTTPNotFound()
+            console.flash(request, *await console.command(request, group, command, [action, request.match_info["name"]]))
+            raise console.back(request, f"/console/g/{group.id}/columns")
 
-    async def campaign_action(request: web.Request) -> web.StreamResponse:
-        group = await console.group(request, change=True)
-        action = request.match_info["action"]
-        if action not in ("pause", "resume"):
-            raise web.HTTPNotFound()
-        replies = await console.command(request, group, "campaign", [action, request.match_info["name"]])
-        console.flash(request, *replies)
-        raise console.back(request, f"/console/g/{group.id}/columns")
+        return act
 
     async def checked(request: web.Request) -> web.StreamResponse:
         group = await console.group(request, change=True)
@@ -160,8 +154,8 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
 
     return [
         web.get("/g/{chat}/columns", page),
-        web.post("/g/{chat}/columns/{name}/{action}", column_action),
-        web.post("/g/{chat}/campaigns/{name}/{action}", campaign_action),
+        web.post("/g/{chat}/columns/{name}/{action}", pause_or_resume("column")),
+        web.post("/g/{chat}/campaigns/{name}/{action}", pause_or_resume("campaign")),
         web.post("/g/{chat}/column-posts/{post}/checked", checked),
     ]
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.i18n import catalogue, t
+from bot.i18n import catalogue, register, t
 from bot.platform import Capability
 from handlers.web.server import Group, WebConsole, viewer_of
 from storage import web_repo
@@ -60,8 +60,6 @@ def lacking(console: WebConsole, group: Group, lang: str) -> list[str]:
     found += [t(lang, f"web.overview.cannot.{word}") for word, capability in NEEDED if not platform.can_in(group.ref, capability)]
     return found
 
-
-from bot.i18n import register  # noqa: E402
 
 register({
     "web.overview.title": {"zh-CN": "我管理的群", "en": "Groups you run"},
