@@ -252,7 +252,7 @@ class WebConsole:
                 log.warning("web: a form without its CSRF token was refused (%s %s)", request.method, request.path)
                 return self.refuse(request, "web.csrf", 403)
         elif not public and VIEWER not in request:
-            return self.refuse(request, "web.login.needed", 401)
+            return self.render(request, "signin.html", status=401, wecom="wecom" in self.app.platforms)
         return await handler(request)
 
     def _same_origin(self, request: web.Request) -> bool:

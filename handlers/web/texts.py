@@ -57,6 +57,7 @@ register({
         "zh-CN": "请先登录：在你管理的群里或私聊机器人发送 /console（或 /后台），机器人会私信你一个登录链接。",
         "en": "Please sign in: send /console to the bot in a group you run or privately, and it DMs you a sign-in link.",
     },
+    "web.login.wecom": {"zh-CN": "用企业微信登录", "en": "Sign in with WeCom"},
     "web.login.too_many": {"zh-CN": "尝试次数过多，请稍后再试。", "en": "Too many attempts; try again later."},
     "web.login.webapp": {"zh-CN": "正在通过 Telegram 登录…", "en": "Signing in with Telegram…"},
     "web.login.webapp_bad": {"zh-CN": "Telegram 登录数据无效：{reason}", "en": "The Telegram sign-in data is not valid: {reason}"},

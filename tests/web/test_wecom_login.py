@@ -70,6 +70,8 @@ def session_cookie(http: aiohttp.ClientSession) -> str | None:
 
 async def test_a_member_signs_in_with_wecom_once_per_code(db_url, tmp_path, qyapi, vt):
     async with console_with_wecom(db_url, tmp_path, qyapi, vt) as (app, site, http):
+        async with http.get(f"{site}/console/") as signed_out:  # the sign-in page offers WeCom
+            assert signed_out.status == 401 and 'href="/console/wecom/start"' in await signed_out.text()
         login_page, query = await start(http, site)
         assert login_page == wecom_login.QR_LOGIN_URL  # a desktop browser gets the QR login
         assert query["login_type"] == ["CorpApp"] and query["appid"] == [CORP] and query["agentid"] == [str(AGENT)]
