@@ -62,6 +62,10 @@ def test_a_built_wheel_runs_the_demo_from_any_folder(tmp_path):
         shipped = zf.read("bot/examples/config.example.toml").decode("utf-8")
         licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE"))
         assert "MIT License" in zf.read(licence).decode()
+    # The web console's templates and style sheet (without them the console answers 500 everywhere).
+    console = ROOT / "handlers" / "web"
+    for path in [*console.glob("templates/*.html"), *console.glob("static/*")]:
+        assert str(path.relative_to(ROOT)) in names, path
     # The wheel carries the files themselves (not links), the same as the documented ones.
     assert shipped == (ROOT / "config.example.toml").read_text("utf-8")
     config = tomllib.loads(shipped)
