@@ -238,3 +238,21 @@ async def test_a_setting_goes_to_every_group_the_admin_runs_each_audited(db_url,
         assert sorted(audited) == sorted([ids[0], ids[1], ids[1]]), "an audit row per group and change"
         await h.command("member", "/checkin", chat=other)
         assert "25" in h.bot_texts(other)[-1]
+
+
+async def test_a_group_admin_cannot_point_the_bot_at_a_file_on_the_server(sqlite_url, tmp_path):
+    port = free_port()
+    async with running_telegram_app(sqlite_url, str(tmp_path), _config(port, groups={})) as h:
+        admin = h.user("admin")
+        h.set_admins(admin)
+        await h.send_text(admin, "hi")
+        chat_id = await _chat_id(h)
+        url = f"{base(port)}/console/g/{chat_id}/settings"
+        async with signed_in(await sign_in_link(h, admin)) as http:
+            async with http.get(url) as page:
+                html = markup.unescape(await page.text())
+            for path in ("rules.model", "stats.chart_font"):
+                status, html = await _post(http, url, html, path=path, value="/etc/passwd")
+                assert status == 200 and f"{path} names a file on the server" in html
+        async with h.app.sessions() as session:
+            assert await core_repo.stored_overrides(session, chat_id) == {}

@@ -23,6 +23,9 @@ from storage import core_repo, web_audit_repo
 
 SECTIONS = ("general", "rules", "onboarding", "points", "columns", "stats")
 MAX_VALUE = 20_000  # characters of one edited value
+# Settings that name a file on the server: a group admin must not point the bot at the server's
+# files (it would read them); only the instance's [web] operators change them here.
+SERVER_FILES = frozenset({"rules.model", "stats.chart_font"})
 SHOWN = 300  # characters of a value shown on the page (the whole is the tooltip)
 _MISSING = object()
 
@@ -241,6 +244,9 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
         if path not in {leaf.path for leaf in leaves(group.settings)}:
             console.flash(request, console.text(request, "web.settings.unknown", path=path[:100]))
             raise console.back(request, fallback)
+        if path in SERVER_FILES and not viewer.operator:
+            console.flash(request, console.text(request, "web.settings.server_file", path=path))
+            raise console.back(request, fallback)
         if len(raw) > MAX_VALUE:
             return await show(request, group, status=400, typed={path: raw[:MAX_VALUE]},
                               problems={path: (console.text(request, "web.settings.too_long", path=path, limit=MAX_VALUE),)})
@@ -298,6 +304,10 @@ def report(console: WebConsole, request: web.Request, path: str, reset: bool, ch
 
 
 register({
+    "web.settings.server_file": {
+        "zh-CN": "{path} 指向服务器上的文件，只有实例的运营者（[web] operators）可以在这里修改；未做更改。",
+        "en": "{path} names a file on the server: only the instance's operators ([web] operators) change it here; nothing was changed.",
+    },
     "web.settings.title": {"zh-CN": "群设置", "en": "Group settings"},
     "web.settings.intro": {
         "zh-CN": "本群生效的设置。来源：「默认」为内置默认值，「配置文件」为配置文件（[defaults] 或 [groups.\"{key}\"]）中的值，「数据库」为在后台或用群命令修改并保存的值（优先于配置文件）。列表和字典请以 JSON 填写；文字直接填写。保存前按与配置文件相同的规则校验，机器人从下一条消息起使用新设置。",
