@@ -22,17 +22,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.events import ChatRef, CommandInvoked, UserRef
 from bot.i18n import LANGUAGES, t
 from handlers.web import links, texts  # noqa: F401  (registers the texts)
 from storage import core_repo, web_repo
+from storage.models import Chat, ChatSettingsRow, Member
 
 if TYPE_CHECKING:
     from bot.config import GroupSettings, WebSection
     from bot.ports import AppServices
-    from storage.models import Chat
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ class WebConsole:
         except ValueError:
             raise web.HTTPNotFound() from None
         async with self.app.sessions() as session:
-            row = await session.get(_chat_model(), chat_id)
+            row = await session.get(Chat, chat_id)
             if row is None:
                 raise _refusal(self, request, "web.not_found", 404)
             stored = await core_repo.stored_overrides(session, chat_id)
@@ -294,10 +295,6 @@ class WebConsole:
         """The groups the viewer runs: every group for an operator; otherwise those where the stored
         role (kept from the platform's admin list as the admin posts) or the configured admins say so,
         each confirmed with the platform."""
-        from sqlalchemy import select
-
-        from storage.models import Chat, ChatSettingsRow, Member
-
         async with self.app.sessions() as session:
             if viewer.operator:
                 return [r for r in await session.scalars(select(Chat).order_by(Chat.title, Chat.id)) if is_group(r)]
@@ -365,19 +362,13 @@ async def _to_console(request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/")
 
 
-def is_group(row: "Chat") -> bool:
+def is_group(row: Chat) -> bool:
     """Not a one-to-one chat with the bot (Telegram's private chats have the user's id, > 0)."""
     return not (row.platform == "telegram" and not row.external_id.startswith("-"))
 
 
 def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-
-
-def _chat_model():
-    from storage.models import Chat
-
-    return Chat
 
 
 def _refusal(console: WebConsole, request: web.Request, key: str, status: int) -> web.HTTPException:
