@@ -10,6 +10,12 @@ from tests.support.telegram_harness import free_port, running_telegram_app
 OTHER_GROUP = -1001000000077
 
 
+async def _signed_in_page(page, url: str, port: int) -> None:
+    await page.goto(url)
+    await page.click("#sign-in")
+    await page.wait_for_url(f"{base(port)}/console/")
+
+
 async def _two_groups(h):
     """alice runs the test group (a week of joins and chat); bob runs another group alice only chats in."""
     alice, bob = h.user("alice"), h.user("bob")
@@ -40,9 +46,7 @@ async def test_an_admin_signs_in_with_the_link_and_sees_only_their_groups_and_th
         assert "我已私信你" in " ".join(h.bot_texts()) or "登录链接已私信" in " ".join(h.bot_texts())
         assert all("/console/login/" not in text for text in h.bot_texts()), "the link must never be posted in the group"
         async with browser() as page:
-            await page.goto(url)
-            await page.click("#sign-in")
-            await page.wait_for_url(f"{base(port)}/console/")
+            await _signed_in_page(page, url, port)
             groups = await page.inner_text("#groups")
             assert "Test group" in groups
             assert "Bob's group" not in groups
@@ -67,9 +71,7 @@ async def test_a_used_or_expired_link_is_refused(sqlite_url, tmp_path):
         used = await sign_in_link(h, alice)
         expired = await sign_in_link(h, alice)
         async with browser() as page:
-            await page.goto(used)
-            await page.click("#sign-in")
-            await page.wait_for_url(f"{base(port)}/console/")
+            await _signed_in_page(page, used, port)
         async with browser() as page:  # someone else with the same link, later
             answer = await page.goto(used)
             assert answer.status == 410
@@ -90,8 +92,7 @@ async def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothi
         await h.send_text(alice, "hi")
         url = await sign_in_link(h, alice)
         async with browser() as page:
-            await page.goto(url)
-            await page.click("#sign-in")
+            await _signed_in_page(page, url, port)
             await page.goto(f"{base(port)}/console/sessions")
             # The page's own revoke form, its hidden csrf field taken out, as a forged cross-site post would be.
             await page.evaluate("document.querySelector('form[action$=\"/revoke\"] input[name=csrf]').remove()")
@@ -108,12 +109,6 @@ async def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothi
 
 
 AD = "加我薇信 abc12345 日赚500，车队接料"
-
-
-async def _signed_in_page(page, url: str, port: int) -> None:
-    await page.goto(url)
-    await page.click("#sign-in")
-    await page.wait_for_url(f"{base(port)}/console/")
 
 
 async def _group_id(h) -> int:
