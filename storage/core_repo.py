@@ -322,6 +322,12 @@ async def set_override(session: AsyncSession, chat_id: int, path: str, value: An
         node[part] = dict(node.get(part) or {})
         node = node[part]
     node[leaf] = value
+    await replace_overrides(session, chat_id, overrides, by, at)
+
+
+async def replace_overrides(session: AsyncSession, chat_id: int, overrides: dict[str, Any], by: str, at: datetime) -> None:
+    """Store the chat's whole overrides (e.g. without a setting taken back)."""
+    row = await session.get(ChatSettingsRow, chat_id)
     if row is None:
         session.add(ChatSettingsRow(chat_id=chat_id, overrides=overrides, updated_at=at, updated_by=by))
     else:

@@ -4,12 +4,11 @@ audit.py, settings.py). Each takes the caller's session and never commits."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, ChatSettingsRow, Member
+from storage.models import AuditEntry, Member
 from storage.rules_models import RulesSample
 
 # What the bot or an admin did to a member for the rules (the review list); a "report" counts only
@@ -81,21 +80,3 @@ async def sample_labels(session: AsyncSession, audit_ids: list[int]) -> dict[int
         return {}
     rows = await session.execute(select(RulesSample.audit_id, RulesSample.label).where(RulesSample.audit_id.in_(audit_ids)))
     return {audit_id: label for audit_id, label in rows}
-
-
-async def overrides_of(session: AsyncSession, chat_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The stored settings of these chats (a chat without any is left out)."""
-    if not chat_ids:
-        return {}
-    rows = await session.scalars(select(ChatSettingsRow).where(ChatSettingsRow.chat_id.in_(chat_ids)))
-    return {r.chat_id: dict(r.overrides or {}) for r in rows}
-
-
-async def store_overrides(session: AsyncSession, chat_id: int, overrides: dict[str, Any], by: str, at: datetime) -> None:
-    """Replace the chat's stored settings (a setting taken back: the overrides without it)."""
-    row = await session.get(ChatSettingsRow, chat_id)
-    if row is None:
-        session.add(ChatSettingsRow(chat_id=chat_id, overrides=overrides, updated_at=at, updated_by=by))
-    else:
-        row.overrides = overrides
-        row.updated_at, row.updated_by = at, by

@@ -103,12 +103,3 @@ async def daily_figures(session: AsyncSession, chat_ids: list[int], since, metri
     )
     return [(c, d, m, int(v or 0)) for c, d, m, v in rows]
 
-
-async def overrides_by_chat(session: AsyncSession, chat_ids: list[int]) -> dict[int, dict]:
-    """The stored settings overrides of these groups (those without any are absent)."""
-    from storage.models import ChatSettingsRow
-
-    if not chat_ids:
-        return {}
-    rows = await session.scalars(select(ChatSettingsRow).where(ChatSettingsRow.chat_id.in_(chat_ids)))
-    return {row.chat_id: dict(row.overrides or {}) for row in rows}

@@ -78,7 +78,6 @@ from bot.i18n import register, t
 from bot.intake import InboxItem, IntakeUnavailable
 from bot import metrics
 from bot.pacing import RateLimiter
-from bot.redact import MASK, redact
 from bot.platform import ActionFailed, ActionUncertain, BasePlatform, Buttons, Capability, CapabilityMissing, SentMessage
 from bot.member_lists import MemberInfo
 
@@ -1264,11 +1263,8 @@ class WecomPlatform(BasePlatform):
                     raise  # _api refreshes the token, waits out the limit, names the missing right
                 return {"errcode": exc.errcode, "errmsg": exc.errmsg}  # about the code: WeCom answered
 
-        try:
-            result = await self._api(getuserinfo, what="auth/getuserinfo")
-        except ActionFailed as exc:
-            # An unreachable API's message quotes the request URL: the access token and the code.
-            raise ActionFailed(exc.reason, redact(exc.detail).replace(code, MASK) if code else exc.detail, exc.right) from None
+        # _api's errors leave out the request URL's query (the access token and the code).
+        result = await self._api(getuserinfo, what="auth/getuserinfo")
         if result.get("errcode"):
             raise ActionFailed("not_found", f"auth/getuserinfo: WeCom refused the sign-in code: errcode {result['errcode']} ({result.get('errmsg')})")
         userid = result.get("userid")

@@ -291,30 +291,21 @@ class WebConsole:
             return False
         return await self.app.is_admin(group.ref, viewer.user, group.settings)
 
-    async def groups_of(self, viewer: Viewer) -> list[Chat]:
-        """The groups the viewer runs: every group for an operator; otherwise those where the stored
-        role (kept from the platform's admin list as the admin posts) or the configured admins say so,
-        each confirmed with the platform."""
+    async def groups_of(self, viewer: Viewer) -> list[Group]:
+        """The groups the viewer runs, with their settings (stored overrides read once): every group
+        for an operator; otherwise those where the stored role (kept from the platform's admin list
+        as the admin posts) or the configured admins say so, each confirmed with the platform."""
         async with self.app.sessions() as session:
-            if viewer.operator:
-                return [r for r in await session.scalars(select(Chat).order_by(Chat.title, Chat.id)) if is_group(r)]
-            candidates = set(await session.scalars(
-                select(Member.chat_id).where(Member.user_id == viewer.user_id, Member.role.in_(("admin", "owner")))))
-            config = self.app.config
-            rows = [r for r in await session.scalars(select(Chat).where(Chat.platform == viewer.platform)) if is_group(r)]
+            query = select(Chat) if viewer.operator else select(Chat).where(Chat.platform == viewer.platform)
+            rows = [r for r in await session.scalars(query) if is_group(r)]
             stored = {r.chat_id: r.overrides for r in await session.scalars(select(ChatSettingsRow))}
-        everywhere = viewer.user_id in config.defaults.admins
-        for row in rows:
-            own = config.groups.get(row.key, {}).get("admins", [])
-            if everywhere or viewer.user_id in own or viewer.user_id in (stored.get(row.id) or {}).get("admins", []):
-                candidates.add(row.id)
-        mine = []
-        for row in rows:
-            if row.id in candidates:
-                group = Group(row, self.app.settings_for(row.key, stored.get(row.id)))
-                if await self.may_run(viewer, group):
-                    mine.append(row)
-        return sorted(mine, key=lambda r: (r.title or "", r.id))
+            candidates = set() if viewer.operator else set(await session.scalars(
+                select(Member.chat_id).where(Member.user_id == viewer.user_id, Member.role.in_(("admin", "owner")))))
+        groups = [Group(row, self.app.settings_for(row.key, stored.get(row.id))) for row in rows]
+        if not viewer.operator:
+            named = [g for g in groups if g.id in candidates or viewer.user_id in g.settings.admins]
+            groups = [g for g in named if await self.may_run(viewer, g)]
+        return sorted(groups, key=lambda g: (g.row.title or "", g.id))
 
     # --- changes -------------------------------------------------------------------------------------
     async def once(self, session, request: web.Request) -> bool:

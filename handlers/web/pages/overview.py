@@ -21,26 +21,24 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
     async def overview(request: web.Request) -> web.Response:
         viewer = viewer_of(request)
         lang = console.lang(request)
-        chats = await console.groups_of(viewer)
-        ids = [c.id for c in chats]
+        groups = await console.groups_of(viewer)
+        ids = [g.id for g in groups]
         now = console.app.clock.now()
         async with console.app.sessions() as session:
             members = await web_repo.members_by_chat(session, ids)
-            stored = await web_repo.overrides_by_chat(session, ids)
             figures = await web_repo.daily_figures(session, ids, (now - timedelta(days=8)).date(), ("messages", "violations"))
         rows, tags = [], set()
         wanted = request.query.get("tag", "").strip()
-        for chat in chats:
-            group = Group(chat, console.app.settings_for(chat.key, stored.get(chat.id)))
+        for group in groups:
             tags.update(group.settings.tags)
             if wanted and wanted not in group.settings.tags:
                 continue
             today = now.astimezone(ZoneInfo(group.settings.timezone)).date()
             week = today - timedelta(days=6)
-            mine = [f for f in figures if f[0] == chat.id]
+            mine = [f for f in figures if f[0] == group.id]
             rows.append({
                 "group": group,
-                "members": members.get(chat.id, 0),
+                "members": members.get(group.id, 0),
                 "messages_today": sum(v for _, day, metric, v in mine if metric == "messages" and day == today),
                 "violations_week": sum(v for _, day, metric, v in mine if metric == "violations" and day >= week),
                 "lacks": lacking(console, group, lang),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from bot.config import GroupSettings, problem_lines
 from bot.i18n import register
 from handlers.web.server import Group, Viewer, WebConsole, viewer_of, form_of
-from storage import core_repo, web_audit_repo
+from storage import core_repo
 
 SECTIONS = ("general", "rules", "onboarding", "points", "columns", "stats")
 MAX_VALUE = 20_000  # characters of one edited value
@@ -184,7 +184,7 @@ async def targets(console: WebConsole, viewer: Viewer, group: Group, scope: str)
     if scope in ("", "this"):
         return [group.row]
     if scope == "all_mine":
-        return await console.groups_of(viewer)
+        return [g.row for g in await console.groups_of(viewer)]
     if scope.startswith("tag:") and scope[4:]:
         tagged = await tags_of_groups(console, viewer)
         return tagged.get(scope[4:], [])
@@ -193,13 +193,10 @@ async def targets(console: WebConsole, viewer: Viewer, group: Group, scope: str)
 
 async def tags_of_groups(console: WebConsole, viewer: Viewer) -> dict[str, list]:
     """The group tags (the `tags` setting) of the groups the viewer runs, each with its groups."""
-    chats = await console.groups_of(viewer)
-    async with console.app.sessions() as session:
-        stored = await web_audit_repo.overrides_of(session, [c.id for c in chats])
     tagged: dict[str, list] = {}
-    for chat in chats:
-        for tag in console.app.settings_for(chat.key, stored.get(chat.id)).tags:
-            tagged.setdefault(tag, []).append(chat)
+    for group in await console.groups_of(viewer):
+        for tag in group.settings.tags:
+            tagged.setdefault(tag, []).append(group.row)
     return dict(sorted(tagged.items()))
 
 
@@ -265,7 +262,7 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
                     if not c.changed:
                         continue
                     if reset:
-                        await web_audit_repo.store_overrides(session, c.chat_id, c.overrides, viewer.user_key, now)
+                        await core_repo.replace_overrides(session, c.chat_id, c.overrides, viewer.user_key, now)
                     else:
                         await core_repo.set_override(session, c.chat_id, path, c.value, viewer.user_key, now)
                     details = {"path": path, "value": c.value, **({"reset": True} if reset else {})}
