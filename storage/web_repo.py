@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.web_models import WebLoginLink, WebSession
@@ -40,10 +40,11 @@ async def use_link(session: AsyncSession, token_hash: str, now: datetime) -> Web
     return await session.get(WebLoginLink, token_hash)
 
 
-async def forget_links_before(session: AsyncSession, before: datetime) -> None:
-    from sqlalchemy import delete
-
+async def forget_before(session: AsyncSession, before: datetime) -> None:
+    """Sign-in links expired, and sessions ended (expired or revoked), before `before`."""
     await session.execute(delete(WebLoginLink).where(WebLoginLink.expires_at < before))
+    await session.execute(delete(WebSession).where(
+        (WebSession.expires_at < before) | (WebSession.revoked_at.is_not(None) & (WebSession.revoked_at < before))))
 
 
 async def add_session(session: AsyncSession, **values) -> WebSession:

@@ -3,10 +3,13 @@ group: where the DM fails, the group is told to open a chat with the bot first (
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.actions import follow_up
 from bot.dispatch import Router
 from bot.platform import Capability
 from handlers.web import links, texts
+from storage import web_repo
 
 router = Router("web", priority=5)
 
@@ -29,6 +32,18 @@ async def cmd_console(ctx) -> None:
     where = {"private": ctx.chat.private, "reply_to": getattr(ctx.event, "message_id", None), "thread_id": ctx.thread_id,
              "bot": ctx.app.config.bot.name}
     await ctx.platform.dm(ctx.user, text, chat=ctx.chat, then="web.link_sent", then_args=where)
+
+
+@router.on_tick
+async def forget_ended_sign_ins(app) -> None:
+    """Hourly: links expired and sessions ended more than a day ago go (they open nothing anyway)."""
+    now = app.clock.now()
+    state = app.__dict__.setdefault("_web_purge", {"at": None})
+    if state["at"] is not None and now - state["at"] < timedelta(hours=1):
+        return
+    state["at"] = now
+    async with app.work() as (session, _):
+        await web_repo.forget_before(session, now - timedelta(days=1))
 
 
 @follow_up("web.link_sent")

@@ -230,7 +230,9 @@ class WebConsole:
 
     @web.middleware
     async def _signed_in(self, request: web.Request, handler):
-        public = getattr(handler, "public", False) or request.path.startswith("/console/static/")
+        if request.path.startswith("/console/static/"):
+            return await handler(request)  # the style sheet: no session to look up
+        public = getattr(handler, "public", False)
         token = request.cookies.get(COOKIE)
         if token:
             now = self.app.clock.now()

@@ -141,3 +141,29 @@ async def test_another_site_cannot_sign_a_browser_in_or_post_a_form(sqlite_url, 
                 assert forged.status == 403
             async with http.get(f"{base(port)}/console/") as still:
                 assert still.status == 200, "a forged post with a stolen token still changes nothing"
+
+
+async def test_ended_links_and_sessions_are_forgotten_at_a_tick(sqlite_url, tmp_path):
+    from sqlalchemy import func, select
+
+    from storage.web_models import WebLoginLink, WebSession
+
+    port = free_port()
+    async with running_telegram_app(sqlite_url, str(tmp_path), console_config(port)) as h:
+        alice = h.user("alice")
+        h.set_admins(alice)
+        used = await sign_in_link(h, alice)
+        await sign_in_link(h, alice)  # never opened
+        async with signed_in(used):
+            pass
+
+        async def counts():
+            async with h.app.sessions() as session:
+                return (await session.scalar(select(func.count()).select_from(WebLoginLink)),
+                        await session.scalar(select(func.count()).select_from(WebSession)))
+
+        await h.tick()
+        assert await counts() == (2, 1), "live links and sessions stay"
+        h.app.clock.advance(days=9)  # past the links' expiry and the 7-day session, plus a day
+        await h.tick()
+        assert await counts() == (0, 0)
