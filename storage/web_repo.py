@@ -104,3 +104,33 @@ async def daily_figures(session: AsyncSession, chat_ids: list[int], since, metri
     )
     return [(c, d, m, int(v or 0)) for c, d, m, v in rows]
 
+
+
+# --- who runs which group ----------------------------------------------------------------------------
+async def chat_with_overrides(session: AsyncSession, chat_id: int):
+    """(the chat, its stored overrides), or None when there is no such chat."""
+    from storage.models import Chat, ChatSettingsRow
+
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        return None
+    row = await session.get(ChatSettingsRow, chat_id)
+    return chat, dict(row.overrides) if row else {}
+
+
+async def chats_for_console(session: AsyncSession, platform: str | None):
+    """Every chat of `platform` (None: of all platforms) with its stored overrides: [(chat, overrides)]."""
+    from storage.models import Chat, ChatSettingsRow
+
+    query = select(Chat) if platform is None else select(Chat).where(Chat.platform == platform)
+    chats = list(await session.scalars(query))
+    stored = {r.chat_id: r.overrides for r in await session.scalars(select(ChatSettingsRow))}
+    return [(chat, dict(stored.get(chat.id) or {})) for chat in chats]
+
+
+async def chats_where_admin(session: AsyncSession, user_id: str) -> set[int]:
+    """The chats whose stored member role says `user_id` is an admin or the owner."""
+    from storage.models import Member
+
+    return set(await session.scalars(
+        select(Member.chat_id).where(Member.user_id == user_id, Member.role.in_(("admin", "owner")))))

@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.events import ChatRef, CommandInvoked, UserRef
 from bot.i18n import LANGUAGES, t
 from handlers.web import links, texts  # noqa: F401  (registers the texts)
 from storage import core_repo, web_repo
-from storage.models import Chat, ChatSettingsRow, Member
 
 if TYPE_CHECKING:
+    from storage.models import Chat
     from bot.config import GroupSettings, WebSection
     from bot.ports import AppServices
 
@@ -277,10 +276,10 @@ class WebConsole:
         except ValueError:
             raise web.HTTPNotFound() from None
         async with self.app.sessions() as session:
-            row = await session.get(Chat, chat_id)
-            if row is None:
-                raise _refusal(self, request, "web.not_found", 404)
-            stored = await core_repo.stored_overrides(session, chat_id)
+            found = await web_repo.chat_with_overrides(session, chat_id)
+        if found is None:
+            raise _refusal(self, request, "web.not_found", 404)
+        row, stored = found
         settings = self.app.settings_for(row.key, stored)
         group = Group(row, settings)
         if not viewer.operator and not await self.may_run(viewer, group):
@@ -298,12 +297,9 @@ class WebConsole:
         for an operator; otherwise those where the stored role (kept from the platform's admin list
         as the admin posts) or the configured admins say so, each confirmed with the platform."""
         async with self.app.sessions() as session:
-            query = select(Chat) if viewer.operator else select(Chat).where(Chat.platform == viewer.platform)
-            rows = [r for r in await session.scalars(query) if is_group(r)]
-            stored = {r.chat_id: r.overrides for r in await session.scalars(select(ChatSettingsRow))}
-            candidates = set() if viewer.operator else set(await session.scalars(
-                select(Member.chat_id).where(Member.user_id == viewer.user_id, Member.role.in_(("admin", "owner")))))
-        groups = [Group(row, self.app.settings_for(row.key, stored.get(row.id))) for row in rows]
+            chats = await web_repo.chats_for_console(session, None if viewer.operator else viewer.platform)
+            candidates = set() if viewer.operator else await web_repo.chats_where_admin(session, viewer.user_id)
+        groups = [Group(chat, self.app.settings_for(chat.key, stored)) for chat, stored in chats if is_group(chat)]
         if not viewer.operator:
             named = [g for g in groups if g.id in candidates or viewer.user_id in g.settings.admins]
             groups = [g for g in named if await self.may_run(viewer, g)]
@@ -355,7 +351,7 @@ async def _to_console(request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/")
 
 
-def is_group(row: Chat) -> bool:
+def is_group(row: "Chat") -> bool:
     """Not a one-to-one chat with the bot (Telegram's private chats have the user's id, > 0)."""
     return not (row.platform == "telegram" and not row.external_id.startswith("-"))
 
