@@ -181,6 +181,14 @@ async def write_last_seen(session: AsyncSession, seen: dict[int, datetime]) -> N
     )
 
 
+async def members_by_user_ids(session: AsyncSession, chat_id: int, user_ids) -> dict[str, Member]:
+    """The group's members with these platform user ids, by user id (those not stored are absent)."""
+    if not user_ids:
+        return {}
+    rows = await session.scalars(select(Member).where(Member.chat_id == chat_id, Member.user_id.in_(sorted(user_ids))))
+    return {m.user_id: m for m in rows}
+
+
 async def display_names(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
     """Member id → the name to show (display name, else @username, else the platform user id)."""
     if not member_ids:

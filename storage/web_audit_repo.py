@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Member
+from storage.models import AuditEntry
 from storage.rules_models import RulesSample
 
 # What the bot or an admin did to a member for the rules (the review list); a "report" counts only
@@ -64,14 +64,6 @@ async def actions_in(session: AsyncSession, chat_id: int, limit: int = 200) -> l
         select(AuditEntry.action).where(AuditEntry.chat_id == chat_id).group_by(AuditEntry.action)
         .order_by(AuditEntry.action).limit(limit))
     return list(rows)
-
-
-async def members_by_user(session: AsyncSession, chat_id: int, user_ids: set[str]) -> dict[str, Member]:
-    """The group's members with these platform user ids (targets and admins of a page of rows)."""
-    if not user_ids:
-        return {}
-    rows = await session.scalars(select(Member).where(Member.chat_id == chat_id, Member.user_id.in_(sorted(user_ids))))
-    return {m.user_id: m for m in rows}
 
 
 async def sample_labels(session: AsyncSession, audit_ids: list[int]) -> dict[int, str | None]:

@@ -194,10 +194,3 @@ async def entrants(session: AsyncSession, draw_ids: list[int]) -> dict[int, list
     for draw_id, user_id in rows.all():
         found.setdefault(draw_id, []).append(user_id)
     return found
-
-
-async def members_by_user_id(session: AsyncSession, chat_id: int, user_ids: list[str]) -> dict[str, Member]:
-    if not user_ids:
-        return {}
-    rows = await session.scalars(select(Member).where(Member.chat_id == chat_id, Member.user_id.in_(user_ids)))
-    return {m.user_id: m for m in rows}

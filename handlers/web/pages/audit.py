@@ -17,7 +17,7 @@ from bot.i18n import register, t
 from handlers.rules import texts as rules_texts
 from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import Group, WebConsole
-from storage import web_audit_repo
+from storage import core_repo, web_audit_repo
 
 DETAILS_SHOWN = 160  # characters of a row's details on the page (the whole JSON is its tooltip)
 
@@ -87,7 +87,7 @@ async def present(console: WebConsole, request: web.Request, group: Group, sessi
     platform = group.row.platform + ":"
     wanted = {e.target_user_id for e in entries if e.target_user_id}
     wanted |= {e.actor[len(platform):] for e in entries if e.actor.startswith(platform)}
-    members = await web_audit_repo.members_by_user(session, group.id, wanted)
+    members = await core_repo.members_by_user_ids(session, group.id, wanted)
     labels = await web_audit_repo.sample_labels(session, [e.id for e in entries])
     rows = []
     for e in entries:

@@ -11,7 +11,7 @@ from bot.i18n import register, t
 from handlers.points import service
 from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import WebConsole
-from storage import points_repo
+from storage import core_repo, points_repo
 from storage import web_content_repo as repo
 
 ORDER_STATES = ("pending", "fulfilled")
@@ -43,7 +43,7 @@ def routes(console: WebConsole) -> list[web.RouteDef]:
             drawn = [d for d in draws if d.status == "drawn"]
             entrants = await repo.entrants(session, [d.id for d in drawn])
             winner_ids = sorted({w for d in drawn for w in (d.result or {}).get("winners") or []})
-            winners = await repo.members_by_user_id(session, group.id, winner_ids)
+            winners = await core_repo.members_by_user_ids(session, group.id, winner_ids)
         order_rows = [{
             "order": o, "item": i, "member": m, "name": member_name(m), "at": local_time(o.created_at, tz),
             "fulfilled_at": local_time(o.fulfilled_at, tz), "state": t(lang, f"points.status.{o.status}") if o.status in ORDER_STATES else o.status,
