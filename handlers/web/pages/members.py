@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.events import UserRef
 from bot.i18n import catalogue, register
+from handlers.onboarding.router import shown_answer
 from handlers.onboarding.settings import local
 from handlers.web.lists import PAGE_SIZE, local_time, member_name, page_asked, pages
 from handlers.web.server import Group, WebConsole, viewer_of, form_of
@@ -246,16 +247,12 @@ async def _change_tag(console: WebConsole, request: web.Request, session, group:
 
 
 def _answers(group: Group, answers: dict[str, str], lang: str) -> list[tuple[str, str]]:
-    """(question, answer) in the questionnaire's order, a choice's label for its value; answers to
-    questions no longer asked come last under their ids."""
-    rows = []
-    for question in group.settings.onboarding.questions:
-        if question.id in answers:
-            value = answers.pop(question.id)
-            labels = {c.value: local(c.label, lang) for c in question.choices}
-            rows.append((local(question.text, lang), labels.get(value, value)))
-    rows += sorted(answers.items())
-    return rows
+    """(question, answer) in the questionnaire's order, each as the member saw it (onboarding's
+    shown_answer); answers to questions no longer asked come last under their ids."""
+    onboarding = group.settings.onboarding
+    rows = [(local(q.text, lang), shown_answer(onboarding, q.id, answers.pop(q.id), lang))
+            for q in onboarding.questions if q.id in answers]
+    return rows + sorted(answers.items())
 
 
 register({
