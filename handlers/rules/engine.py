@@ -30,7 +30,8 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from handlers.rules.normalize import ANY_DIGIT, DIGIT_LIKE, Views, canonical, char_class, normalize, squeeze
+from handlers.rules.normalize import (ANY_DIGIT, DIGIT_LIKE, Views, canonical, char_class, normalize, squeeze,
+                                      utf16_letters)
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ MINIPROGRAM_WORDS = ("砍一刀", "帮我砍", "帮砍", "砍价", "助力", "�
 _REFERRAL_PARAM = re.compile(
     r"[?&](?:(?:ref|referral|invite|invitation|aff|affiliate)(?:_?(?:code|id))?|inviter|code)=[^&#\s]"
 )
-_MINIPROGRAM_START = re.compile(char_class(w[0] for w in MINIPROGRAM_WORDS))  # none of these: no word (speed)
+_MINIPROGRAM_WORD = re.compile("|".join(map(re.escape, MINIPROGRAM_WORDS)))  # none of these: no word (speed)
 
 # Contact cue words (matched on the squeezed view, look-alikes already mapped to Latin).
 WECHAT_CUES = ("加v", "加微", "微信", "薇信", "威信", "徽信", "维信", "潍信", "v信", "vx", "wx", "weixin", "wechat",
@@ -139,19 +140,31 @@ _LATIN_ID = re.compile(r"[a-z](?<![a-z0-9_].)[a-z0-9_\-]{5,19}(?![a-z0-9_])")
 # of a Russian word before a number ("нужно 128" → "…ho128") would read as a code.
 _CODE_ID = re.compile(r"[a-z](?<![a-z\u0370-\u03ff\u0400-\u04ff].)[a-z]{1,4}[0-9]{3,6}(?![0-9])")
 # Homophones spammers write for 微/V and Q/扣/企鹅, and the porn-selling cues put next to IDs (片 盘 卖).
-_HOMO = "(?:(?<![稍轻细略卑精显式])微(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信|(?<![门入出路人窗接端港胃开借进户伤缺突关隘渡海道岸洞闸井枪炮虎窟])口(?![袋罩红味号令头碑气吻音腔语述算试岸径])|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|(?<![衣长短纱半百])裙|(?<=[加家伽佳嘉])维|(?<![a-z])q(?![a-z]))"
+# Every alternative starts with its character and tests what precedes it once it is read
+# ("微(?<![稍…]微)" for "(?<![稍…])微"): the regex engine then drops an alternative on its first
+# character (speed).
+_HOMO = ("(?:微(?<![稍轻细略卑精显式]微)(?![软笑博小米型波])|喂|韦|胃|威|薇|嶶|徾|徽|卫星|维信|危信"
+         "|口(?<![门入出路人窗接端港胃开借进户伤缺突关隘渡海道岸洞闸井枪炮虎窟]口)(?![袋罩红味号令头碑气吻音腔语述算试岸径])"
+         "|扣|抠|摳|窛|滱|寇|宼|冦|叩|蔻|蔲|筘|敲敲|鹅|乞儿|裙(?<![衣长短纱半百]裙)|维(?<=[加家伽佳嘉]维)|q(?<![a-z]q)(?![a-z]))")
 _SELL = "[片篇盘卖]"
 # Lewd words put right next to a bare ID ("2744 7053 妹B嫰", "妹吸奶 19476 71973"): a porn seller's contact.
-_LEWD = "(?:妹|(?<![牛酸羊豆椰奶])奶(?![茶粉油酪昔片奶瓶嘴牛])|(?<![映发注照辐反投放喷四])射|插(?![件座头入口图槽队])|操(?![作场心控盘])|裸|骚|婊|逼|屄)"
+_LEWD = ("(?:妹|奶(?<![牛酸羊豆椰奶]奶)(?![茶粉油酪昔片奶瓶嘴牛])|射(?<![映发注照辐反投放喷四]射)|插(?![件座头入口图槽队])"
+         "|操(?![作场心控盘])|裸|骚|婊|逼|屄)")
 _IDISH = r"(?:[a-z]{1,5}[0-9]{3,12}|[0-9]{5,20})"
 _CODE = r"(?:[a-z]{1,5}[0-9]{3,12})"
+# The same, possessive, for _HOMOPHONE_NEAR_ID: there an ID ends the match or is followed by at most
+# a few characters and a cue that starts with neither a letter nor a digit, so an ID given back a
+# letter or digit never lets the rest match where the whole ID did not; these find what _IDISH and
+# _CODE find there without retrying every shorter ID (speed). Not so in _HOMOPHONE_TAIL.
+_IDISH_WHOLE = r"(?:[a-z]{1,5}+[0-9]{3,12}+|[0-9]{5,20}+)"
+_CODE_WHOLE = r"(?:[a-z]{1,5}+[0-9]{3,12}+)"
 # A homophone cue or a lewd word right next to an ID ("喂心 cad571", "2744 7053 口", "妹吸奶 19476 71973"),
 # at most 3 characters apart; a selling cue right next to a letter+digit code ("ct6085盘片"). Bounded
 # repetitions: linear time. Read on the squeezed view with digit words inside numbers as digits.
 _HOMOPHONE_NEAR_ID = re.compile(
-    f"(?:{_HOMO}|{_LEWD})[^0-9]{{0,3}}{_IDISH}|{_IDISH}.{{0,3}}?(?:{_HOMO}|{_LEWD})"
-    f"|{_SELL}[^0-9]{{0,2}}{_CODE}|{_CODE}.{{0,2}}?{_SELL}"
-    r"|(?<![0-9])[0-9]{3,6}[qv][0-9]{3,6}(?![0-9])"  # a Q or V splitting the number: "1542 Q 7049"
+    f"(?:{_HOMO}|{_LEWD})[^0-9]{{0,3}}{_IDISH_WHOLE}|{_IDISH_WHOLE}.{{0,3}}?(?:{_HOMO}|{_LEWD})"
+    f"|{_SELL}[^0-9]{{0,2}}{_CODE_WHOLE}|{_CODE_WHOLE}.{{0,2}}?{_SELL}"
+    r"|[0-9](?<![0-9].)[0-9]{2,5}[qv][0-9]{3,6}(?![0-9])"  # a Q or V splitting the number: "1542 Q 7049"
 )
 # A homophone cue that ends a short ad after its ID ("2396 8433寂寞少付口", "KMD252 老板-买-拼-微");
 # searched in the last 40 characters only.
@@ -235,8 +248,21 @@ _DIGIT_LIKE_RX = re.compile(  # the long range list of the others is only read f
     _DIGIT_LIKE_BMP + "|(?=[\U00010000-\U0010ffff])" + char_class(c for c in DIGIT_LIKE if c >= "\U00010000"))
 
 
+# Three characters each digit-like or past U+FFFF, in one scan of bitmap classes.
+_THREE_DIGIT_LIKE_OR_ASTRAL = re.compile(
+    "{0}{1}*+{0}{1}*+{0}".format(_DIGIT_LIKE_BMP[:-1] + "\U00010000-\U0010ffff]",
+                                 "[^" + _DIGIT_LIKE_BMP[1:-1] + "\U00010000-\U0010ffff]"))
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def _three_digit_like(text: str) -> bool:
-    """At least three digit-like characters: three searches, not a list of them all (long text)."""
+    """At least three digit-like characters: one scan, then, only when a character past U+FFFF (most
+    are emoji) was one of the three, three searches, not a list of them all (long text)."""
+    m = _THREE_DIGIT_LIKE_OR_ASTRAL.search(text)
+    if m is None:
+        return False
+    if _ASTRAL.search(text, m.start(), m.end()) is None:
+        return True
     m = _DIGIT_LIKE_RX.search(text)
     m = m and _DIGIT_LIKE_RX.search(text, m.end())
     return bool(m and _DIGIT_LIKE_RX.search(text, m.end()))
@@ -265,6 +291,9 @@ TEXT_WALL_SHARE = 0.8
 TEXT_WALL_SPAN = 2000
 # Hanzi interleaved with decorations to break word filters: 色❤单❤身❤男, 服.务.器.出.租
 _INTERLEAVED = re.compile(r"(?:[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…]){4,}")
+# A decoration right after a hanzi: where the first one is, a match can start at the earliest; written
+# to start with the decoration, so the regex engine skips to decorations (speed).
+_HANZI_THEN_DECORATION = re.compile(r"[^\w\s，。！？、；：,!?~～…](?<=[\u4e00-\u9fff][^\w\s，。！？、；：,!?~～…])")
 # How Telegram market ads are put together, on the squeezed view: "出U" / "收卡" at the start, "私" as
 # the last word (= DM me), "需要的老板" / "老哥来" addressing buyers. Each is weak evidence alone.
 _AD_SHAPES: tuple[tuple[re.Pattern, float, str, frozenset[str]], ...] = (
@@ -279,10 +308,12 @@ _AD_SHAPES: tuple[tuple[re.Pattern, float, str, frozenset[str]], ...] = (
      frozenset("要买卖")),
     # A price per unit of work or goods ("270一单", "1.2一张", "一小时300"): how trade ads quote.
     (re.compile(r"[0-9]{2,5}(?:元|块|u|p|r|rmb)?(?:一|每|/)(?:单|小时|天|条|张|号|个号|w)|(?:一|每)(?:单|小时)[0-9]{2,5}"),
-     0.3, "price per unit", frozenset("0123456789")),
+     0.3, "price per unit", frozenset("一每/")),
 )
-_AD_SHAPE_CHARS = frozenset().union(*(needs for *_, needs in _AD_SHAPES))
-_AD_SHAPE_RX = re.compile(char_class(_AD_SHAPE_CHARS))
+_AD_SHAPE_RX = re.compile(char_class(frozenset().union(*(needs for *_, needs in _AD_SHAPES))))
+# The characters each shape needs as a class: one C scan a shape (speed).
+_AD_SHAPE_GATES = tuple((pattern, weight, label, re.compile(char_class(needs)))
+                        for pattern, weight, label, needs in _AD_SHAPES)
 
 
 def _gb2312_common() -> frozenset[str]:
@@ -400,6 +431,11 @@ class Hit(NamedTuple):  # a named tuple: built several times per message, ~4x ch
         return {"rule": self.rule, "category": self.category, "weight": round(self.weight, 3), "evidence": self.evidence}
 
 
+# tuple.__new__(Hit, (rule, category, weight, evidence)) makes the Hit without the Python-level
+# __new__ of a named tuple (speed, where hits are made in a loop).
+_new_tuple = tuple.__new__
+
+
 @dataclass
 class Verdict:
     hits: list[Hit] = field(default_factory=list)
@@ -456,15 +492,6 @@ class _Term(NamedTuple):
 _ASCII_LETTER = re.compile("[a-z]")
 
 
-def _bytes_as_letters(text: str) -> str:
-    """The UTF-16 code units of `text` as two Latin-1 letters each. The CJK automaton holds its keys
-    so: pyahocorasick looks a node's children up one by one, and with thousands of first characters
-    at its root every character of a message was slow; with 256 letters at most a node it is twice
-    the steps, each fast (half the time, a C-level conversion). A match in step with the characters
-    ends at an odd place; one starting inside a character ends at an even place and is dropped."""
-    return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
-
-
 class PackedStrings:
     """A read-only list of strings kept as one string and their offsets (item i is
     text[offsets[i]:offsets[i + 1]]): 48,000 short str objects cost 3.8 MB, this a tenth of it. An
@@ -486,7 +513,11 @@ class PackedStrings:
 class WordMatcher:
     """Two Aho-Corasick automata: CJK-bearing terms on the squeezed view, pure-Latin terms on the
     canonical text with word boundaries (so 'ly' does not match inside 'only'); the CJK one reads
-    UTF-16 bytes (`_bytes_as_letters`).
+    UTF-16 bytes (`utf16_letters`, the view's `squeezed_letters`): pyahocorasick looks a node's
+    children up one by one, and with thousands of first characters at its root every character of a
+    message was slow; with 256 letters at most a node it is twice the steps, each fast (half the
+    time, a C-level conversion). A match in step with the characters ends at an odd place; one
+    starting inside a character ends at an even place and is dropped.
 
     The automata store integers (STORE_INTS, kept in C): a term's index into `keys`, `kind` (2 bytes
     a term: which (rule, category, weight) of the few in `kinds`) and `terms` (only the terms written
@@ -514,13 +545,16 @@ class WordMatcher:
         for automaton, chosen in zip((self.cjk, self.latin), best):
             for key, t in chosen.items():
                 kind = (rule or f"{'words' if t.shipped else 'phrase'}:{t.category}", t.category, t.weight)
-                automaton.add_word(key if automaton is self.latin else _bytes_as_letters(key), len(keys))
+                automaton.add_word(key if automaton is self.latin else utf16_letters(key), len(keys))
                 if t.term != key:
                     self.terms[len(keys)] = t.term
                 keys.append(key)
                 self.kind.append(kinds.setdefault(kind, len(kinds)))
         self.kinds = list(kinds)
         self.keys = PackedStrings(keys)
+        # Every CJK key's first character: a message without any holds none (speed; a group's own
+        # few words are then one scan, not a pass of the automaton).
+        self.cjk_first = re.compile(char_class(key[0] for key in best[False]) if best[False] else "(?!)")
         self.has_cjk, self.has_latin = len(self.cjk) > 0, len(self.latin) > 0
         if self.has_cjk:
             self.cjk.make_automaton()
@@ -532,8 +566,8 @@ class WordMatcher:
         # Indexes found, first occurrence first; distinct indexes have distinct keys (the CJK and
         # the Latin keys are apart), so each key is sliced out only once, at the end.
         found: dict[int, None] = {}
-        if self.has_cjk and views.squeezed and not views.squeezed.isascii():
-            found = dict.fromkeys([i for end, i in self.cjk.iter(_bytes_as_letters(views.squeezed)) if end & 1])
+        if self.has_cjk and not views.squeezed.isascii() and self.cjk_first.search(views.squeezed):
+            found = dict.fromkeys([i for end, i in self.cjk.iter(views.squeezed_letters) if end & 1])
         if self.has_latin and _ASCII_LETTER.search(views.text):
             text = views.text
             n = len(text)
@@ -549,11 +583,12 @@ class WordMatcher:
                 found[i] = None
         if not found:
             return {}
-        keys, kinds, kind, terms = self.keys, self.kinds, self.kind, self.terms
+        # Sliced and built here, not through PackedStrings.__getitem__ and Hit() (speed).
+        packed, offsets, kinds, kind, terms = self.keys.text, self.keys.offsets, self.kinds, self.kind, self.terms
         hits = {}
         for i in found:
-            key = keys[i]
-            hits[key] = Hit(*kinds[kind[i]], terms.get(i, key))
+            key = packed[offsets[i]:offsets[i + 1]]
+            hits[key] = _new_tuple(Hit, (*kinds[kind[i]], terms.get(i, key)))
         return hits
 
 
@@ -787,9 +822,9 @@ class RuleEngine:
         if len(raw) > MAX_SCAN:
             raw = raw[: MAX_SCAN // 2] + "\n" + raw[-MAX_SCAN // 2:]
         views = normalize(raw)
-        verdict = Verdict(threshold=self.newcomer_threshold if subject.newcomer else self.threshold)
-        verdict.work += len(raw) * 4  # canonical, squeeze, skeleton, invisible scan
         hits: list[Hit] = []
+        verdict = Verdict(hits=hits, threshold=self.newcomer_threshold if subject.newcomer else self.threshold,
+                          work=len(raw) * 4)  # canonical, squeeze, skeleton, invisible scan
 
         if views.had_invisible and _WORDY.search(views.text):
             hits.append(Hit("invisible_chars", "ads", 0.4, "zero-width/invisible characters"))
@@ -800,7 +835,7 @@ class RuleEngine:
         verdict.work += 3 * len(views.text)  # the date, day-range and amount scans
         contact_hits = self._contacts(_without(views, url_spans + _not_id_spans(views.text)), subject, verdict)
         hits += contact_hits
-        if not any(h.weight >= 1.0 for h in contact_hits):  # a contact already shown needs no lure
+        if not (contact_hits and any(h.weight >= 1.0 for h in contact_hits)):  # a contact already shown needs no lure
             lure = _contact_lure(views.squeezed, verdict)
             if lure is not None:
                 hits.append(lure)
@@ -824,7 +859,7 @@ class RuleEngine:
                 hits += [hit for key, hit in found.items() if key not in self.allowed_words]
             else:
                 hits += found.values()
-        short = len(views.squeezed) <= SHORT_MESSAGE
+        short = bool(hits) and len(views.squeezed) <= SHORT_MESSAGE  # no hit, nothing to boost
         explicit = short and any(
             h.rule == "phrase:porn" and SHORT_EXPLICIT <= h.weight < 1.0 and _EXPLICIT.search(h.evidence) for h in hits
         )
@@ -871,7 +906,7 @@ class RuleEngine:
                 hits.append(Hit("combination", "ads", COMBINATION_BONUS, "contact/phrase/shape together"))
                 score += COMBINATION_BONUS
         verdict.hits = hits
-        verdict.score = round(score, 6)
+        verdict.score = round(score, 6) if score else score  # most messages score 0.0 (speed)
         return verdict
 
     # --- text structure ----------------------------------------------------------------------
@@ -887,12 +922,12 @@ class RuleEngine:
             hits.append(Hit("rare_hanzi", "ads", weight, f"{rare} of {total} hanzi are rare variants"))
         sq = views.squeezed[:240]
         verdict.work += len(sq) * len(_AD_SHAPES)
-        # One pass; patterns whose characters are absent are skipped.
-        present = _AD_SHAPE_CHARS.intersection(sq) if _AD_SHAPE_RX.search(sq) else ()
-        for pattern, weight, label, needs in _AD_SHAPES if present else ():
-            if not needs.isdisjoint(present) and pattern.search(sq):
+        # Patterns whose characters are absent are skipped.
+        for pattern, weight, label, needs in _AD_SHAPE_GATES if _AD_SHAPE_RX.search(sq) else ():
+            if needs.search(sq) and pattern.search(sq):
                 hits.append(Hit("ad_shape", "ads", weight, label))
-        m = _INTERLEAVED.search(text[:512]) if len(text) >= 8 else None
+        first = _HANZI_THEN_DECORATION.search(text, 0, 512) if len(text) >= 8 else None
+        m = _INTERLEAVED.search(text, first.start() - 1, 512) if first else None
         if m and len({ch for ch in m.group(0) if "\u4e00" <= ch <= "\u9fff"}) >= 3:
             hits.append(Hit("interleaved", "ads", 0.5, m.group(0)[:40]))
         # Three units of three at least. A match of 3 units of length L has at most L distinct
@@ -910,11 +945,30 @@ class RuleEngine:
         spans: list[tuple[int, int]] = []
         text = views.text
         verdict.work += len(text)
+        if "." in text:  # every URL has a dot (speed)
+            self._url_hits(text, subject, verdict, hits, spans)
+        verdict.work += len(views.squeezed)
+        for m in _DOT_WORD.finditer(views.squeezed) if ("点" in views.squeezed or "dot" in views.squeezed) else ():
+            host = m.group(0).replace("点", ".").replace("dot", ".")
+            if not _domain_allowed(host, self.allowed_domains):
+                hits.append(Hit("link", "link", 1.0, m.group(0)))
+        sq = views.squeezed
+        if "小程序://" in text:  # a shared mini-program path (#小程序://…)
+            hits.append(Hit("miniprogram", "miniprogram", 1.0, "小程序://"))
+        for word in MINIPROGRAM_WORDS if _MINIPROGRAM_WORD.search(sq) else ():
+            if word in sq:
+                weight = 1.0 if word in ("砍一刀", "帮我砍", "帮砍") else 0.5
+                hits.append(Hit("miniprogram", "miniprogram", weight, word))
+        return hits, spans
+
+    def _url_hits(self, text: str, subject: Subject, verdict: Verdict, hits: list[Hit],
+                  spans: list[tuple[int, int]]) -> None:
+        """Adds the hits of the URLs in `text` to `hits`, and their spans to `spans`."""
         seen: set[tuple[str, str]] = set()
         judged: dict[str, tuple[Hit, ...]] = {}  # a long message repeats its links: each judged once (speed)
         # A group with an allowlist means "only these sites"; newcomers' links always count.
         strict = self.settings.links == "all" or bool(self.allowed_domains) or subject.newcomer
-        for m in _TOKEN.finditer(text) if "." in text else ():  # every URL has a dot (speed)
+        for m in _TOKEN.finditer(text):
             token = m.group(0)
             if "." not in token:  # nor after stripping: skipped without the strip (speed)
                 verdict.work += len(token)
@@ -936,19 +990,6 @@ class RuleEngine:
                 if hit.weight < 1.0 and any(h.rule == "link" for h in hits):
                     continue  # ordinary links count once: two doc links are not more of an ad than one
                 hits.append(hit)
-        verdict.work += len(views.squeezed)
-        for m in _DOT_WORD.finditer(views.squeezed) if ("点" in views.squeezed or "dot" in views.squeezed) else ():
-            host = m.group(0).replace("点", ".").replace("dot", ".")
-            if not _domain_allowed(host, self.allowed_domains):
-                hits.append(Hit("link", "link", 1.0, m.group(0)))
-        sq = views.squeezed
-        if "小程序://" in text:  # a shared mini-program path (#小程序://…)
-            hits.append(Hit("miniprogram", "miniprogram", 1.0, "小程序://"))
-        for word in MINIPROGRAM_WORDS if _MINIPROGRAM_START.search(sq) else ():
-            if word in sq:
-                weight = 1.0 if word in ("砍一刀", "帮我砍", "帮砍") else 0.5
-                hits.append(Hit("miniprogram", "miniprogram", weight, word))
-        return hits, spans
 
     def _judge_url(self, token: str, strict: bool) -> tuple[Hit, ...]:
         """What a URL is (nothing for an allowed or unreadable one), then a referral if it carries a
@@ -990,12 +1031,13 @@ class RuleEngine:
         hits: list[Hit] = []
         sq, text = views.squeezed, views.text
         verdict.work += 3 * len(sq) + 4 * len(text)  # the digit skeleton is no longer than the text
-        cues = list(dict.fromkeys(_CUES.findall(sq)))
+        found_cues = _CUES.findall(sq)
+        cues = list(dict.fromkeys(found_cues)) if found_cues else []
         if "🐧" in text or (("+" in text or "➕" in text) and _PLUS_V.search(text)):
             cues.append("🐧" if "🐧" in text else "+v")
         if not cues and _CONTACT_CHARS_RX.search(text) is None and _DECORATION_RX.search(views.raw) is None:
             return hits  # no cue, no digit, no @ or +, no name word, no decoration: nothing below can hit (speed)
-        strong_cue = any(c not in _GENERIC for c in cues)
+        strong_cue = not _GENERIC.issuperset(cues)
 
         # Most chat has no digit at all: the ID patterns below need one (speed, not meaning).
         sq_digits = ANY_DIGIT.search(sq) is not None
@@ -1006,13 +1048,17 @@ class RuleEngine:
         digits = views.digits if skeleton_digits else ""
         # Numbers: phones alone; QQ-like runs with a cue.
         phones, runs = [], []
-        literal5 = frozenset(_FIVE_DIGITS.findall(text)) if sq_digits else frozenset()  # five-digit numbers written as such
-        for m in _DIGIT_RUN.finditer(digits) if skeleton_digits else ():
-            run = m.group(0)
+        literal5 = None  # five-digit numbers written as such, found when a service number needs them (speed)
+        for run in _DIGIT_RUN.findall(digits) if skeleton_digits else ():
             mobile = _MOBILE.match(run)
             if mobile:
                 phones.append(mobile.group(1))
-            elif len(run) <= 20 and not _ROUND.match(run) and not (_SERVICE_NO.match(run) and run in literal5):
+            elif len(run) <= 20 and not _ROUND.match(run):
+                if _SERVICE_NO.match(run):
+                    if literal5 is None:
+                        literal5 = frozenset(_FIVE_DIGITS.findall(text))
+                    if run in literal5:
+                        continue
                 runs.append(run)
         for phone in phones[:3]:
             hits.append(Hit("phone", "contact", 1.0, phone))
@@ -1020,7 +1066,7 @@ class RuleEngine:
         for word in _LATIN_ID.findall(text) if sq_digits else ():
             if ANY_DIGIT.search(word):  # a Latin ID starts with a letter: one digit makes it mixed
                 ids.append(word)
-        codes = [m.group(0) for m in _CODE_ID.finditer(sq)] if sq_digits else []
+        codes = _CODE_ID.findall(sq) if sq_digits else []  # no group: the matches themselves
 
         handles = []
         if "@" in text:
@@ -1111,7 +1157,7 @@ class RuleEngine:
             deco += 0.3
         if skeleton_digits and _REPEAT_DIGIT.search(digits):
             deco += 0.2
-        styled = len(_STYLED.findall(raw[:512]))
+        styled = len(_STYLED.findall(raw, 0, 512))
         if styled:
             deco += 0.3
         if styled >= 3 and evidence_id and (not evidence_id.isdigit() or len(evidence_id) >= 7):
@@ -1171,9 +1217,10 @@ _AMOUNT_BEFORE_UNIT = re.compile(
     rf"[0-9](?<![0-9a-z].)(?<![0-9][\s\-_·/.,].){_MONEY_AFTER_FIRST_DIGIT}{_MONEY_RANGE}"
     r"\s?(?:元|块|圆|刀|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usdt|usd|%|万|亿)"
 )
-# Every amount has one of these characters (of a sign, a unit or a price word) or rmb, cny or usd:
-# text without any skips the searches (speed; one character class, a fast scan).
-_AMOUNT_CHARS_RX = re.compile("[¥$€£元块圆刀币金镑%万亿价合总共一花付收转工薪]")
+# The sign or price word every amount after a sign starts with, and the unit in every amount before a
+# unit: text without any skips that search (speed; literals the regex engine skips to).
+_AMOUNT_SIGNS = re.compile("[¥$€£价]|rmb|cny|usd|人民币|合计|总计|共计|一共|花了|付了|收款|付款|转账|工资|月薪|年薪|底薪")
+_AMOUNT_UNITS = re.compile("[元块圆刀%万亿]|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usd")
 
 
 def _not_id_spans(text: str) -> list[tuple[int, int]]:
@@ -1185,8 +1232,9 @@ def _not_id_spans(text: str) -> list[tuple[int, int]]:
         spans += [m.span() for m in _DATE_OR_TIME.finditer(text)]
     if ("." in text or "/" in text) and _DAY_RANGE_GATE.search(text):
         spans += [m.span() for m in _DAY_RANGE.finditer(text)]
-    if _AMOUNT_CHARS_RX.search(text) or "rmb" in text or "cny" in text or "usd" in text:
+    if _AMOUNT_SIGNS.search(text):
         spans += [m.span() for m in _AMOUNT_AFTER_SIGN.finditer(text)]
+    if _AMOUNT_UNITS.search(text):
         spans += [m.span() for m in _AMOUNT_BEFORE_UNIT.finditer(text)]
     return spans
 

@@ -10,7 +10,8 @@ characters and 點com. `normalize(text)` undoes those tricks and returns `Views`
   ("加 V·信" → "加v信", "私/訫我" → "私信我")
 - `digits`: a digit skeleton: digit-like characters become ASCII digits, separators inside a run of
   digits vanish, look-alike letters between digits count as digits, anything else breaks the run
-  ("1З8 0O13-8000" → "13800138000")
+  ("1З8 0O13-8000" → "13800138000"); of the stretches near digits only (`digit_stretches`: the
+  same runs of digits as the whole `digit_skeleton`)
 
 Every step is a translate table or a linear regex, so the work is linear in the message length.
 `canonical` is idempotent and never raises (property-tested).
@@ -109,6 +110,20 @@ def char_class(chars, negate: bool = False) -> str:
     return ("[^" if negate else "[") + "".join(out) + "]"
 
 
+# A character t2s changes or one past U+FFFF: a bitmap class and one range, a fast scan (speed).
+_TRADITIONAL_OR_ASTRAL = re.compile(char_class(c for c in _TRADITIONAL if c < "\U00010000")[:-1]
+                                    + "\U00010000-\U0010ffff]")
+
+
+def _has_traditional(text: str) -> bool:
+    """Whether `text` holds a character t2s changes: one scan, looking on past each character beyond
+    U+FFFF that is not one (most are emoji)."""
+    m = _TRADITIONAL_OR_ASTRAL.search(text)
+    while m and m.group() not in _TRADITIONAL:
+        m = _TRADITIONAL_OR_ASTRAL.search(text, m.end())
+    return m is not None
+
+
 def _is_cjk(cp: int) -> bool:
     return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
 
@@ -182,7 +197,7 @@ def _canon_once(text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = text.lower()
-    if not _TRADITIONAL.isdisjoint(text):
+    if _has_traditional(text):
         text = _T2S.convert(text)
     return text
 
@@ -190,9 +205,12 @@ def _canon_once(text: str) -> str:
 def _stable_chars() -> frozenset[str]:
     """Characters every canonical step leaves alone, none of them combining: a string made only of
     them is a fixed point, so a message whose first pass yields one needs no second pass (speed).
-    Lower-case ASCII, everyday CJK, CJK and general punctuation, common symbols and emoji."""
+    Lower-case ASCII, everyday CJK, CJK and general punctuation, common symbols and emoji, and what
+    else spam is written with: Latin-1 and Greek letters and signs, runes, phonetic letters, currency
+    signs, maths operators (ᚰ, ᴥ, ≧, ₳)."""
     ranges = ((0x20, 0x7E), (0x3000, 0x303F), (0x4E00, 0x9FFF), (0x2010, 0x205E), (0x2190, 0x21FF),
-              (0x2460, 0x27BF), (0x1F300, 0x1FAFF))
+              (0x2460, 0x27BF), (0x1F300, 0x1FAFF), (0xA0, 0xFF), (0x370, 0x3FF), (0x16A0, 0x16FF),
+              (0x1D00, 0x1D7F), (0x20A0, 0x20CF), (0x2200, 0x22FF))
     nfkc, combining = unicodedata.normalize, unicodedata.combining
     out = {"\t", "\n", "\r"}
     for start, stop in ranges:
@@ -211,6 +229,15 @@ def _canonical(text: str) -> tuple[str, bool]:
     if stripped.isascii():
         # NFKC and t2s leave ASCII alone, and the lower-cased result is a fixed point (speed).
         return stripped.lower(), invisible
+    if _UNSTABLE.search(stripped) is None:
+        return stripped, invisible  # made of stable characters only: a fixed point (speed)
+    if _UNSTABLE_BEYOND_FULL_WIDTH.search(stripped) is None:
+        # Stable characters, upper-case ASCII and full-width forms (most chat: ，！？Ａ１): NFKC is
+        # replacing each full-width form, as none of them composes, and the result is a fixed point.
+        # A replace per distinct form, not a translate of every character (speed).
+        for form in set(_FULL_WIDTH_RX.findall(stripped)):
+            stripped = stripped.replace(form, _FULL_WIDTH[form])
+        return stripped.lower(), invisible
     text = stripped
     out = _canon_once(text)
     if out == text:
@@ -225,8 +252,20 @@ def _canonical(text: str) -> tuple[str, bool]:
     return out, invisible
 
 
-# "Not made only of stable characters", in one C scan (speed); the set itself is not kept (memory).
-_UNSTABLE = re.compile(char_class(_stable_chars(), negate=True))
+# Characters NFKC maps to one ASCII character: the full-width forms and the ideographic space.
+_FULL_WIDTH = {chr(cp): chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+_FULL_WIDTH_RX = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _unstable_classes() -> tuple[re.Pattern, re.Pattern]:
+    """("not made only of stable characters", "not made only of them, upper-case ASCII and
+    `_FULL_WIDTH`"), each in one C scan (speed); the set itself is not kept (memory)."""
+    stable = _stable_chars()
+    simple = stable | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ") | set(_FULL_WIDTH)
+    return re.compile(char_class(stable, negate=True)), re.compile(char_class(simple, negate=True))
+
+
+_UNSTABLE, _UNSTABLE_BEYOND_FULL_WIDTH = _unstable_classes()
 
 
 def canonical(text: str) -> str:
@@ -272,16 +311,54 @@ def digit_skeleton(text: str) -> str:
     mapped = text.translate(_DIGIT_TABLE)
     if not ANY_DIGIT.search(mapped):
         return _LEFTOVER.sub(BREAK, mapped)  # no digit, no run to join (speed)
+    return _join_runs(mapped)
+
+
+def _join_runs(mapped: str) -> str:
+    """The skeleton of text mapped through _DIGIT_TABLE: separators and look-alikes inside runs of
+    digits resolved, the other markers breaks."""
+    if _LEFTOVER.search(mapped) is None:
+        return mapped  # no separator and no look-alike: nothing to resolve (speed)
     mapped = _SEP_BETWEEN.sub("", mapped)
     mapped = _LOOKALIKE_IN_RUN.sub(lambda m: m.group().translate(_MARKER_DIGITS), mapped)
     return _LEFTOVER.sub(BREAK, mapped)
 
 
+def _digit_stretch() -> re.Pattern:
+    """A stretch of text that can hold a run of the skeleton: from a digit-like character on, over
+    every character the skeleton does not read as a break (digits, look-alikes, separators). Any
+    character past U+FFFF may start or continue one, which keeps the classes fast bitmaps and
+    changes no run (a break inside a stretch is mapped as one)."""
+    bmp = [c for c in map(chr, range(0x10000)) if unicodedata.category(c)[0] in "PSZ"]
+    kept = {*bmp, *"\n\t\r", *map(chr, range(0x16A0, 0x1700)), *_DIGIT_LOOKALIKES,
+            *(c for c in DIGIT_LIKE if c < "\U00010000")}
+    start = char_class(c for c in DIGIT_LIKE if c < "\U00010000")[:-1] + "\U00010000-\U0010ffff]"
+    return re.compile(start + char_class(kept)[:-1] + "\U00010000-\U0010ffff]*+")
+
+
+_DIGIT_STRETCH = _digit_stretch()
+
+
+def digit_stretches(text: str) -> str:
+    """The skeleton of only the stretches of `text` that can hold digits, joined by breaks: the same
+    runs of digits as `digit_skeleton(text)` (what comes before a stretch's first digit gives none,
+    and each stretch ends at a break), for the work of mapping the few characters near digits, not
+    every character (speed). The stretches are joined by NUL, a break in the table, and mapped at once."""
+    return _join_runs("\0".join(_DIGIT_STRETCH.findall(text)).translate(_DIGIT_TABLE))
+
+
+def utf16_letters(text: str) -> str:
+    """The UTF-16 code units of `text` as two Latin-1 letters each: what the word automata read
+    (engine.WordMatcher says why)."""
+    return text.encode("utf-16-be", "surrogatepass").decode("latin-1")
+
+
 class Views:
     """The views of one message. A plain class with slots (built for every message: cheaper than a
-    frozen dataclass); `digits` is computed on first use, since most messages never need it."""
+    frozen dataclass); `digits` is computed on first use, since most messages never need it, and
+    `squeezed_letters` once for the word lists and the group's own words."""
 
-    __slots__ = ("raw", "text", "squeezed", "_digits", "_invisible")
+    __slots__ = ("raw", "text", "squeezed", "_digits", "_invisible", "_squeezed_letters")
 
     def __init__(self, raw: str, text: str, squeezed: str, digits: str | None = None,
                  invisible: bool | None = None):
@@ -290,11 +367,18 @@ class Views:
         self.squeezed = squeezed
         self._digits = digits
         self._invisible = invisible
+        self._squeezed_letters = None
+
+    @property
+    def squeezed_letters(self) -> str:
+        if self._squeezed_letters is None:
+            self._squeezed_letters = utf16_letters(self.squeezed)
+        return self._squeezed_letters
 
     @property
     def digits(self) -> str:
         if self._digits is None:
-            self._digits = digit_skeleton(self.text)
+            self._digits = digit_stretches(self.text)
         return self._digits
 
     @property
@@ -310,7 +394,7 @@ class Views:
 @lru_cache(maxsize=4096)
 def normalize(raw: str) -> Views:
     text, invisible = _canonical(raw if isinstance(raw, str) else str(raw))
-    return Views(raw, text, squeeze(text), invisible=invisible)
+    return Views(raw, text, squeeze(text), None, invisible)
 
 
 def is_cjk_char(ch: str) -> bool:
