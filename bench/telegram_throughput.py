@@ -228,7 +228,9 @@ async def throwaway_database(db: str):
         return
     import asyncpg
 
-    admin_url = db.replace("postgresql+asyncpg://", "postgresql://")
+    from sqlalchemy.engine import make_url
+
+    admin_url = db.replace("postgresql+asyncpg://", "postgresql://")  # ?host=/var/run/postgresql: a Unix socket
     name = f"qz_bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(admin_url, timeout=5)
     try:
@@ -236,7 +238,7 @@ async def throwaway_database(db: str):
     finally:
         await admin.close()
     try:
-        yield db.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+        yield make_url(db).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
     finally:
         admin = await asyncpg.connect(admin_url, timeout=5)
         try:
@@ -249,7 +251,7 @@ class StatementLog:
     """Every SQL statement the App's engine sends, tagged with the transaction it ran in, and how long
     the driver took for it (with aiosqlite that includes the hop to its thread and back)."""
 
-    EVENT_MARK = re.compile(r'^\s*UPDATE\s+"?inbox\b', re.IGNORECASE)  # the event's transaction marks its update done
+    EVENT_MARK = re.compile(r'^\s*(WITH\s+inbox_done\s+AS\s+\(\s*)?UPDATE\s+"?inbox\b', re.IGNORECASE)  # the event's transaction marks its update done
     TRANSACTION_CONTROL = re.compile(r"^\s*BEGIN\b", re.IGNORECASE)
 
     def __init__(self, engine):

@@ -326,9 +326,13 @@ class Dispatcher:
 
         async with self.app.sessions() as session:
             async with session.begin():
+                # The update's inbox row is marked done in this transaction: with the member read
+                # when there is one (one statement on PostgreSQL), else first.
+                inbox_done = (intake.entry_id, now) if intake is not None and intake.last else None
+                if inbox_done is not None and (intake.count > 1 or not self._reads_member(event)):
+                    await intake_repo.mark_done(session, *inbox_done)
+                    inbox_done = None
                 if intake is not None:
-                    if intake.last:
-                        await intake_repo.mark_done(session, intake.entry_id, now)
                     if intake.count > 1 and not await core_repo.first_time_seen(session, f"inbox:{intake.entry_id}:{intake.index}", now):
                         result.duplicate = True
                         return None, result
@@ -337,7 +341,7 @@ class Dispatcher:
                         result.duplicate = True
                         return None, result
                 chat_row = await self._chat_row(session, event, now)
-                member_row, version, member_rows = await self._track_member(session, chat_row.id, event, now)
+                member_row, version, member_rows = await self._track_member(session, chat_row.id, event, now, inbox_done)
                 settings = await self._settings(session, chat_row, version)
                 if member_row is not None and not event.chat.private and not isinstance(event, MemberLeft):
                     await self._refresh_role(session, event, member_row, settings)
@@ -416,12 +420,17 @@ class Dispatcher:
         if member.role != role:
             await core_repo.set_role(session, member, role)
 
-    async def _track_member(self, session, chat_id: int, event: Event, now):
-        """(member row or None, stored-settings version or ... when not read, the features' member rows)."""
-        if isinstance(event, (ChatMigrated, JoinRequested)) or _checked_by_console(event):
+    @staticmethod
+    def _reads_member(event: Event) -> bool:
+        return not isinstance(event, (ChatMigrated, JoinRequested)) and not _checked_by_console(event)
+
+    async def _track_member(self, session, chat_id: int, event: Event, now, inbox_done=None):
+        """(member row or None, stored-settings version or ... when not read, the features' member rows).
+        `inbox_done`: the update's inbox mark, made with the member read."""
+        if not self._reads_member(event):
             return None, ..., {}
         seen = not isinstance(event, MemberLeft)
-        loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)
+        loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins, inbox_done)
         if loaded is None:  # first seen: stored, then read like any member (the features' rows with it)
             await core_repo.add_member(session, chat_id, event.user, now, seen=seen)
             loaded = await core_repo.load_member(session, chat_id, event.user.id, self._member_joins)

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.refs import ChatRef, UserRef
-from storage import direct
+from storage import direct, intake_repo
 from storage.db import as_stored, insert_ignore, insert_ignoring
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 
@@ -121,12 +121,34 @@ def _member_query(joins: tuple):
     return query
 
 
-async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: tuple = ()):
+_MARKING_QUERIES: dict[tuple, Any] = {}
+
+
+def _marking_query(joins: tuple):
+    """The member query with the inbox's done-mark as a WITH that it does not read (PostgreSQL runs
+    it all the same, exactly once)."""
+    stmt = _MARKING_QUERIES.get(joins)
+    if stmt is None:
+        stmt = _MARKING_QUERIES[joins] = _member_query(joins)[0].add_cte(intake_repo.done_statement().cte("inbox_done"))
+    return stmt
+
+
+async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: tuple = (),
+                      inbox_done: tuple[int, datetime] | None = None):
     """(member, settings version, {model: row or None}) in one statement, or None when the member
     is not stored yet. `joins` are (model, lambda: ON clause against Member) pairs. The rows become
-    the session's own (as a load would make them), so changes to them are flushed as usual."""
+    the session's own (as a load would make them), so changes to them are flushed as usual.
+    `inbox_done` (inbox id, time) marks that update done first: on PostgreSQL in the same statement
+    (a data-modifying WITH), one round trip fewer for every event; elsewhere as a statement of its own."""
     stmt, layout = _member_query(joins)
-    row = (await direct.execute(session, stmt, {"chat_id": chat_id, "user_id": user_id})).first()
+    params: dict[str, Any] = {"chat_id": chat_id, "user_id": user_id}
+    if inbox_done is not None:
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            stmt = _marking_query(joins)
+            params.update(intake_repo.done_values(*inbox_done))
+        else:
+            await intake_repo.mark_done(session, *inbox_done)
+    row = (await direct.execute(session, stmt, params)).first()
     if row is None:
         return None
     (_, member_keys), *extra_layout = layout

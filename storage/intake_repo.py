@@ -26,11 +26,19 @@ async def store_updates(session: AsyncSession, platform: str, updates: list[tupl
     return [stored.pop(key, None) for key, _ in updates]
 
 
-async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:
+def done_statement():
+    """UPDATE inbox SET done_at = :b_at WHERE id = :b_id (built once)."""
     table = InboxEntry.__table__
-    stmt = built(("inbox.done",), lambda: update(table).where(table.c.id == bindparam("b_id")).values(
+    return built(("inbox.done",), lambda: update(table).where(table.c.id == bindparam("b_id")).values(
         done_at=bindparam("b_at", type_=table.c.done_at.type)))
-    await direct.execute(session, stmt, {"b_id": entry_id, "b_at": now})
+
+
+def done_values(entry_id: int, now: datetime) -> dict[str, Any]:
+    return {"b_id": entry_id, "b_at": now}
+
+
+async def mark_done(session: AsyncSession, entry_id: int, now: datetime) -> None:
+    await direct.execute(session, done_statement(), done_values(entry_id, now))
 
 
 async def note_failure(session: AsyncSession, entry_id: int, error: str) -> None:

@@ -179,3 +179,34 @@ async def test_the_aiosqlite_driver_takes_the_sessions_path_with_the_same_result
         assert ids[0] and ids[1] is None
     finally:
         await engine.dispose()
+
+
+async def test_the_inbox_mark_rides_with_the_member_read_and_is_undone_with_it(sessions, db_url):
+    """An event marks its update done with the member read (on PostgreSQL in the same statement): the
+    mark commits with the event's writes or not at all, also when the member is not stored yet."""
+    chat_id, _ = await _member(sessions)
+    async with sessions() as session, session.begin():
+        first, second = await intake_repo.store_updates(session, "telegram", [("1", "{}"), ("2", "{}")], NOW)
+    engine = sessions.kw["bind"]
+    statements: list[str] = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        session = sessions()
+        async with session:
+            await session.begin()
+            member, _, _ = await core_repo.load_member(session, chat_id, "7", JOINS, inbox_done=(first, NOW))
+            assert member.display_name == "Mei"
+            await session.rollback()  # the event failed: its update stays to be handled
+        assert len([s for s in statements if not s.lstrip().upper().startswith("BEGIN")]) == (1 if "postgresql" in db_url else 2)
+        async with sessions() as session:
+            assert [e.key for e in await intake_repo.pending_updates(session, "telegram")] == ["1", "2"]
+        async with sessions() as session, session.begin():
+            assert await core_repo.load_member(session, chat_id, "7", JOINS, inbox_done=(first, NOW)) is not None
+            assert await core_repo.load_member(session, chat_id, "8", JOINS, inbox_done=(second, NOW)) is None
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", listener)
+    async with sessions() as session:
+        assert await intake_repo.pending_updates(session, "telegram") == []
+        done = (await session.execute(select(InboxEntry.key, InboxEntry.done_at).order_by(InboxEntry.key))).all()
+        assert [(key, at.replace(tzinfo=UTC) if at.tzinfo is None else at) for key, at in done] == [("1", NOW), ("2", NOW)]
