@@ -44,6 +44,7 @@ import math
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -450,6 +451,10 @@ async def measure(target, args) -> dict:
         log("  throughput …")
         result["throughput"] = await deliver(
             target, chatter_updates(target.fake, args.updates, args.groups, args.users), args.timeout, "throughput")
+        if args.throughput_only:
+            result["throughput"].pop("latencies")
+            result["memory_end"] = memory_mb()
+            return result
         log("  latency …")
         chat = target.fake.group(LATENCY_CHAT_ID, "Latency group")
         members = [target.fake.user(f"regular{i}") for i in range(20)]
@@ -505,9 +510,10 @@ async def measure_big(db_url: str, args) -> dict:
 
 
 # --- the parent: one process per configuration, then the table --------------------------------------
-def run_in_child(name: str) -> dict:
-    log(f"{name}: {LABELS.get(name, 'all feature routers, big history')} (own process)")
-    child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--run", name], stdout=subprocess.PIPE, text=True, check=False)
+def run_in_child(name: str, *extra: str) -> dict:
+    log(f"{name}: {LABELS.get(name, 'all feature routers, big history')} (own process{', throughput only' if extra else ''})")
+    child = subprocess.run([sys.executable, __file__, *sys.argv[1:], *extra, "--run", name], stdout=subprocess.PIPE,
+                           text=True, check=False)
     lines = child.stdout.strip().splitlines()
     if child.returncode != 0 or not lines:
         return {"failed": f"exit status {child.returncode}"}
@@ -556,6 +562,11 @@ def print_report(results: dict[str, dict], args) -> None:
         print(f"{'ratios':<21} {'all / do-nothing (target ≥ 0.6)':>33} {'all / ceiling (target ≥ 0.06)':>31}")
         for label, r in (("updates/s", rates), ("per CPU second", cpu_rates)):
             print(f"  {label:<19} {r['all'] / r['noop']:33.2f} {r['all'] / r['ceiling']:31.3f}")
+        rounds = [results[n].get("rounds", []) for n in ("ceiling", "noop", "all")]
+        if all(len(x) > 1 for x in rounds) and len({len(x) for x in rounds}) == 1:
+            print(f"  (updates/s: medians of {len(rounds[0])} rounds; per round, all / do-nothing "
+                  + ", ".join(f"{a['rate'] / b['rate']:.2f}" for b, a in zip(rounds[1], rounds[2]))
+                  + "; all / ceiling " + ", ".join(f"{a['rate'] / c['rate']:.3f}" for c, a in zip(rounds[0], rounds[2])) + ")")
     full = results["all"]
     if "latency" in full:
         print(f"SQL statements for an ordinary message of an established member (all routers): "
@@ -618,6 +629,8 @@ def main() -> int:
     parser.add_argument("--big", action="store_true", help="also measure with a big ledger and a big group")
     parser.add_argument("--rows", type=int, default=10_000_000, help="ledger rows for --big")
     parser.add_argument("--big-members", type=int, default=100_000, help="members of the big group for --big")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput phase (medians are printed)")
+    parser.add_argument("--throughput-only", action="store_true", help=argparse.SUPPRESS)  # internal: a further round
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: measure one configuration in this process
     args = parser.parse_args()
     if args.run:
@@ -625,6 +638,19 @@ def main() -> int:
         return 0
     names = ["ceiling", "noop", "all"] + (["big"] if args.big else [])
     results = {name: run_in_child(name) for name in names}
+    # More rounds of the throughput phase alone, the three configurations in turn: the machine's
+    # noise hits them alike, and the median and the per-round ratios show how much it was.
+    for _ in range(args.rounds - 1):
+        for name in ("ceiling", "noop", "all"):
+            extra = run_in_child(name, "--throughput-only")
+            if "throughput" in extra and "throughput" in results[name]:
+                results[name].setdefault("more_rounds", []).append(extra["throughput"])
+    for r in results.values():
+        rounds = [r["throughput"], *r.pop("more_rounds", [])] if "throughput" in r else []
+        if len(rounds) > 1:
+            r["rounds"] = rounds
+            r["throughput"] = {**r["throughput"], "rate": statistics.median(x["rate"] for x in rounds),
+                               "cpu_rate": statistics.median(x["cpu_rate"] for x in rounds)}
     print_report(results, args)
     return 0
 

@@ -17,11 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.columns_models import CampaignRun, ColumnGroupPause, ColumnNotice, ColumnPost, ColumnQueueItem, ColumnState
-from storage.db import insert_ignore
+from storage.db import dialect_name, insert_ignore
 
 
 def _insert(session: AsyncSession):
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 

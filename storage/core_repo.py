@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.refs import ChatRef, UserRef
 from storage import direct, intake_repo
-from storage.db import as_stored, insert_ignore, insert_ignoring
+from storage.db import as_stored, dialect_name, insert_ignore, insert_ignoring
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 
 
@@ -143,7 +143,7 @@ async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: 
     stmt, layout = _member_query(joins)
     params: dict[str, Any] = {"chat_id": chat_id, "user_id": user_id}
     if inbox_done is not None:
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
+        if dialect_name(session) == "postgresql":
             stmt = _marking_query(joins)
             params.update(intake_repo.done_values(*inbox_done))
         else:

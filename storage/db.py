@@ -133,10 +133,17 @@ async def read_only(session: AsyncSession) -> AsyncSession:
     return session
 
 
+def dialect_name(session: Any) -> str:
+    """The session's database: "sqlite" or "postgresql". Read from the sync session's engine:
+    AsyncSession.bind translates it back to the async one each time (a cost on the per-message path)."""
+    bind = getattr(session, "sync_session", session).bind
+    return bind.dialect.name if bind is not None else "sqlite"
+
+
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]):
     """INSERT … ON CONFLICT DO NOTHING on either database, built for these values (one row or many);
     returns the statement to execute. On the per-message path use `insert_ignoring`, built once."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
 
@@ -195,7 +202,7 @@ def _insert_ignoring_stmt(session: AsyncSession, model: Any, columns: tuple[str,
                           returning: tuple[str, ...]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING [RETURNING columns], built once per shape; the columns come
     from the parameters (no .values()), with the columns' own types."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
 
     def build():
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_name
 from storage.models import Chat, DailyCounter, DailyMemberActivity
 
 
 def _insert(session: AsyncSession):
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 

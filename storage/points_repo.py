@@ -16,17 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import core_repo, direct
-from storage.db import as_stored, built, in_session, insert_ignore, insert_ignoring
+from storage.db import as_stored, built, dialect_name, in_session, insert_ignore, insert_ignoring
 from storage.models import Member
 from storage.points_models import Checkin, Draw, DrawEntry, LedgerEntry, MemberTotals, ShopItem, ShopOrder
 
 # Ledger sources that are spending, not growth: they lower the balance but never the level/board.
 SPENDING_SOURCES = ("shop", "lottery")
 ACTIVITY = "activity"  # the source of points for messages, capped per local day
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 # --- ledger --------------------------------------------------------------------------------------
@@ -55,7 +51,7 @@ async def add_entry(
     }
     params = _totals_params(chat_id, member_id, int(amount), source, day)
     activity = params["day"] is not None
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         # The ledger row and the totals in one statement: the upsert selects from the ledger
         # INSERT's RETURNING, so it adds nothing (and returns nothing) when the key was there.
         stmt = built(("points.entry_and_totals", activity), lambda: _totals_upsert("postgresql", activity, _entry_cte()))
@@ -221,7 +217,7 @@ async def history(session: AsyncSession, chat_id: int, member_id: int, limit: in
 async def lock_member(session: AsyncSession, member_id: int) -> None:
     """Serialise spending by one member. PostgreSQL: row lock until commit. SQLite: the transaction
     already holds the database's write lock (BEGIN IMMEDIATE), so nothing to do."""
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         await session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
 
 

@@ -9,13 +9,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
-from storage.db import as_stored, built
+from storage.db import as_stored, built, dialect_name
 from storage.models import AuditEntry, Member
 from storage.rules_models import RulesMemberState, RulesNotice, RulesSample, RulesStrike
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 def _state_upsert(dialect: str, joined: bool):
@@ -34,7 +30,7 @@ def _state_upsert(dialect: str, joined: bool):
 
 
 async def _state(session: AsyncSession, chat_id: int, user_id: str, now: datetime, *, joined: bool = False) -> RulesMemberState:
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     stmt = built(("rules.state", dialect, joined), lambda: _state_upsert(dialect, joined))
     return await _returned(session, stmt, {"chat": chat_id, "user": user_id, "now": now})
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import metrics
-from storage.db import insert_ignore
+from storage.db import dialect_name, insert_ignore
 from storage.models import AuditEntry, Base, Chat, DailyCounter, DailyMemberActivity, Member, MemberTag
 from storage.stats_models import StatsSnapshot
 
@@ -92,14 +92,10 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
-
-
 def _raw(session: AsyncSession, column):
     """On SQLite, fetch a date/time column as its stored ISO text (parsed below with the fast
     fromisoformat) instead of through SQLAlchemy's slower per-row type processing."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     return type_coerce(column, String()) if dialect == "sqlite" else column
 
 
@@ -389,7 +385,7 @@ async def _window_figures(
     # (member_id, day) index (no long IN list, whose prepared plan PostgreSQL may get wrong).
     ids = list(today_rows)
     earlier: dict[int, int] = {}
-    if ids and start < today and _dialect(session) == "sqlite":
+    if ids and start < today and dialect_name(session) == "sqlite":
         # SQLite's planner, without ANALYZE statistics, would scan the whole window; CROSS JOIN
         # makes today's rows the outer loop, as intended.
         query = text(

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_name
 from storage.models import LIST_INDEX_WHERE, Member, MemberTag
 from storage.points_models import MemberTotals
 from storage.rules_models import RulesStrike
@@ -54,7 +55,7 @@ def _contains(session: AsyncSession, column, text: str) -> ColumnElement[bool]:
     """Case-insensitive substring match. SQLite: a plain LIKE, which already ignores ASCII case (its
     lower() folds nothing more) and reads the column from the index. PostgreSQL: lower() both sides
     (every letter folded; ~40 % faster than ILIKE over 100,000 names)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         return func.lower(column).contains(text.lower(), autoescape=True)
     return column.contains(text, autoescape=True)
 
