@@ -7,7 +7,7 @@ next's memory):
     do-nothing   the App with one router that does nothing
     all          the App with every feature router (handlers.all_routers())
 
-    .venv/bin/python bench/telegram_throughput.py [--updates 2000] [--groups 10] [--users 50]
+    .venv/bin/python bench/telegram_throughput.py [--updates 2000] [--groups 10] [--users 50] [--rounds 3]
         [--db postgresql+asyncpg://postgres@127.0.0.1:5432/postgres] [--show-sql]
         [--big [--rows 10000000] [--big-members 100000]]
 
