@@ -1208,19 +1208,22 @@ _DAY_RANGE_GATE = re.compile(r"[./][0-9]{1,2}\s?[-~～至到]")  # in every day 
 _MONEY = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,6})(?:\.[0-9]{1,2})?(?![0-9])"
 _MONEY_AFTER_FIRST_DIGIT = r"(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]{0,5})(?:\.[0-9]{1,2})?(?![0-9])"
 _MONEY_RANGE = rf"(?:\s?[-~～至到]\s?{_MONEY})?"
+# Words before an amount, and the units after one (shared with the gates below).
+_PRICE_WORDS = "人民币|合计|总计|共计|一共|花了|付了|收款|付款|转账|工资|月薪|年薪|底薪"
+_UNITS = "元|块|圆|刀|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usdt|usd|%|万|亿"
 _AMOUNT_AFTER_SIGN = re.compile(
     r"(?:¥(?<![0-9a-z].)|\$(?<![0-9a-z].)|€(?<![0-9a-z].)|£(?<![0-9a-z].)|rmb(?<![0-9a-z]...)|cny(?<![0-9a-z]...)"
-    r"|usd(?<![0-9a-z]...)|人民币|价格?|价钱|合计|总计|共计|一共|花了|付了|收款|付款|转账|工资|月薪|年薪|底薪)"
+    rf"|usd(?<![0-9a-z]...)|价格?|价钱|{_PRICE_WORDS})"
     rf"[:：]?\s?{_MONEY}{_MONEY_RANGE}(?![\s\-_·/.,]?[0-9])"
 )
 _AMOUNT_BEFORE_UNIT = re.compile(
     rf"[0-9](?<![0-9a-z].)(?<![0-9][\s\-_·/.,].){_MONEY_AFTER_FIRST_DIGIT}{_MONEY_RANGE}"
-    r"\s?(?:元|块|圆|刀|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usdt|usd|%|万|亿)"
+    rf"\s?(?:{_UNITS})"
 )
 # The sign or price word every amount after a sign starts with, and the unit in every amount before a
 # unit: text without any skips that search (speed; literals the regex engine skips to).
-_AMOUNT_SIGNS = re.compile("[¥$€£价]|rmb|cny|usd|人民币|合计|总计|共计|一共|花了|付了|收款|付款|转账|工资|月薪|年薪|底薪")
-_AMOUNT_UNITS = re.compile("[元块圆刀%万亿]|美元|美金|港币|港元|欧元|日元|英镑|人民币|rmb|cny|usd")
+_AMOUNT_SIGNS = re.compile(f"[¥$€£价]|rmb|cny|usd|{_PRICE_WORDS}")
+_AMOUNT_UNITS = re.compile(_UNITS)
 
 
 def _not_id_spans(text: str) -> list[tuple[int, int]]:
