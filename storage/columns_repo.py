@@ -13,16 +13,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.columns_models import CampaignRun, ColumnGroupPause, ColumnNotice, ColumnPost, ColumnQueueItem, ColumnState
-from storage.db import dialect_name, insert_ignore
-
-
-def _insert(session: AsyncSession):
-    dialect = dialect_name(session)
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+from storage.db import dialect_insert, insert_ignore
 
 
 # --- posts (claims) ---------------------------------------------------------------------------
@@ -49,7 +43,7 @@ async def insert_posts(
     """Insert rows that do not exist yet; returns (post id, chat id) of the rows this call inserted."""
     if not chat_ids:
         return []
-    insert = _insert(session)
+    insert = dialect_insert(session)
     rows = [
         {
             "source": source, "chat_id": chat_id, "slot": slot, "slot_at": slot_at, "status": status,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.refs import ChatRef, UserRef
 from storage import direct, intake_repo
-from storage.db import as_stored, dialect_name, insert_ignore, insert_ignoring
+from storage.db import as_stored, built, dialect_name, insert_ignore, insert_ignoring
 from storage.models import AuditEntry, Chat, ChatSettingsRow, Member, MemberTag, SeenEvent
 
 
@@ -121,16 +121,11 @@ def _member_query(joins: tuple):
     return query
 
 
-_MARKING_QUERIES: dict[tuple, Any] = {}
-
-
 def _marking_query(joins: tuple):
     """The member query with the inbox's done-mark as a WITH that it does not read (PostgreSQL runs
     it all the same, exactly once)."""
-    stmt = _MARKING_QUERIES.get(joins)
-    if stmt is None:
-        stmt = _MARKING_QUERIES[joins] = _member_query(joins)[0].add_cte(intake_repo.done_statement().cte("inbox_done"))
-    return stmt
+    return built(("core.member_marking", joins),
+                 lambda: _member_query(joins)[0].add_cte(intake_repo.done_statement().cte("inbox_done")))
 
 
 async def load_member(session: AsyncSession, chat_id: int, user_id: str, joins: tuple = (),

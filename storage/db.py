@@ -140,12 +140,15 @@ def dialect_name(session: Any) -> str:
     return bind.dialect.name if bind is not None else "sqlite"
 
 
+def dialect_insert(session: Any) -> Any:
+    """The insert() of the session's database (with its ON CONFLICT clauses and `excluded`)."""
+    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+
+
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]):
     """INSERT … ON CONFLICT DO NOTHING on either database, built for these values (one row or many);
     returns the statement to execute. On the per-message path use `insert_ignoring`, built once."""
-    dialect = dialect_name(session)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
+    return dialect_insert(session)(model).values(values).on_conflict_do_nothing(index_elements=conflict)
 
 
 # Statements of the per-message path, built once: building one costs more Python than running it.

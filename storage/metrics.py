@@ -6,20 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_name
+from storage.db import dialect_insert
 from storage.models import Chat, DailyCounter, DailyMemberActivity
 
 
-def _insert(session: AsyncSession):
-    dialect = dialect_name(session)
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 async def member_active(session: AsyncSession, chat_id: int, day: date, member_id: int, messages: int = 1) -> None:
-    insert = _insert(session)
+    insert = dialect_insert(session)
     stmt = insert(DailyMemberActivity).values(chat_id=chat_id, day=day, member_id=member_id, messages=messages)
     stmt = stmt.on_conflict_do_update(
         index_elements=["chat_id", "day", "member_id"], set_={"messages": DailyMemberActivity.messages + messages}
@@ -61,7 +55,7 @@ DAILY = "core.daily"
 
 
 async def write_daily(session: AsyncSession, figures: dict) -> None:
-    stmt = _insert(session)(DailyCounter)
+    stmt = dialect_insert(session)(DailyCounter)
     stmt = stmt.on_conflict_do_update(
         index_elements=["chat_id", "day", "metric", "key"], set_={"value": DailyCounter.value + stmt.excluded.value})
     # A group deleted since (forgotten, migrated away) takes its pending figures with it.
